@@ -1,0 +1,56 @@
+# voicechanger: `make run` converts the bundled demo recording, `make test` runs every test.
+# Both install what is missing first (Debian packages when root, the venv, the embedded model).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru
+DEMO_IN  := examples/demo-ru.mp3
+DEMO_OUT := out/demo-ru.voice.mp3
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install debs venv models run test test-fast bench serve clean
+
+install: debs venv models
+
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "missing Debian packages:$$missing -- run: sudo apt-get install$$missing"; exit 1; \
+	fi
+
+# The venv is rebuilt when pyproject.toml changes.
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+models: venv
+	@$(PY) -c "from voicechanger.engines.asr import embedded_model_dir as m; print('whisper base:', m())"
+
+run: install
+	@mkdir -p out
+	@start=$$(date +%s); $(VENV)/bin/voice convert $(DEMO_IN) $(DEMO_OUT) --profile normal --plot out/demo-ru.png && \
+	  echo "converted in $$(( $$(date +%s) - start )) s: $(DEMO_OUT)"
+
+test: install
+	$(PY) -m pytest -v tests
+
+test-fast: install
+	$(PY) -m pytest -v -m "not slow" tests
+
+bench: install
+	$(PY) -m benchmarks.run
+
+serve: install
+	$(PY) -m flows.serve
+
+clean:
+	rm -rf out cache .pytest_cache

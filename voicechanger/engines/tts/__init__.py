@@ -1,0 +1,150 @@
+"""Text-to-speech voices: the interface, the registry and the fit-to-length helper.
+
+A voice is named ``backend:name`` (``festival:msu_ru_nsh``, ``silero:xenia``). Backends live in their
+own modules and are imported only when one of their voices is asked for, so importing this package
+costs nothing. Each backend module provides ``load(name, device, models_dir) -> Voice`` and
+``list_voices(models_dir) -> list[VoiceInfo]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ...errors import VoiceError
+
+DEFAULT_VOICE = "festival:msu_ru_nsh"
+
+_BACKENDS = {
+    "festival": "voicechanger.engines.tts.festival",
+    "silero": "voicechanger.engines.tts.silero",
+}
+
+_ESPEAK_NOTE = ("not offered: espeak-ng is largely unintelligible in Russian (round-trip WER 0.45-1.0 "
+                "with Whisper); use festival:msu_ru_nsh")
+
+
+class TTSError(VoiceError):
+    """One phrase could not be synthesized (the text names it); the rest of a recording can go on."""
+
+
+@dataclass
+class Synthesis:
+    """Audio of one phrase and where each input token was said in it."""
+
+    audio: np.ndarray                              # float32 mono, in [-1, 1]
+    sample_rate: int
+    word_spans: list[tuple[float, float]] | None   # one (start_s, end_s) per input token; None if unknown
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice spec, whether it can be used here, and a description or what to do to get it."""
+
+    spec: str
+    available: bool
+    detail: str
+
+
+@runtime_checkable
+class Voice(Protocol):
+    """A loaded voice. ``synthesize`` must be safe to call from several threads at once."""
+
+    spec: str
+    sample_rate: int
+
+    def synthesize(self, tokens: list[str], rate: float = 1.0) -> Synthesis:
+        """Say ``tokens`` (lowercase Cyrillic words, '+' before the stressed vowel, each optionally
+        ending in one of . , ! ?). ``rate`` multiplies the duration (2.0 = twice as long)."""
+        ...
+
+
+def speech_span(synthesis: Synthesis) -> tuple[float, float]:
+    """(start_s, end_s) of the speech: first word start..last word end, else the non-silent span."""
+    spans = [s for s in (synthesis.word_spans or []) if s[1] > s[0]]
+    if spans:
+        return spans[0][0], spans[-1][1]
+    return nonsilent_span(synthesis.audio, synthesis.sample_rate)
+
+
+def nonsilent_span(audio: np.ndarray, sample_rate: int, *, floor_db: float = -40.0) -> tuple[float, float]:
+    """(start_s, end_s) of the 10 ms frames louder than ``floor_db`` below the loudest; (0, 0) if silent."""
+    audio = np.asarray(audio, dtype=np.float32)
+    hop = max(1, sample_rate // 100)
+    n = len(audio) // hop
+    if n == 0:
+        return 0.0, 0.0
+    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(rms > rms.max() * 10 ** (floor_db / 20))
+    if rms.max() < 1e-5 or len(loud) == 0:
+        return 0.0, 0.0
+    return loud[0] * hop / sample_rate, (loud[-1] + 1) * hop / sample_rate
+
+
+def synthesize_to_fit(voice: Voice, tokens: list[str], target_seconds: float, *,
+                      max_rate: float = 1.6, min_rate: float = 0.6) -> tuple[Synthesis, float]:
+    """Two-pass: synth at 1.0, measure speech length (first word start..last word end, or non-silent
+    span), then if the needed factor differs by >4% synth again with rate=k clamped; return (synthesis, k).
+    This uses the voice's own rate control so PSOLA only does the rest."""
+    first = voice.synthesize(tokens, rate=1.0)
+    start, end = speech_span(first)
+    natural = end - start
+    if natural <= 0 or target_seconds <= 0:
+        return first, 1.0
+    k = min(max(target_seconds / natural, min_rate), max_rate)
+    if abs(k - 1.0) <= 0.04:
+        return first, 1.0
+    return voice.synthesize(tokens, rate=k), k
+
+
+def _backend(name: str):
+    return importlib.import_module(_BACKENDS[name])
+
+
+def list_voices(models_dir: Path | None = None) -> list[VoiceInfo]:
+    """Every voice this build knows, whether it is usable here, and why not / what to do."""
+    infos: list[VoiceInfo] = []
+    for name in _BACKENDS:
+        infos.extend(_backend(name).list_voices(models_dir))
+    infos.append(VoiceInfo("espeak:*", False, _ESPEAK_NOTE))
+    return infos
+
+
+_cache: dict[tuple[str, str, str], Voice] = {}
+_cache_lock = threading.Lock()
+
+
+def get_voice(spec: str, *, device: str = "cpu", models_dir: Path | None = None) -> Voice:
+    """The voice named ``spec`` ("backend:name"), loaded once per (spec, device, models_dir) per process."""
+    spec = (spec or "").strip()
+    backend, _, name = spec.partition(":")
+    key = (spec, device, str(Path(models_dir).resolve()) if models_dir else "")
+    with _cache_lock:
+        voice = _cache.get(key)
+    if voice is not None:
+        return voice
+    if backend == "espeak":
+        raise VoiceError(f"voice {spec!r}: {_ESPEAK_NOTE}")
+    infos = list_voices(models_dir) if backend in _BACKENDS else []
+    known = {i.spec for i in infos}
+    if backend not in _BACKENDS or spec not in known:
+        everything = [i for i in list_voices(models_dir) if not i.spec.endswith("*")]
+        usable = [i.spec for i in everything if i.available]
+        others = [i.spec for i in everything if not i.available]
+        raise VoiceError(
+            f"unknown voice {spec!r}: choose one of {', '.join(usable) or 'none'} (available here)"
+            + (f"; also known but not set up here: {', '.join(others)}" if others else "")
+            + " (see `voice voices`)")
+    # Load outside the lock (it can take seconds); a race loads twice and keeps the first.
+    voice = _backend(backend).load(name, device=device, models_dir=models_dir)
+    with _cache_lock:
+        return _cache.setdefault(key, voice)
+
+
+__all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Voice", "VoiceInfo", "get_voice", "list_voices",
+           "nonsilent_span", "speech_span", "synthesize_to_fit"]

@@ -1,0 +1,404 @@
+"""Festival's Russian voice (festvox-ru, msu_ru_nsh_clunits, 16 kHz), kept warm in long-lived processes.
+
+How a process is driven: ``festival --pipe`` reads Scheme forms from stdin and evaluates each as it
+arrives. Its stdout is block-buffered when it is a pipe (``(format t ...)`` only shows up at exit), so
+stdout goes to /dev/null and everything we read comes over stderr, which is unbuffered: after each
+request we send ``(format stderr "@@VC-END n@@")`` and read stderr until that sentinel. A Scheme error
+in a request (``SIOD ERROR``) aborts only that form, so the sentinel still comes and the process lives
+on. One process per concurrent caller (a small pool, started lazily, checked out under a lock), each
+writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out.
+
+Rate: this is a unit-selection (clunits) voice: it concatenates recorded units at their own
+durations, so Festival's ``Duration_Stretch`` has no effect on the audio (measured: identical output
+at 0.7, 1.0 and 1.5), and the UniSyn/modified-LPC path needs LPC files the package does not ship.
+So ``rate`` is applied here, to Festival's output, by Praat's pitch-synchronous overlap-add
+(``Lengthen (overlap-add)``, via parselmouth), and the word spans are scaled with it.
+
+Word spans: Festival's Token relation holds one item per space-separated token we send, with the
+Word items it made from it as daughters; a token's span is its first word's start to its last
+word's end. Input tokens that sanitise to nothing, or that Festival says nothing for (a lone 'ъ'),
+get a zero-length span at the previous token's end. If Festival's token count ever differs from
+what we sent, spans are estimated instead by sharing the speech span by character count.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import VoiceError
+from . import Synthesis, TTSError, VoiceInfo, nonsilent_span
+
+log = logging.getLogger(__name__)
+
+VOICES = {"msu_ru_nsh": "msu_ru_nsh_clunits"}
+SAMPLE_RATE = 16000
+CALL_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
+MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "8"))
+
+_VOICE_DIRS = ("/usr/share/festival/voices", "/usr/local/share/festival/voices", "/usr/lib/festival/voices")
+_INSTALL_HINT = "install it: apt-get install festival festvox-ru"
+
+_VOWELS = "аеёиоуыэюя"
+_SCHEME_SETUP = r"""
+(define (vc_report u)
+  (let ((tok (utt.relation.first u 'Token)))
+    (while tok
+      (format stderr "@@VC-TOK")
+      (mapcar (lambda (w) (format stderr " %s:%s" (item.feat w "word_start") (item.feat w "word_end")))
+              (item.daughters tok))
+      (format stderr "\n")
+      (set! tok (item.next tok)))))
+(define (vc_synth u outfile)
+  (utt.synth u)
+  (utt.save.wave u outfile 'riff)
+  (vc_report u))
+"""
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+def clean_token(token: str) -> tuple[list[str], str]:
+    """(words, punctuation) Festival can say for one input token: lowercase Cyrillic runs with '+' kept
+    only right before a vowel, and the token's final . , ! ? (if any, else ""). Anything else goes."""
+    t = token.lower()
+    words = []
+    for part in re.findall(r"[а-яё+]+", t):
+        part = re.sub(r"\++", "+", part)
+        part = re.sub(rf"\+(?![{_VOWELS}])", "", part)
+        if re.search(r"[а-яё]", part):
+            words.append(part)
+    m = re.search(r"([.,!?])[^а-яё]*$", t)
+    return words, (m.group(1) if m else "")
+
+
+def festival_text(tokens: list[str]) -> tuple[str, list[int]]:
+    """The sanitised text to send and, for each Festival token in it, the index of its input token.
+
+    Punctuation of a token that sanitises to nothing moves to the previous word (if it has none).
+    The result holds only Cyrillic letters, '+', single spaces and single . , ! ? after a word."""
+    out: list[str] = []
+    owner: list[int] = []
+    for i, token in enumerate(tokens):
+        words, punct = clean_token(token)
+        if not words:
+            if punct and out and out[-1][-1] not in ".,!?":
+                out[-1] += punct
+            continue
+        out.extend(words[:-1])
+        out.append(words[-1] + punct)
+        owner.extend([i] * len(words))
+    return " ".join(out), owner
+
+
+# ----------------------------------------------------------------------------------------- processes
+
+class _Process:
+    """One warm ``festival --pipe`` process with the voice loaded."""
+
+    def __init__(self, voice_fn: str):
+        self.workdir = Path(tempfile.mkdtemp(prefix="vc-festival-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+        self.wav = self.workdir / "out.wav"
+        self.count = 0
+        self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, cwd=self.workdir)
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        try:
+            out = self.request(f"({voice_fn})\n{_SCHEME_SETUP}", START_TIMEOUT_S)
+        except (TimeoutError, BrokenPipeError) as exc:
+            self.kill()
+            raise VoiceError(f"festival did not start ({exc}); check that `festival` runs; {_INSTALL_HINT}") from None
+        if "SIOD ERROR" in out or "unbound variable" in out:
+            self.kill()
+            raise VoiceError(f"festival voice {voice_fn} does not load ({_first_error(out)}); {_INSTALL_HINT}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def request(self, scheme: str, timeout: float) -> str:
+        """Send Scheme forms, return what Festival wrote to stderr up to our sentinel.
+        Raises TimeoutError (process killed) or BrokenPipeError (process gone)."""
+        self.count += 1
+        sentinel = f"@@VC-END {self.count}@@".encode()
+        data = (scheme + f'\n(format stderr "\\n@@VC-END {self.count}@@\\n")\n').encode("utf-8")
+        fin, ferr = self.proc.stdin.fileno(), self.proc.stderr.fileno()
+        buf = bytearray()
+        deadline = time.monotonic() + timeout
+        while sentinel not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise TimeoutError(f"festival gave no answer in {timeout:.0f} s")
+            readable, writable, _ = select.select([ferr], [fin] if data else [], [], left)
+            if writable:
+                try:
+                    n = os.write(fin, data)
+                except BlockingIOError:
+                    n = 0
+                except (BrokenPipeError, OSError):
+                    self.kill()
+                    raise BrokenPipeError("festival exited") from None
+                data = data[n:]
+            if readable:
+                chunk = os.read(ferr, 65536)
+                if not chunk:
+                    self.kill()
+                    raise BrokenPipeError(f"festival exited: {_first_error(buf.decode('utf-8', 'replace'))}")
+                buf += chunk
+        return buf[: buf.index(sentinel)].decode("utf-8", "replace")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class _Pool:
+    """Processes for one Festival voice: one per concurrent caller, up to ``size``; more callers wait."""
+
+    def __init__(self, voice_fn: str, size: int):
+        self.voice_fn = voice_fn
+        self.size = max(1, size)
+        self.idle: list[_Process] = []
+        self.count = 0
+        self.cond = threading.Condition()
+
+    def acquire(self) -> _Process:
+        with self.cond:
+            while True:
+                while self.idle:
+                    proc = self.idle.pop()
+                    if proc.alive():
+                        return proc
+                    proc.kill()
+                    self.count -= 1
+                if self.count < self.size:
+                    self.count += 1
+                    break
+                self.cond.wait()
+        try:
+            return _Process(self.voice_fn)
+        except BaseException:
+            with self.cond:
+                self.count -= 1
+                self.cond.notify()
+            raise
+
+    def release(self, proc: _Process) -> None:
+        with self.cond:
+            if proc.alive():
+                self.idle.append(proc)
+            else:
+                proc.kill()
+                self.count -= 1
+            self.cond.notify()
+
+    def close(self) -> None:
+        with self.cond:
+            for proc in self.idle:
+                proc.kill()
+            self.count -= len(self.idle)
+            self.idle.clear()
+
+
+_pools: dict[str, _Pool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(voice_fn: str) -> _Pool:
+    with _pools_lock:
+        if voice_fn not in _pools:
+            _pools[voice_fn] = _Pool(voice_fn, MAX_PROCESSES)
+        return _pools[voice_fn]
+
+
+@atexit.register
+def _close_all() -> None:
+    for pool in list(_pools.values()):
+        pool.close()
+
+
+def _first_error(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("@@") and not set(line) <= set("-= "):
+            return line[:200]
+    return "no message"
+
+
+# -------------------------------------------------------------------------------------------- voice
+
+class FestivalVoice:
+    """``festival:<name>``: Festival's unit-selection Russian voice, 16 kHz."""
+
+    native_rate = False   # rate is Praat overlap-add on the output, not the voice's own (see module doc)
+
+    def __init__(self, name: str):
+        self.spec = f"festival:{name}"
+        self.sample_rate = SAMPLE_RATE
+        self.voice_fn = f"voice_{VOICES[name]}"
+        self.timeout = CALL_TIMEOUT_S
+
+    def synthesize(self, tokens: list[str], rate: float = 1.0) -> Synthesis:
+        """Say ``tokens``; ``rate`` multiplies the duration (pitch kept). Raises TTSError naming the
+        text when there is nothing sayable in it or Festival produces no audio."""
+        text, owner = festival_text(tokens)
+        if not text:
+            raise TTSError(f"festival: nothing sayable in {' '.join(tokens)[:120]!r} (it needs Cyrillic words); "
+                           "normalise digits and foreign words to Russian first")
+        audio, token_spans = self._run(text)
+        spans = _map_spans(tokens, text, owner, token_spans, audio, self.sample_rate)
+        if rate and abs(rate - 1.0) > 1e-3:
+            audio, spans = _stretch(audio, self.sample_rate, rate, spans)
+        return Synthesis(audio=audio, sample_rate=self.sample_rate, word_spans=spans)
+
+    def _run(self, text: str) -> tuple[np.ndarray, list[list[tuple[float, float]]] | None]:
+        """Audio and per-Festival-token word spans for a sanitised text, retrying once on a dead process."""
+        # Utterance does not evaluate its arguments: the text must be a literal in the form
+        scheme = f'(vc_synth (Utterance Text "{text}") "{{wav}}")'
+        pool = _pool(self.voice_fn)
+        for attempt in (1, 2):
+            proc = pool.acquire()
+            try:
+                proc.wav.unlink(missing_ok=True)
+                out = proc.request(scheme.replace("{wav}", str(proc.wav)), self.timeout)
+                audio = _read_wav(proc.wav, self.sample_rate)
+            except TimeoutError as exc:
+                raise TTSError(f"festival: {exc} for {text[:120]!r}; the process was restarted") from None
+            except BrokenPipeError as exc:
+                if attempt == 2:
+                    raise TTSError(f"festival: {exc} while saying {text[:120]!r}") from None
+                log.warning("festival process died (%s); retrying on a fresh one", exc)
+                continue
+            finally:
+                pool.release(proc)
+            if audio is None or len(audio) == 0:
+                raise TTSError(f"festival: no audio for {text[:120]!r} ({_first_error(out)}); "
+                               "rephrase or drop the word it cannot read")
+            return audio, _parse_tokens(out)
+        raise AssertionError("unreachable")
+
+
+def _read_wav(path: Path, sample_rate: int) -> np.ndarray | None:
+    if not path.exists():
+        return None
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1 or w.getframerate() != sample_rate:
+            raise TTSError(f"festival wrote an unexpected wave ({w.getframerate()} Hz, {w.getnchannels()} ch, "
+                           f"{8 * w.getsampwidth()} bit); expected {sample_rate} Hz mono 16-bit")
+        raw = w.readframes(w.getnframes())
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def _parse_tokens(out: str) -> list[list[tuple[float, float]]] | None:
+    """Per Festival token, the (start, end) of each of its words, from the ``@@VC-TOK`` lines."""
+    result = []
+    for line in out.splitlines():
+        if line.startswith("@@VC-TOK"):
+            words = []
+            for pair in line.split()[1:]:
+                try:
+                    a, b = pair.split(":")
+                    words.append((float(a), float(b)))
+                except ValueError:
+                    return None
+            result.append(words)
+    return result
+
+
+def _map_spans(tokens: list[str], text: str, owner: list[int], token_spans, audio: np.ndarray,
+               sample_rate: int) -> list[tuple[float, float]]:
+    """One (start, end) per input token; see the module doc for the rules."""
+    duration = len(audio) / sample_rate
+    spans: list[tuple[float, float] | None] = [None] * len(tokens)
+    if token_spans is not None and len(token_spans) == len(owner):
+        for i, words in zip(owner, token_spans):
+            said = [(a, b) for a, b in words if b > a]
+            if said:
+                lo, hi = said[0][0], said[-1][1]
+                prev = spans[i]
+                spans[i] = (min(prev[0], lo), max(prev[1], hi)) if prev else (lo, hi)
+    else:
+        log.warning("festival: token count differs for %r; word spans estimated by character count", text[:80])
+        said_words = [w for ws in (token_spans or []) for w in ws if w[1] > w[0]]
+        start, end = (said_words[0][0], said_words[-1][1]) if said_words else nonsilent_span(audio, sample_rate)
+        weights = [len("".join(clean_token(t)[0]).replace("+", "")) for t in tokens]
+        total = sum(weights) or 1
+        t = start
+        for i, wgt in enumerate(weights):
+            if wgt:
+                spans[i] = (t, t + (end - start) * wgt / total)
+                t = spans[i][1]
+    # fill gaps with zero-length spans, keep order, clip to the audio
+    result: list[tuple[float, float]] = []
+    first = next((s[0] for s in spans if s), 0.0)
+    last_end = first
+    for s in spans:
+        if s is None:
+            s = (last_end, last_end)
+        a = min(max(s[0], last_end), duration)
+        b = min(max(s[1], a), duration)
+        result.append((a, b))
+        last_end = b
+    return result
+
+
+def _stretch(audio: np.ndarray, sample_rate: int, rate: float, spans: list[tuple[float, float]]):
+    """Time-scale by ``rate`` keeping pitch (Praat's Lengthen (overlap-add)); spans scaled alike."""
+    try:
+        import parselmouth
+        from parselmouth.praat import call
+    except ImportError:
+        raise VoiceError("festival rate control needs praat-parselmouth: pip install praat-parselmouth") from None
+    rate = float(min(max(rate, 0.25), 4.0))
+    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
+    out = call(sound, "Lengthen (overlap-add)", 75, 600, rate)
+    stretched = np.clip(out.values[0], -1.0, 1.0).astype(np.float32)
+    k = len(stretched) / max(1, len(audio))
+    duration = len(stretched) / sample_rate
+    return stretched, [(min(a * k, duration), min(b * k, duration)) for a, b in spans]
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+def _installed(name: str) -> tuple[bool, str]:
+    if shutil.which("festival") is None:
+        return False, f"festival is not installed; {_INSTALL_HINT}"
+    if not any(Path(d).glob(f"*/{VOICES[name]}") for d in _VOICE_DIRS if Path(d).is_dir()):
+        return False, f"the festival voice {VOICES[name]} is not installed; {_INSTALL_HINT}"
+    return True, "Festival, Russian male voice (festvox-ru, unit selection), 16 kHz; offline, the default"
+
+
+def list_voices(models_dir: Path | None = None) -> list[VoiceInfo]:
+    """The Festival voices, with whether Festival and the voice data are installed."""
+    return [VoiceInfo(f"festival:{name}", *_installed(name)) for name in VOICES]
+
+
+def load(name: str, *, device: str = "cpu", models_dir: Path | None = None) -> FestivalVoice:
+    """A FestivalVoice; checks the install (processes start on the first synthesis)."""
+    ok, detail = _installed(name)
+    if not ok:
+        raise VoiceError(f"voice festival:{name}: {detail}")
+    return FestivalVoice(name)

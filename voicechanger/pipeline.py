@@ -1,0 +1,220 @@
+"""The stage graph of one recording, declared once, and the local runner that executes it.
+
+    decode → chunk → per chunk: transcribe → stress → synthesize → prosody → concat
+                                         └──────────→ transcript (JSON + Parquet)
+
+Keys are known before any expensive stage runs: decode's key follows from the input's bytes,
+chunk's from decode's, and the per-chunk keys from chunk's small output. ``Graph.ensure`` is
+demand-driven: a node whose artifact is in the store is never recomputed and its inputs are never
+read, so a warm rerun touches only the final artifact. Prefect (flows/) runs the same nodes as tasks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from .audio import check_input, output_format, write_atomic
+from .config import Settings
+from .stages import STAGES, Context, Stage
+from .store import Artifact, Store, sha256_file, stable_key
+
+
+@dataclass(frozen=True)
+class Node:
+    """One stage applied to particular inputs: the unit the runners execute and the store caches."""
+
+    stage: Stage
+    key: str
+    deps: tuple["Node", ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.stage.name
+
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+def make_node(stage_name: str, settings: Settings, deps: tuple[Node, ...] = (), root: str | None = None,
+              label: str = "", **params: Any) -> Node:
+    stage = STAGES[stage_name]
+    key = stable_key(
+        stage.name,
+        stage.version,
+        {field_name: settings.get(field_name) for field_name in stage.reads},
+        [root] if root else [d.key for d in deps],
+        {name: params[name] for name in stage.key_params},
+    )
+    return Node(stage, key, deps, tuple(sorted(params.items())), label or stage.name)
+
+
+class Events(Protocol):
+    """What a runner reports; the CLI draws progress from it, tests count what ran."""
+
+    def planned(self, nodes: list[Node]) -> None: ...
+    def started(self, node: Node) -> None: ...
+    def finished(self, node: Node, seconds: float, cached: bool) -> None: ...
+
+
+class NullEvents:
+    def planned(self, nodes: list[Node]) -> None:
+        pass
+
+    def started(self, node: Node) -> None:
+        pass
+
+    def finished(self, node: Node, seconds: float, cached: bool) -> None:
+        pass
+
+
+@dataclass
+class Plan:
+    """All nodes of one recording once the chunk spans are known."""
+
+    decode: Node
+    chunk: Node
+    chains: list[tuple[Node, Node, Node, Node]]  # (transcribe, stress, synthesize, prosody) per chunk
+    concat: Node
+    transcript: Node
+
+    def nodes(self) -> list[Node]:
+        return [self.decode, self.chunk, *[n for chain in self.chains for n in chain], self.transcript, self.concat]
+
+
+def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]) -> Artifact:
+    """Run one stage on its (already available) inputs and store the result."""
+    scratch = store.scratch()
+    try:
+        output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
+        return store.put(node.name, node.key, output.meta, arrays=output.arrays, files=output.files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+class Graph:
+    """Demand-driven execution of nodes over one store, safe to call from several threads."""
+
+    def __init__(self, store: Store, settings: Settings, events: Events | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.events = events or NullEvents()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.ran: list[str] = []       # stage names computed in this graph's lifetime, in order
+        self.seconds: dict[str, float] = {}
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def ensure(self, node: Node) -> Artifact:
+        """The node's artifact: from the store when present (and valid), else computed after its inputs."""
+        found = self.store.get(node.name, node.key)
+        if found is not None:
+            self.events.finished(node, 0.0, True)
+            return found
+        with self._lock(node.key):
+            found = self.store.get(node.name, node.key)  # another thread may have made it meanwhile
+            if found is not None:
+                self.events.finished(node, 0.0, True)
+                return found
+            inputs = [self.ensure(dep) for dep in node.deps]
+            self.events.started(node)
+            started = time.perf_counter()
+            artifact = execute(node, self.store, self.settings, inputs)
+            elapsed = time.perf_counter() - started
+            with self._guard:
+                self.ran.append(node.name)
+                self.seconds[node.name] = self.seconds.get(node.name, 0.0) + elapsed
+            self.events.finished(node, elapsed, False)
+            return artifact
+
+
+def front_nodes(settings: Settings, path: Path, root_key: str) -> tuple[Node, Node]:
+    decode = make_node("decode", settings, root=root_key, path=str(path))
+    chunk = make_node("chunk", settings, (decode,))
+    return decode, chunk
+
+
+def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[list[int]], fmt: str,
+                    root_key: str) -> Plan:
+    chains = []
+    for index, span in enumerate(spans):
+        label = f"[{index + 1}/{len(spans)}]"
+        transcribe = make_node("transcribe", settings, (decode,), label=label, index=index, span=list(span))
+        stress = make_node("stress", settings, (transcribe,), label=label)
+        synthesize = make_node("synthesize", settings, (stress,), label=label)
+        prosody = make_node("prosody", settings, (decode, stress, synthesize), label=label)
+        chains.append((transcribe, stress, synthesize, prosody))
+    concat = make_node("concat", settings, (decode, *[c[3] for c in chains]), format=fmt)
+    transcript = make_node("transcript", settings, tuple(c[1] for c in chains), recording=root_key)
+    return Plan(decode, chunk, chains, concat, transcript)
+
+
+@dataclass
+class Result:
+    """What one conversion did, for the summary and the tests."""
+
+    input: Path
+    output: Path
+    duration: float
+    seconds: float
+    ran: list[str]
+    stage_seconds: dict[str, float]
+    transcript: Path
+    concat: Artifact
+    plan: Plan
+    cached: bool = field(default=False)
+
+
+def plan_recording(graph: Graph, path: Path, fmt: str) -> Plan:
+    """Hash the input, make sure decode and chunk exist, and declare every node."""
+    root_key = sha256_file(path)
+    decode, chunk = front_nodes(graph.settings, path, root_key)
+    spans = graph.ensure(chunk).meta["spans"]
+    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+
+
+def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
+            events: Events | None = None, graph: Graph | None = None) -> Result:
+    """Convert one recording with the local runner: chunks flow through the per-chunk chain on a small
+    thread pool so that synthesis of one chunk overlaps the transcription of the next."""
+    started = time.perf_counter()
+    input_path, output_path = Path(input_path), Path(output_path)
+    check_input(input_path)
+    fmt = output_format(output_path)
+    graph = graph or Graph(store, settings, events)
+    plan = plan_recording(graph, input_path, fmt)
+    graph.events.planned(plan.nodes())
+    final = store.get("concat", plan.concat.key)
+    if final is None:
+        with ThreadPoolExecutor(max_workers=min(2, max(1, len(plan.chains))), thread_name_prefix="chunk") as pool:
+            list(pool.map(lambda chain: graph.ensure(chain[3]), plan.chains))
+        final = graph.ensure(plan.concat)
+    else:
+        graph.events.finished(plan.concat, 0.0, True)
+    transcript = graph.ensure(plan.transcript)
+    write_atomic(final.file(final.meta["file"]), output_path)
+    return Result(
+        input=input_path,
+        output=output_path,
+        duration=final.meta["duration"],
+        seconds=time.perf_counter() - started,
+        ran=list(graph.ran),
+        stage_seconds=dict(graph.seconds),
+        transcript=transcript.path,
+        concat=final,
+        plan=plan,
+        cached=not graph.ran,
+    )
+
+
+RunnerFn = Callable[[Path, Path, Settings, Store], Result]

@@ -1,0 +1,83 @@
+"""prosody: each synthesized phrase takes the original phrase's time span, word timing, pitch-contour
+shape and loudness envelope (Praat PSOLA); the ``duration`` mode keeps timing only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Context, Output, Stage
+
+MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
+
+Span = tuple[float, float]
+
+
+def phrase_slots(phrases: list[dict[str, Any]], lower: float, upper: float) -> list[Span]:
+    """Non-overlapping time slots around each phrase: Whisper's span widened by up to MARGIN_S,
+    never past the neighbours (a shared gap is split in the middle) or the chunk edges."""
+    slots: list[Span] = []
+    for j, phrase in enumerate(phrases):
+        before = lower if j == 0 else (phrases[j - 1]["end"] + phrase["start"]) / 2
+        after = upper if j == len(phrases) - 1 else (phrase["end"] + phrases[j + 1]["start"]) / 2
+        start = max(before, phrase["start"] - MARGIN_S, lower)
+        end = min(after, phrase["end"] + MARGIN_S, upper)
+        slots.append((round(start, 4), round(max(end, start + 0.05), 4)))
+    return slots
+
+
+def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slot_start: float) -> list[tuple[Span, Span]]:
+    """(span in the synthesized audio, span in the slot) for every source word the voice said."""
+    if not word_spans or len(word_spans) != len(phrase["tokens"]):
+        return []
+    grouped: dict[int, list[float]] = {}
+    for token, (begin, finish) in zip(phrase["tokens"], word_spans):
+        group = grouped.setdefault(token["src"], [begin, finish])
+        group[0], group[1] = min(group[0], begin), max(group[1], finish)
+    pairs = []
+    for src in sorted(grouped):
+        word = phrase["words"][src]
+        synth = (float(grouped[src][0]), float(grouped[src][1]))
+        target = (max(0.0, word["start"] - slot_start), max(0.0, word["end"] - slot_start))
+        if synth[1] > synth[0] and target[1] > target[0]:
+            pairs.append((synth, target))
+    # Keep anchors strictly increasing on both axes.
+    clean: list[tuple[Span, Span]] = []
+    for synth, target in pairs:
+        if not clean or (synth[0] >= clean[-1][0][1] and target[0] >= clean[-1][1][1]):
+            clean.append((synth, target))
+    return clean
+
+
+def run(ctx: Context) -> Output:
+    from ..engines.prosody import transfer
+
+    decoded = ctx.one("decode")
+    stressed = ctx.one("stress")
+    synthesized = ctx.one("synthesize")
+    rate = decoded.meta["sample_rate"]
+    voice_rate = synthesized.meta["sample_rate"]
+    source_audio = decoded.raw_f32("audio.f32")
+    synth_audio = synthesized.array("audio")
+    first, last = stressed.meta["span"]
+    phrases = stressed.meta["phrases"]
+    slots = phrase_slots(phrases, first / rate, last / rate)
+    pieces: list[np.ndarray] = []
+    placed = []
+    full = ctx.settings.prosody.mode == "full"
+    for phrase, slot, synth in zip(phrases, slots, synthesized.meta["phrases"]):
+        if synth["length"] == 0:
+            continue
+        source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
+        voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
+        pairs = word_pairs(phrase, synth["word_spans"], slot[0])
+        out = transfer(voice, voice_rate, source, rate, pairs, mode=ctx.settings.prosody.mode, pitch=full, loudness=full)
+        placed.append({"start": slot[0], "end": slot[1], "length": len(out), "anchors": len(pairs)})
+        pieces.append(out.astype(np.float32))
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    meta = {"index": stressed.meta["index"], "sample_rate": voice_rate, "phrases": placed}
+    return Output(meta, arrays={"audio": audio})
+
+
+STAGE = Stage("prosody", 1, ("prosody.mode",), run)

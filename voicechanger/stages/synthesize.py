@@ -1,0 +1,48 @@
+"""synthesize: each phrase said by the chosen voice, fitted to the original length with the voice's
+own rate control (Festival's Duration_Stretch, Silero's SSML rate)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..errors import VoiceError
+from .base import Context, Output, Stage
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context) -> Output:
+    from ..engines.tts import get_voice, synthesize_to_fit
+
+    stressed = ctx.one("stress")
+    voice = get_voice(ctx.settings.voice, device=ctx.settings.device)
+    pieces: list[np.ndarray] = []
+    phrases = []
+    offset = 0
+    for phrase in stressed.meta["phrases"]:
+        tokens = [t["text"] for t in phrase["tokens"]]
+        entry = {"offset": offset, "length": 0, "word_spans": None, "rate": 1.0, "error": None}
+        if tokens:
+            target = phrase["end"] - phrase["start"]
+            try:
+                if ctx.settings.prosody.fit_rate:
+                    synthesis, rate = synthesize_to_fit(voice, tokens, target)
+                else:
+                    synthesis, rate = voice.synthesize(tokens), 1.0
+            except VoiceError as exc:
+                log.warning("phrase at %.2f s not synthesized: %s", phrase["start"], exc)
+                entry["error"] = str(exc)
+            else:
+                audio = np.asarray(synthesis.audio, dtype=np.float32)
+                pieces.append(audio)
+                entry.update(length=len(audio), word_spans=synthesis.word_spans, rate=round(rate, 4))
+                offset += len(audio)
+        phrases.append(entry)
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    meta = {"index": stressed.meta["index"], "sample_rate": voice.sample_rate, "voice": voice.spec, "phrases": phrases}
+    return Output(meta, arrays={"audio": audio})
+
+
+STAGE = Stage("synthesize", 1, ("voice", "prosody.fit_rate"), run, uses_model=True)

@@ -1,0 +1,60 @@
+"""transcribe: one chunk -> word-timed Whisper segments and the phrases cut from them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engines import asr
+from ..phrases import split_phrases
+from .base import Context, Output, Stage
+
+READS = (
+    "whisper.model",
+    "whisper.language",
+    "whisper.beam_size",
+    "whisper.batch_size",
+    "whisper.compute_type",
+    "whisper.max_seconds_per_audio_second",
+)
+
+
+def options(ctx: Context) -> asr.AsrOptions:
+    w = ctx.settings.whisper
+    return asr.AsrOptions(w.model, w.language, w.beam_size, w.batch_size, w.compute_type, w.max_seconds_per_audio_second)
+
+
+def _shift(item: dict, offset: float) -> dict:
+    return {**item, "start": round(item["start"] + offset, 3), "end": round(item["end"] + offset, 3)}
+
+
+def run(ctx: Context) -> Output:
+    decoded = ctx.one("decode")
+    rate = decoded.meta["sample_rate"]
+    first, last = ctx.params["span"]
+    audio = np.array(decoded.raw_f32("audio.f32")[first:last], dtype=np.float32)
+    result = asr.transcribe(audio, options(ctx), ctx.settings.device)
+    offset = first / rate
+    segments = [
+        {**_shift(s, offset), "words": [_shift(w, offset) for w in s["words"]]} for s in result["segments"]
+    ]
+    phrases = [
+        {
+            "start": words[0]["start"],
+            "end": words[-1]["end"],
+            "text": "".join(w["word"] for w in words).strip(),
+            "words": words,
+        }
+        for words in split_phrases(segments)
+    ]
+    meta = {
+        "index": ctx.params["index"],
+        "span": [first, last],
+        "language": result["language"],
+        "truncated": result["truncated"],
+        "segments": segments,
+        "phrases": phrases,
+    }
+    return Output(meta)
+
+
+STAGE = Stage("transcribe", 1, READS, run, uses_model=True, key_params=("span",))

@@ -1,0 +1,45 @@
+"""transcript: the whole recording's phrases and words as JSON (for tools) and Parquet (for people,
+pandas or duckdb). Depends only on the stress stage, so another voice never rebuilds it."""
+
+from __future__ import annotations
+
+import json
+
+from .base import Context, Output, Stage
+
+
+def run(ctx: Context) -> Output:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    recording = ctx.params["recording"]
+    segments: dict[str, list] = {k: [] for k in ("recording", "chunk", "phrase", "start", "end", "text", "stressed")}
+    words: dict[str, list] = {
+        k: [] for k in ("recording", "chunk", "phrase", "word_index", "start", "end", "text", "probability")
+    }
+    document = []
+    for chunk in ctx.all("stress"):
+        index = chunk.meta["index"]
+        for number, phrase in enumerate(chunk.meta["phrases"]):
+            row = {"chunk": index, "phrase": number, "start": phrase["start"], "end": phrase["end"],
+                   "text": phrase["text"], "stressed": phrase["stressed"]}
+            document.append({**row, "words": phrase["words"]})
+            for name, value in {"recording": recording, **row}.items():
+                segments[name].append(value)
+            for position, word in enumerate(phrase["words"]):
+                for name, value in (
+                    ("recording", recording), ("chunk", index), ("phrase", number), ("word_index", position),
+                    ("start", word["start"]), ("end", word["end"]), ("text", word["word"].strip()),
+                    ("probability", word["probability"]),
+                ):
+                    words[name].append(value)
+    pq.write_table(pa.table(segments), ctx.scratch / "segments.parquet")
+    pq.write_table(pa.table(words), ctx.scratch / "words.parquet")
+    (ctx.scratch / "transcript.json").write_text(
+        json.dumps({"recording": recording, "phrases": document}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    files = {name: ctx.scratch / name for name in ("segments.parquet", "words.parquet", "transcript.json")}
+    return Output({"recording": recording, "phrases": len(document)}, files=files)
+
+
+STAGE = Stage("transcript", 1, (), run, key_params=("recording",))

@@ -1,0 +1,268 @@
+"""Content-addressed artifact store.
+
+Layout: ``<root>/<stage>/<key[:2]>/<key>/`` holds an artifact's files and ``manifest.json``
+(its JSON metadata plus the size and sha256 of every file). Rules (design.md):
+
+- write into a temporary folder beside the final one, then rename: a crash never leaves a
+  half artifact, and two writers of one key race harmlessly (the loser's copy is dropped);
+- verify on read (sizes and checksums); a bad artifact is moved aside and reported missing,
+  so the caller recomputes it;
+- no lock is held across long work; an append-only event log feeds ``voice cache stats``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+EVENTS = "events.jsonl"
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stable_key(*parts: Any) -> str:
+    """sha256 of a canonical JSON rendering of the parts."""
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Artifact:
+    """A verified artifact on disk: JSON metadata plus named files."""
+
+    stage: str
+    key: str
+    path: Path
+    meta: dict[str, Any]
+    files: dict[str, int] = field(default_factory=dict)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def array(self, name: str) -> np.ndarray:
+        """A numpy array written by ``Store.put(arrays=...)``, memory-mapped (read-only)."""
+        return np.load(self.path / f"{name}.npy", mmap_mode="r")
+
+    def raw_f32(self, name: str) -> np.ndarray:
+        """A raw little-endian float32 file, memory-mapped (used for long decoded audio)."""
+        if self.files.get(name, 0) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.memmap(self.path / name, dtype="<f4", mode="r")
+
+
+class Store:
+    """The artifact store shared by the local runner, the Prefect tasks and several processes."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self._verified: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def path_of(self, stage: str, key: str) -> Path:
+        return self.root / stage / key[:2] / key
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, stage: str, key: str, *, verify: bool = True) -> Artifact | None:
+        """The artifact, or None when it is missing or fails verification (then it is removed)."""
+        path = self.path_of(stage, key)
+        manifest_path = path / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            stamp = manifest_path.stat().st_mtime
+        except (OSError, ValueError):
+            if path.exists():
+                self._discard(path, stage, key, "unreadable manifest")
+            return None
+        files: dict[str, int] = {name: info["size"] for name, info in manifest["files"].items()}
+        if verify and self._verified.get(key) != stamp:
+            problem = self._check(path, manifest["files"])
+            if problem:
+                self._discard(path, stage, key, problem)
+                return None
+            with self._lock:
+                self._verified[key] = stamp
+        self.log("hit", stage, key)
+        try:
+            os.utime(path)  # the folder's mtime records the last use, for pruning by age
+        except OSError:
+            pass
+        return Artifact(stage, key, path, manifest["meta"], files)
+
+    def has(self, stage: str, key: str) -> bool:
+        return self.get(stage, key) is not None
+
+    @staticmethod
+    def _check(path: Path, files: dict[str, dict[str, Any]]) -> str | None:
+        for name, info in files.items():
+            target = path / name
+            try:
+                size = target.stat().st_size
+            except OSError:
+                return f"{name} is missing"
+            if size != info["size"]:
+                return f"{name} has {size} bytes, expected {info['size']}"
+            if sha256_file(target) != info["sha256"]:
+                return f"{name} fails its checksum"
+        return None
+
+    def _discard(self, path: Path, stage: str, key: str, why: str) -> None:
+        trash = path.with_name(f".bad-{key}-{uuid.uuid4().hex[:8]}")
+        try:
+            path.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        except OSError:
+            pass
+        self.log("corrupt", stage, key, why=why)
+
+    # -- writing -----------------------------------------------------------------------------
+    def put(
+        self,
+        stage: str,
+        key: str,
+        meta: dict[str, Any],
+        *,
+        arrays: dict[str, np.ndarray] | None = None,
+        files: dict[str, Path | bytes] | None = None,
+    ) -> Artifact:
+        """Write an artifact atomically. ``files`` values that are paths are moved in (same disk)."""
+        final = self.path_of(stage, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            for name, array in (arrays or {}).items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+            for name, content in (files or {}).items():
+                if isinstance(content, bytes):
+                    (tmp / name).write_bytes(content)
+                else:
+                    shutil.move(str(content), tmp / name)
+            listing = {
+                item.name: {"size": item.stat().st_size, "sha256": sha256_file(item)}
+                for item in sorted(tmp.iterdir())
+            }
+            manifest = {"stage": stage, "key": key, "created": time.time(), "meta": meta, "files": listing}
+            with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
+                json.dump(manifest, handle, ensure_ascii=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                tmp.rename(final)
+            except OSError:
+                # Another writer finished first (the folder exists, non-empty): its copy is as good.
+                shutil.rmtree(tmp, ignore_errors=True)
+                existing = self.get(stage, key)
+                if existing is not None:
+                    return existing
+                tmp.rename(final)  # the other copy was bad and got discarded: ours goes in
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.log("put", stage, key)
+        return Artifact(stage, key, final, meta, {n: i["size"] for n, i in listing.items()})
+
+    def scratch(self) -> Path:
+        """A private folder on the store's disk for work files (moved into artifacts cheaply)."""
+        base = self.root / ".scratch"
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        path.mkdir()
+        return path
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def log(self, event: str, stage: str, key: str, **extra: Any) -> None:
+        """One JSON line per event; O_APPEND writes of one short line are atomic across processes."""
+        record = {"t": round(time.time(), 3), "event": event, "stage": stage, "key": key, **extra}
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / EVENTS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+    def entries(self) -> Iterator[tuple[str, Path, int, float]]:
+        """(stage, folder, size in bytes, last use) of every complete artifact."""
+        if not self.root.is_dir():
+            return
+        for stage_dir in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for bucket in stage_dir.iterdir():
+                if not bucket.is_dir():
+                    continue
+                for item in bucket.iterdir():
+                    manifest = item / MANIFEST
+                    if item.name.startswith(".") or not manifest.is_file():
+                        continue
+                    size = sum(f.stat().st_size for f in item.iterdir())
+                    yield stage_dir.name, item, size, item.stat().st_mtime
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Per stage: entries, bytes, hits, puts, corrupt (from the event log)."""
+        table: dict[str, dict[str, float]] = {}
+        for stage, _path, size, _used in self.entries():
+            row = table.setdefault(stage, {"entries": 0, "bytes": 0, "hit": 0, "put": 0, "corrupt": 0})
+            row["entries"] += 1
+            row["bytes"] += size
+        events = self.root / EVENTS
+        if events.is_file():
+            with open(events, encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    row = table.setdefault(
+                        record["stage"], {"entries": 0, "bytes": 0, "hit": 0, "put": 0, "corrupt": 0}
+                    )
+                    if record["event"] in row:
+                        row[record["event"]] += 1
+        return table
+
+    def prune(self, *, older_than_s: float | None = None, max_bytes: int | None = None) -> tuple[int, int]:
+        """Remove artifacts unused for longer than ``older_than_s`` and then the least recently used
+        ones until the store fits in ``max_bytes``. Returns (artifacts removed, bytes freed)."""
+        items = sorted(self.entries(), key=lambda e: e[3])
+        now = time.time()
+        removed = freed = 0
+        total = sum(e[2] for e in items)
+        for _stage, path, size, used in items:
+            too_old = older_than_s is not None and now - used > older_than_s
+            too_big = max_bytes is not None and total > max_bytes
+            if not (too_old or too_big):
+                continue
+            trash = path.with_name(f".prune-{path.name}-{uuid.uuid4().hex[:8]}")
+            try:
+                path.rename(trash)
+            except OSError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+            removed += 1
+            freed += size
+            total -= size
+        scratch = self.root / ".scratch"
+        if scratch.is_dir():
+            for stale in scratch.iterdir():
+                if now - stale.stat().st_mtime > 24 * 3600:
+                    shutil.rmtree(stale, ignore_errors=True)
+        return removed, freed
