@@ -172,12 +172,14 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
     from .batch import Outcome, pair_outputs, run_batch
     from .pipeline import convert as run_convert
+    from .pipeline import preflight
 
     if output.exists() and not output.is_dir():
         raise VoiceError(f"output {output}: is a file; a folder input needs an output folder")
     pairs = pair_outputs(input, output, "." + fmt.lstrip("."))
     if not pairs:
         raise InputError(f"input {input}: no audio files found in this folder")
+    preflight(settings)  # a bad voice or model fails once, not once per file
     with _progress() as progress:
         events = ProgressEvents(progress)
         overall = progress.add_task("recordings", total=len(pairs))

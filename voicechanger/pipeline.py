@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .audio import check_input, output_format, write_atomic
 from .config import Settings
@@ -172,7 +172,27 @@ class Result:
     transcript: Path
     concat: Artifact
     plan: Plan
+    store: Store
     cached: bool = field(default=False)
+
+    def phrase_spans(self) -> list[tuple[float, float]]:
+        """(start, end) of every re-voiced phrase, from the prosody artifacts."""
+        spans = []
+        for chain in self.plan.chains:
+            artifact = self.store.get("prosody", chain[3].key)
+            if artifact is not None:
+                spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
+        return spans
+
+
+def preflight(settings: Settings) -> None:
+    """Fail before any expensive work when the Whisper model or the voice cannot be had."""
+    from .engines.asr import resolve_device, resolve_model
+    from .engines.tts import get_voice
+
+    device = resolve_device(settings.device)
+    resolve_model(settings.whisper.model)
+    get_voice(settings.voice, device=device)
 
 
 def plan_recording(graph: Graph, path: Path, fmt: str) -> Plan:
@@ -196,6 +216,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     graph.events.planned(plan.nodes())
     final = store.get("concat", plan.concat.key)
     if final is None:
+        preflight(settings)
         with ThreadPoolExecutor(max_workers=min(2, max(1, len(plan.chains))), thread_name_prefix="chunk") as pool:
             list(pool.map(lambda chain: graph.ensure(chain[3]), plan.chains))
         final = graph.ensure(plan.concat)
@@ -213,8 +234,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         transcript=transcript.path,
         concat=final,
         plan=plan,
+        store=store,
         cached=not graph.ran,
     )
 
-
-RunnerFn = Callable[[Path, Path, Settings, Store], Result]

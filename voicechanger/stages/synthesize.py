@@ -17,7 +17,9 @@ def run(ctx: Context) -> Output:
     from ..engines.tts import get_voice, synthesize_to_fit
 
     stressed = ctx.one("stress")
-    voice = get_voice(ctx.settings.voice, device=ctx.settings.device)
+    from ..engines.asr import resolve_device
+
+    voice = get_voice(ctx.settings.voice, device=resolve_device(ctx.settings.device))
     pieces: list[np.ndarray] = []
     phrases = []
     offset = 0

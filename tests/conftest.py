@@ -1,0 +1,61 @@
+"""Shared fixtures: real speech inputs and conversions reused by several tests (models load once)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from speech import Assembled, assemble
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+# Prompts for the quality checks: varied length, numbers, Latin, names (about 110 s in all).
+QUALITY_PROMPTS = ["demo-congrats", "demo-thanks", "demo-nogo", "demo-moreinfo", "basic-pbx-ivr-main", "vm-intro",
+                   "demo-abouttotry"]
+# A recording of more than 3 minutes made of several prompts with pauses.
+LONG_PROMPTS = ["demo-instruct", "demo-congrats", "conf-adminmenu-162", "basic-pbx-ivr-main", "demo-abouttotry",
+                "demo-moreinfo", "demo-nogo"]
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def quality_input(speech_dir: Path) -> Assembled:
+    return assemble(QUALITY_PROMPTS, speech_dir / "quality.wav")
+
+
+@pytest.fixture(scope="session")
+def long_input(speech_dir: Path) -> Assembled:
+    return assemble(LONG_PROMPTS, speech_dir / "long.wav", pause_s=1.5)
+
+
+@pytest.fixture(scope="session")
+def session_store(tmp_path_factory: pytest.TempPathFactory):
+    from voicechanger.store import Store
+
+    return Store(tmp_path_factory.mktemp("store"))
+
+
+def _convert(assembled: Assembled, profile: str, store, out_dir: Path, **overrides):
+    from voicechanger.config import load_settings
+    from voicechanger.pipeline import convert
+
+    settings = load_settings(profile, overrides)
+    output = out_dir / f"{assembled.path.stem}.{profile}.wav"
+    return convert(assembled.path, output, settings, store)
+
+
+@pytest.fixture(scope="session")
+def normal_result(quality_input: Assembled, session_store, speech_dir: Path):
+    return _convert(quality_input, "normal", session_store, speech_dir)
+
+
+@pytest.fixture(scope="session")
+def fast_result(quality_input: Assembled, session_store, speech_dir: Path):
+    return _convert(quality_input, "fast", session_store, speech_dir)

@@ -1,0 +1,138 @@
+"""Real Russian speech for the tests: Debian's asterisk-core-sounds-ru prompts (CC-BY-3.0) and their
+transcripts, assembled into longer recordings with pauses; plus the measurements the tests share."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+SOUNDS = Path("/usr/share/asterisk/sounds/ru")
+TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
+ROOT = Path(__file__).resolve().parent.parent
+RATE = 16000
+
+
+@lru_cache(maxsize=1)
+def transcripts() -> dict[str, str]:
+    table: dict[str, str] = {}
+    with gzip.open(TRANSCRIPTS, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            name, sep, text = line.partition(": ")
+            if sep and not line.startswith(";") and not text.startswith("["):
+                table[name.strip()] = text.strip()
+    return table
+
+
+def prompt(name: str) -> Path:
+    path = SOUNDS / f"{name}.wav"
+    assert path.is_file(), f"missing prompt {path}; run `make install` (asterisk-core-sounds-ru-wav)"
+    return path
+
+
+@dataclass(frozen=True)
+class Assembled:
+    path: Path
+    names: tuple[str, ...]
+    spans: tuple[tuple[float, float], ...]  # each prompt's (start, end) in seconds
+
+
+def assemble(names: list[str], path: Path, pause_s: float = 1.0, lead_s: float = 0.5) -> Assembled:
+    """Join prompts (resampled to 16 kHz) with pauses of low noise into one wav file."""
+    rng = np.random.default_rng(7)
+    parts = [np.zeros(int(lead_s * RATE), dtype=np.float32)]
+    spans = []
+    position = lead_s
+    for name in names:
+        audio = decode(prompt(name))
+        spans.append((position, position + len(audio) / RATE))
+        position += len(audio) / RATE + pause_s
+        parts += [audio, (rng.standard_normal(int(pause_s * RATE)) * 1e-4).astype(np.float32)]
+    write_wav(np.concatenate(parts), path)
+    return Assembled(path, tuple(names), tuple(spans))
+
+
+def write_wav(audio: np.ndarray, path: Path, rate: int = RATE) -> None:
+    import soundfile
+
+    soundfile.write(str(path), audio, rate, subtype="PCM_16")
+
+
+def decode(path: Path, rate: int = RATE) -> np.ndarray:
+    """Any file -> float32 mono at ``rate`` via ffmpeg (independent of the code under test)."""
+    raw = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate), "-f", "f32le", "-"],
+        capture_output=True, check=True,
+    ).stdout
+    return np.frombuffer(raw, dtype="<f4").copy()
+
+
+def transcribe_text(audio: np.ndarray) -> str:
+    """Whisper base, beam 5, not batched: the referee for round-trip WER (same for input and output)."""
+    from voicechanger.engines.asr import AsrOptions, transcribe
+
+    result = transcribe(audio, AsrOptions("base", "ru", 5, 0, "int8", 4.0), "cpu")
+    return " ".join(s["text"] for s in result["segments"])
+
+
+def words_for_wer(text: str) -> list[str]:
+    """Lowercase words with numbers spelled out and ё folded, so only real differences count."""
+    from voicechanger.engines.normalize import normalize_words
+
+    tokens = normalize_words(text.split())
+    return [re.sub(r"[^а-я]", "", t.text.replace("ё", "е")) for t in tokens if re.sub(r"[^а-яё]", "", t.text)]
+
+
+def wer(reference: str, hypothesis: str) -> tuple[float, int]:
+    """(word error rate, reference word count) after words_for_wer on both sides."""
+    import jiwer
+
+    ref, hyp = " ".join(words_for_wer(reference)), " ".join(words_for_wer(hypothesis))
+    if not ref:
+        return (0.0 if not hyp else 1.0), 0
+    return jiwer.wer(ref, hyp if hyp else "<empty>"), len(ref.split())
+
+
+def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.4, after: float = 0.6) -> float | None:
+    """First time near ``around`` where 10 ms frame energy rises 20 dB above the local floor."""
+    lo, hi = max(0, int((around - before) * rate)), min(len(audio), int((around + after) * rate))
+    hop = rate // 100
+    part = audio[lo:hi]
+    frames = len(part) // hop
+    if frames < 5:
+        return None
+    energy = 10 * np.log10(np.mean(part[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-10)
+    floor, peak = np.percentile(energy, 10), energy.max()
+    if peak - floor < 15:
+        return None
+    threshold = floor + min(20.0, (peak - floor) / 2)
+    hits = np.nonzero(energy > threshold)[0]
+    return lo / rate + hits[0] * hop / rate if hits.size else None
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900
+            ) -> subprocess.CompletedProcess:
+    """`python -m voicechanger ...` in a subprocess, as a user would run it."""
+    full_env = {**os.environ, "DO_NOT_TRACK": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "voicechanger", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=full_env, timeout=timeout)
+
+
+def store_events(cache: Path) -> list[dict]:
+    path = cache / "events.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def computed_stages(cache: Path, since: int = 0) -> list[str]:
+    """Stage names written to the store (computed, not cached) after event number ``since``."""
+    return [e["stage"] for e in store_events(cache)[since:] if e["event"] == "put"]

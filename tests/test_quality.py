@@ -1,0 +1,76 @@
+"""Round trip on real speech: what the new voice says, when, and with which intonation."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from speech import RATE, decode, onset, transcribe_text, wer
+
+pytestmark = pytest.mark.slow
+
+
+def _slices(audio: np.ndarray, spans) -> list[np.ndarray]:
+    return [audio[int((a - 0.3) * RATE) : int((b + 0.3) * RATE)] for a, b in spans]
+
+
+def test_round_trip_wer_and_intonation(quality_input, normal_result, fast_result):
+    """Normal profile: WER <= 0.30 against the input's own Whisper transcript over 7 prompts, and
+    log-F0 correlation >= 0.9 with the input at the same times (fast profile's figures printed)."""
+    from voicechanger.analysis import log_f0_correlation
+
+    source = decode(quality_input.path)
+    figures = {}
+    for name, result in (("normal", normal_result), ("fast", fast_result)):
+        output = decode(result.output)
+        errors = words = 0.0
+        for prompt, src, out in zip(quality_input.names, _slices(source, quality_input.spans),
+                                    _slices(output, quality_input.spans)):
+            reference, hypothesis = transcribe_text(src), transcribe_text(out)
+            rate, count = wer(reference, hypothesis)
+            errors, words = errors + rate * count, words + count
+            print(f"{name} {prompt}: WER {rate:.2f} ({count} words)\n  in:  {reference}\n  out: {hypothesis}")
+        corr, frames = log_f0_correlation(output, RATE, source, RATE)
+        figures[name] = (errors / words, corr, frames)
+        print(f"{name}: WER {errors / words:.3f} over {int(words)} words, log-F0 r = {corr:.3f} on {frames} frames")
+    normal_wer, normal_corr, frames = figures["normal"]
+    assert frames > 1000
+    assert normal_wer <= 0.30
+    assert normal_corr >= 0.9
+
+
+def test_timing_length_and_phrase_starts(quality_input, normal_result, session_store):
+    """Output length = input length ± 50 ms; each phrase starts within 100 ms of the original's."""
+    source, output = decode(quality_input.path), decode(normal_result.output)
+    assert abs(len(output) - len(source)) / RATE <= 0.05
+    phrases = _phrases(normal_result, session_store)
+    assert len(phrases) >= len(quality_input.names)
+    misses = []
+    for phrase in phrases:
+        src, out = onset(source, phrase["start"]), onset(output, phrase["start"])
+        if src is None:
+            continue
+        if out is None or abs(out - src) > 0.1:
+            misses.append((phrase["start"], src, out, phrase["text"]))
+    print(f"{len(phrases)} phrases, {len(misses)} off by more than 100 ms: {misses}")
+    assert not misses
+
+
+def _phrases(result, store) -> list[dict]:
+    """The stressed phrases of every chunk of a conversion, from the store."""
+    return [p for chain in result.plan.chains for p in store.get("stress", chain[1].key).meta["phrases"]]
+
+
+def test_text_for_the_voice_has_stress_marks_and_no_digits(normal_result, session_store):
+    """basic-pbx-ivr-main says 1, 2, 3, 4, 0: the voice must get words with stress marks instead."""
+    phrases = _phrases(normal_result, session_store)
+    said = " ".join(p["text"] for p in phrases)
+    handed = " ".join(p["stressed"] for p in phrases)
+    assert re.search(r"\d", said), "Whisper wrote no digits; the prompt set should contain numbers"
+    assert not re.search(r"[0-9A-Za-z]", handed)
+    words = [w for w in handed.split() if len(re.findall("[аеёиоуыэюя]", w)) > 1]
+    marked = [w for w in words if "+" in w or "ё" in w]
+    assert len(marked) / len(words) > 0.95
+    assert "нажмите" in handed.replace("+", "")
