@@ -1,0 +1,190 @@
+"""Russian stress marks and ё restoration with silero-stress.
+
+Festival's msu_ru voice reads '+' before the stressed vowel (зам+ок -> z a m oo' k), and its own
+stress rules are weak, so marking every word fixes many mispronunciations. silero-stress looks
+at the whole phrase, so homographs (з+амок / зам+ок, м+ука / мук+а, всё / все) are resolved from
+context where it can.
+
+The model (shipped inside the silero-stress wheel, torch-based) is loaded lazily, once per
+process. Importing/loading it sets torch's thread count to 1 and turns autograd off globally;
+both are restored after loading so other engines in the process keep their settings.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from voicechanger.errors import VoiceError
+
+__all__ = ["stress_tokens", "stress_text", "STRESSED_TOKEN_RE"]
+
+VOWELS = "аеёиоуыэюя"
+
+#: A festival-safe stressed token: lowercase Cyrillic letters with at most one '+', which stands
+#: right before a vowel, then at most one of ". , ! ?".
+STRESSED_TOKEN_RE = re.compile(r"^(?:[а-яё]*\+[аеёиоуыэюя][а-яё]*|[а-яё]+)[.,!?]?$")
+
+_TOKEN_PARTS = re.compile(r"^(.*?)([.,!?]*)$", re.S)
+# Phrases longer than this many tokens are cut (at sentence marks where possible): the
+# homograph model only looks at a window around each word anyway.
+_MAX_TOKENS_PER_CALL = 200
+
+_lock = threading.Lock()
+_model: Any = None
+
+
+def _load_model() -> Any:
+    """Load silero-stress once; keep torch's thread count and grad mode as they were."""
+    global _model
+    if _model is not None:
+        return _model
+    with _lock:
+        if _model is None:
+            try:
+                import torch
+            except ImportError as exc:  # pragma: no cover - environment problem
+                raise VoiceError(
+                    "torch is not installed: install the project's dependencies "
+                    "(pip install -e .) to use silero-stress") from exc
+            threads = torch.get_num_threads()
+            grad = torch.is_grad_enabled()
+            try:
+                from silero_stress import load_accentor
+
+                model = load_accentor("ru")
+            except ImportError as exc:
+                raise VoiceError(
+                    "silero-stress is not installed: pip install silero-stress") from exc
+            finally:
+                torch.set_num_threads(threads)
+                torch.set_grad_enabled(grad)
+            if model is None:  # pragma: no cover - load_accentor prints and returns None
+                raise VoiceError("silero-stress could not load its Russian model: reinstall it")
+            _model = model
+    return _model
+
+
+def _split(token: str) -> tuple[str, str]:
+    """'слово,' -> ('слово', ','); the word is lowercased and reduced to letters and '+'."""
+    m = _TOKEN_PARTS.match(token.strip())
+    assert m is not None
+    word = re.sub(r"[^а-яё+]", "", m.group(1).lower())
+    marks = m.group(2)
+    mark = ""
+    for candidate in "?!.,":
+        if candidate in marks:
+            mark = candidate
+            break
+    return word, mark
+
+
+def _plain(word: str) -> str:
+    return word.replace("+", "").replace("ё", "е")
+
+
+def _fix_plus(word: str) -> str:
+    """Keep one '+', only right before a vowel (festival-safe)."""
+    out = []
+    seen = False
+    for k, c in enumerate(word):
+        if c == "+":
+            if not seen and k + 1 < len(word) and word[k + 1] in VOWELS:
+                out.append(c)
+                seen = True
+            continue
+        out.append(c)
+    return "".join(out)
+
+
+def _needs_model(word: str) -> bool:
+    """Unmarked words with several vowels need a stress; an 'е' may need to become 'ё'."""
+    if "+" in word:
+        return False
+    return sum(c in VOWELS for c in word) > 1 or "е" in word
+
+
+def _run_model(sentence: str) -> str:
+    import torch
+
+    model = _load_model()
+    with _lock, torch.no_grad():
+        # One thread: these models are tiny, and on a busy machine torch's worker threads
+        # spin against each other (measured: 3 ms with 1 thread, 150-800 ms with 2).
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
+        try:
+            return model(sentence, stress_single_vowel=False)
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
+
+
+def _stress_chunk(words: list[str], marks: list[str]) -> list[str]:
+    if not any(_needs_model(w) for w in words):
+        return list(words)
+    sentence = " ".join(w + m for w, m in zip(words, marks) if w or m)
+    out = _run_model(sentence).split()
+    kept = [k for k, (w, m) in enumerate(zip(words, marks)) if w or m]
+    result = list(words)
+    ok = len(out) == len(kept)
+    if ok:
+        for k, piece in zip(kept, out):
+            new, _ = _split(piece)
+            if _plain(new) != _plain(words[k]):
+                ok = False
+                break
+            result[k] = new
+    if not ok:
+        # The model merged or split something: stress each word on its own (no context).
+        result = [(_split(_run_model(w))[0] if _needs_model(w) else w) for w in words]
+        result = [new if _plain(new) == _plain(w) else w for new, w in zip(result, words)]
+    return result
+
+
+def _chunks(n: int, marks: list[str]) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    while n - start > _MAX_TOKENS_PER_CALL:
+        end = start + _MAX_TOKENS_PER_CALL
+        for k in range(end - 1, start + _MAX_TOKENS_PER_CALL // 2, -1):
+            if marks[k] in (".", "!", "?"):
+                end = k + 1
+                break
+        spans.append((start, end))
+        start = end
+    spans.append((start, n))
+    return spans
+
+
+def stress_tokens(tokens: list[str]) -> list[str]:
+    """Return the same tokens with '+' before the stressed vowel and ё restored.
+
+    Trailing punctuation is kept. The whole list is given to the model as one phrase, so
+    homographs (замок/замок, мука, все/всё, стоит) are resolved from context where
+    silero-stress can. Tokens that already carry '+' are left as they are (a 'ё' gets its '+');
+    one-vowel words get no '+' (festival stresses them anyway). Output tokens are lowercase
+    Cyrillic letters, at most one '+' before a vowel, and at most one of ". , ! ?".
+    """
+    if not tokens:
+        return []
+    split = [_split(t) for t in tokens]
+    words = [w for w, _ in split]
+    marks = [m for _, m in split]
+    stressed: list[str] = []
+    for start, end in _chunks(len(words), marks):
+        stressed.extend(_stress_chunk(words[start:end], marks[start:end]))
+    # A token with no letters left says nothing; a lone mark would make festival abort.
+    result = [_fix_plus(w) + m if w else "" for w, m in zip(stressed, marks)]
+    assert len(result) == len(tokens)
+    return result
+
+
+def stress_text(text: str) -> str:
+    """Sanitise a phrase to festival-safe text, then stress it (convenience for one string)."""
+    from voicechanger.engines.normalize import sanitize
+
+    tokens = sanitize(text).split()
+    return " ".join(stress_tokens(tokens))
