@@ -59,3 +59,13 @@ def normal_result(quality_input: Assembled, session_store, speech_dir: Path):
 @pytest.fixture(scope="session")
 def fast_result(quality_input: Assembled, session_store, speech_dir: Path):
     return _convert(quality_input, "fast", session_store, speech_dir)
+
+
+@pytest.fixture(scope="session")
+def silero_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with a stand-in Silero model (silero/v4_ru.pt) in torch.package form."""
+    from fake_silero import build_fake_silero
+
+    models = tmp_path_factory.mktemp("models")
+    build_fake_silero(models, tmp_path_factory.mktemp("fake-src"))
+    return models

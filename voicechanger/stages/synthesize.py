@@ -1,5 +1,10 @@
-"""synthesize: each phrase said by the chosen voice, fitted to the original length with the voice's
-own rate control (Festival's Duration_Stretch, Silero's SSML rate)."""
+"""synthesize: each phrase said by the chosen voice.
+
+Where the voice has a native rate control (Silero's SSML rate), the phrase is first fitted to the
+original's length with it, and PSOLA in the prosody stage only does the rest. Festival's clunits voice
+ignores Duration_Stretch (measured: identical audio at 0.7, 1.0 and 1.5), so any fitting there would
+be a second PSOLA pass on top of the prosody stage's: it is said once at its natural rate instead.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ def run(ctx: Context) -> Output:
         if tokens:
             target = phrase["end"] - phrase["start"]
             try:
-                if ctx.settings.prosody.fit_rate:
+                if ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False):
                     synthesis, rate = synthesize_to_fit(voice, tokens, target)
                 else:
                     synthesis, rate = voice.synthesize(tokens), 1.0

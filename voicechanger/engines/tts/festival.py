@@ -6,7 +6,12 @@ stdout goes to /dev/null and everything we read comes over stderr, which is unbu
 request we send ``(format stderr "@@VC-END n@@")`` and read stderr until that sentinel. A Scheme error
 in a request (``SIOD ERROR``) aborts only that form, so the sentinel still comes and the process lives
 on. One process per concurrent caller (a small pool, started lazily, checked out under a lock), each
-writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out.
+writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out
+(a call that gets no answer in 30 s kills its process and raises TTSError), recycled after
+MAX_CALLS_PER_PROCESS calls. stdin is written non-blocking inside the same select loop that drains
+stderr, so neither pipe can fill up and deadlock. ``(Utterance Text x)`` does not evaluate ``x``, so
+the text goes in as a string literal; it is sanitised first to Cyrillic letters, '+', spaces and
+single . , ! ? after a word (no quote or backslash can reach the Scheme reader).
 
 Rate: this is a unit-selection (clunits) voice: it concatenates recorded units at their own
 durations, so Festival's ``Duration_Stretch`` has no effect on the audio (measured: identical output
@@ -47,7 +52,9 @@ VOICES = {"msu_ru_nsh": "msu_ru_nsh_clunits"}
 SAMPLE_RATE = 16000
 CALL_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0
-MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "8"))
+# ~0.5 GB resident each (the voice's unit database), so not more than the CPUs can keep busy
+MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "0")) or min(8, max(2, os.cpu_count() or 2))
+MAX_CALLS_PER_PROCESS = 5000   # Festival's heap creeps up slowly (0.50 -> 0.76 GB over 2000 calls): recycle
 
 _VOICE_DIRS = ("/usr/share/festival/voices", "/usr/local/share/festival/voices", "/usr/lib/festival/voices")
 _INSTALL_HINT = "install it: apt-get install festival festvox-ru"
@@ -110,11 +117,15 @@ class _Process:
     """One warm ``festival --pipe`` process with the voice loaded."""
 
     def __init__(self, voice_fn: str):
-        self.workdir = Path(tempfile.mkdtemp(prefix="vc-festival-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+        self.workdir = Path(tempfile.mkdtemp(prefix="vc-festival-"))
         self.wav = self.workdir / "out.wav"
         self.count = 0
-        self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, cwd=self.workdir)
+        try:
+            self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, cwd=self.workdir)
+        except OSError as exc:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise VoiceError(f"festival could not be started ({exc}); {_INSTALL_HINT}") from None
         os.set_blocking(self.proc.stdin.fileno(), False)
         try:
             out = self.request(f"({voice_fn})\n{_SCHEME_SETUP}", START_TIMEOUT_S)
@@ -208,7 +219,7 @@ class _Pool:
 
     def release(self, proc: _Process) -> None:
         with self.cond:
-            if proc.alive():
+            if proc.alive() and proc.count < MAX_CALLS_PER_PROCESS:
                 self.idle.append(proc)
             else:
                 proc.kill()
