@@ -29,8 +29,8 @@ def out_dir(tmp_path: Path) -> Path:
     return path
 
 
-def _convert(source: Path, out_dir: Path, tmp_path: Path, *extra: str, name: str = "out.mp3"):
-    return run_cli("convert", str(source), str(out_dir / name), "--cache-dir", str(tmp_path / "cache"), *extra)
+def _convert(source: Path, out_dir: Path, tmp_path: Path, *extra: str, name: str = "out.mp3", env=None):
+    return run_cli("convert", str(source), str(out_dir / name), "--cache-dir", str(tmp_path / "cache"), *extra, env=env)
 
 
 def test_missing_input(tmp_path, out_dir):

@@ -156,8 +156,6 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
     from .pipeline import convert as run_convert
 
     check_output(output)
-    if not console.is_terminal:
-        console.print(f"converting {input} → {output}")
     with _progress() as progress:
         result = run_convert(input, output, settings, store, ProgressEvents(progress))
     _summary(result)

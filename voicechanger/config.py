@@ -140,5 +140,6 @@ def load_settings(profile: str | Path = "normal", overrides: dict[str, Any] | No
     except ValidationError as exc:
         first = exc.errors()[0]
         dotted = ".".join(str(p) for p in first["loc"])
-        source = "command line" if dotted in (overrides or {}) else str(path)
+        given = {k for k, v in (overrides or {}).items() if v is not None}
+        source = "command line" if dotted in given else str(path)
         raise VoiceError(f"profile {source}: {_describe(first)}") from None

@@ -111,9 +111,13 @@ def resolve_model(name: str) -> Path:
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "20")
     try:
+        import warnings
+
         from faster_whisper.utils import download_model
 
-        return Path(download_model(name, output_dir=str(local)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # huggingface_hub's deprecation notices are not the user's business
+            return Path(download_model(name, output_dir=str(local)))
     except Exception as exc:  # offline, hub refused, partial download
         shutil.rmtree(local, ignore_errors=True)
         raise VoiceError(
