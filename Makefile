@@ -49,6 +49,10 @@ test-fast: install
 bench: install
 	$(PY) -m benchmarks.run
 
+# Serve the Prefect deployment voice/convert (flows/serve.py) against the server at PREFECT_API_URL:
+#   prefect server start; export PREFECT_API_URL=http://127.0.0.1:4200/api; make serve
+#   prefect deployment run voice/convert -p input=recordings/ -p output=out/ --watch
+# Relative paths in a run's parameters are relative to this folder.
 serve: install
 	$(PY) -m flows.serve
 

@@ -1,0 +1,405 @@
+"""The Prefect flow ``voice``: one recording or a folder of them, each stage a task (tasks.stages).
+
+Per recording: hash the input, then decode + chunk (they give the chunk spans), then
+``plan_from_spans`` declares every node and the per-chunk chains (transcribe → stress → synthesize →
+prosody) run, then transcript + concat, then the output is written atomically. A folder's tree is
+mirrored into the output folder (voicechanger.batch.pair_outputs). A bad file is reported and
+skipped; the others finish; the run then fails, naming the bad files.
+
+Scheduling. The flow submits a node only when everything it needs is done, at most ``2 × workers``
+tasks at a time (the local runner's concurrency: ``workers`` recordings, two chunks each): a Prefect
+task that waits on ``wait_for`` futures holds a worker of the thread or process pool, so submitting a
+whole graph up front would either serialise it (bounded pool) or start every chunk's Whisper at once
+(unbounded). ``wait_for`` is still passed, so the UI draws the graph. Like ``Graph.ensure``, it is
+demand-driven: a node whose artifact is in the store is submitted (and shows as Cached) only when a
+sink or a missing node needs it, and its own inputs are not touched; a warm rerun submits 3 tasks per
+recording (chunk, transcript, concat).
+
+Task runner: ``settings.runner`` — threads (ThreadPoolTaskRunner), processes (ProcessPoolTaskRunner)
+or dask (prefect_dask.DaskTaskRunner: a LocalCluster of ``workers`` processes with 2 threads each, or
+the scheduler at ``settings.dask_address``).
+
+Paths given to the flow (input, output, cache_dir) are relative to the process that runs the flow:
+the shell for ``voice convert --prefect``, the folder where ``make serve`` runs for the deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.futures import as_completed
+
+from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
+from voicechanger.audio import check_input, check_output, output_format as format_of, write_atomic
+from voicechanger.batch import pair_outputs
+from voicechanger.config import Settings, load_settings
+from voicechanger.errors import InputError, VoiceError
+from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans
+from voicechanger.store import Store, sha256_file
+
+STAGE_RANK = {
+    name: rank
+    for rank, name in enumerate(("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat"))
+}
+
+
+class BatchFailed(VoiceError):
+    """Some recordings of a folder failed (the others were converted)."""
+
+    exit_code = 1
+
+
+@dataclass(eq=False)
+class Recording:
+    """One input file on its way through the flow."""
+
+    index: int
+    source: Path
+    target: Path
+    fmt: str = ""
+    root_key: str = ""
+    decode: Node | None = None
+    chunk: Node | None = None
+    plan: Plan | None = None
+    waiting_on: set[str] = field(default_factory=set)  # the node keys the current phase waits for
+    ran: list[str] = field(default_factory=list)
+    status: str = "pending"  # pending | front | chains | converted | cached | failed
+    error: str = ""
+    exception: BaseException | None = None
+    duration: float = 0.0
+    started: float = 0.0
+    seconds: float = 0.0
+    phrases: list[dict[str, Any]] = field(default_factory=list)
+
+    def outcome(self) -> dict[str, Any]:
+        return {
+            "input": str(self.source), "output": str(self.target), "status": self.status,
+            "duration": round(self.duration, 3), "seconds": round(self.seconds, 3), "error": self.error,
+            "ran": sorted(set(self.ran)),
+        }
+
+
+def _describe(node: Node, exc: BaseException) -> str:
+    if isinstance(exc, VoiceError):
+        return str(exc)
+    return f"{node.name} failed: {type(exc).__name__}: {exc}"
+
+
+class Scheduler:
+    """Submits nodes to a Prefect task runner once their inputs are done, ``limit`` at a time,
+    highest priority (earliest recording, earliest chunk, latest stage) first."""
+
+    def __init__(self, runner: Any, store: Store, settings: Settings, *, gpu: bool, limit: int) -> None:
+        self.runner = runner
+        self.store = store
+        self.settings = settings
+        self.gpu = gpu
+        self.limit = max(1, limit)
+        self.results = str(results_dir(store.root))
+        self.pending: dict[str, tuple[Node, list[str], bool]] = {}  # key -> (node, needed inputs, missing)
+        self.meta: dict[str, tuple[tuple, str, list[Recording]]] = {}  # key -> (priority, title, owners)
+        self.running: dict[Any, str] = {}
+        self.futures: dict[str, Any] = {}
+        self.done: dict[str, dict[str, Any]] = {}
+        self.failed: dict[str, tuple[str, BaseException]] = {}
+        self.nodes: dict[str, Node] = {}
+        self.submitted = 0
+
+    def want(self, node: Node, owner: Recording, priority: dict[str, tuple], titles: dict[str, str]) -> None:
+        """Declare that ``owner`` needs ``node``; its inputs are needed too unless it is in the store."""
+        if node.key in self.meta:
+            if not any(o is owner for o in self.meta[node.key][2]):
+                self.meta[node.key][2].append(owner)
+            return
+        self.nodes[node.key] = node
+        missing = not in_store(self.store, node)
+        inputs: list[str] = []
+        if missing:
+            for dep in node.deps:
+                if dep.key not in inputs:
+                    self.want(dep, owner, priority, titles)
+                    inputs.append(dep.key)
+        self.meta[node.key] = (priority.get(node.key, (owner.index, 0)) + (STAGE_RANK[node.name],),
+                               titles.get(node.key, node.name), [owner])
+        self.pending[node.key] = (node, inputs, missing)
+
+    def pump(self) -> None:
+        """Fail the nodes whose inputs failed, then submit the ready ones up to the limit."""
+        for key, (node, inputs, _missing) in list(self.pending.items()):  # insertion order is topological
+            broken = next((i for i in inputs if i in self.failed), None)
+            if broken is not None:
+                self.failed[key] = self.failed[broken]
+                del self.pending[key]
+        if len(self.running) >= self.limit:
+            return
+        ready = [k for k, (_n, inputs, _m) in self.pending.items() if all(i in self.done for i in inputs)]
+        ready.sort(key=lambda k: self.meta[k][0])
+        for key in ready[: self.limit - len(self.running)]:
+            node, inputs, missing = self.pending.pop(key)
+            task = stage_task(node.name, self.results, self.gpu and node.stage.uses_model, missing)
+            future = self.runner.submit(
+                task,
+                parameters={"node": Sealed(node), "cache_dir": str(self.store.root), "settings": Sealed(self.settings),
+                            "title": self.meta[key][1]},
+                wait_for=[self.futures[i] for i in inputs],
+            )
+            self.futures[key] = future
+            self.running[future] = key
+            self.submitted += 1
+
+    def step(self) -> None:
+        """Wait for one running task to finish and record its pointer or its error."""
+        future = next(as_completed(list(self.running)))
+        key = self.running.pop(future)
+        owners = self.meta[key][2]
+        try:
+            pointer = future.result()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the task's own exception: a bad input, a crash after retries
+            self.failed[key] = (_describe(self.nodes[key], exc), exc)
+            return
+        cached = getattr(future.state, "name", "") == "Cached"
+        self.done[key] = pointer
+        if not cached:
+            for owner in owners:
+                owner.ran.extend(pointer.get("ran", []))
+
+
+def make_runner(settings: Settings) -> tuple[Any, int]:
+    """The Prefect task runner named by ``settings.runner`` and how many tasks to keep in flight."""
+    limit = 2 * settings.workers
+    if settings.runner == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=limit), limit
+    if settings.runner == "processes":
+        try:
+            from prefect.task_runners import ProcessPoolTaskRunner
+        except ImportError:  # Prefect before 3.4
+            raise VoiceError("runner processes: this Prefect has no ProcessPoolTaskRunner; use threads or dask") from None
+        return ProcessPoolTaskRunner(max_workers=limit), limit
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise VoiceError("runner dask: prefect-dask is not installed; pip install prefect-dask") from None
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address), limit
+    cluster = {"n_workers": settings.workers, "threads_per_worker": 2, "processes": True, "dashboard_address": ":0"}
+    return DaskTaskRunner(cluster_kwargs=cluster), limit
+
+
+def _slug(path: Path) -> str:
+    text = re.sub(r"[^a-z0-9]+", "-", str(path).lower()).strip("-")[-48:].strip("-")
+    return f"transcript-{text or 'recording'}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
+
+
+def _settings(profile: str, voice_spec: str | None, overrides: dict[str, Any] | None) -> Settings:
+    merged = dict(overrides or {})
+    if voice_spec is not None:
+        merged["voice"] = voice_spec
+    return load_settings(profile, merged)
+
+
+def _pairs(source: Path, target: Path, output_format: str) -> list[tuple[Path, Path]]:
+    if not source.exists():
+        raise InputError(f"input {source}: no such file or folder (relative to {Path.cwd()}); check the path")
+    if source.is_dir():
+        suffix = "." + output_format.lstrip(".")
+        format_of(Path("x" + suffix))
+        if target.exists() and not target.is_dir():
+            raise VoiceError(f"output {target}: is a file; a folder input needs an output folder")
+        pairs = pair_outputs(source, target, suffix)
+        if not pairs:
+            raise InputError(f"input {source}: no audio files found in this folder")
+        return pairs
+    check_output(target)
+    return [(source, target)]
+
+
+class Batch:
+    """Drives the recordings of one flow run through the scheduler, ``workers + 1`` at a time."""
+
+    def __init__(self, pairs: list[tuple[Path, Path]], scheduler: Scheduler, settings: Settings, logger: Any,
+                 progress_id: Any) -> None:
+        self.queue = deque(Recording(i, Path(os.path.abspath(src)), dst) for i, (src, dst) in enumerate(pairs))
+        self.total = len(self.queue)
+        self.scheduler = scheduler
+        self.settings = settings
+        self.logger = logger
+        self.progress_id = progress_id
+        self.window = settings.workers + 1  # the next recording's decode overlaps this one's tail
+        self.active: list[Recording] = []
+        self.finished: list[Recording] = []
+
+    def run(self) -> list[Recording]:
+        sched = self.scheduler
+        while self.queue or self.active:
+            self._admit()
+            if self._settle():
+                continue
+            sched.pump()
+            if self._settle():
+                continue
+            if not sched.running:  # cannot happen unless a node was lost; never hang
+                for rec in list(self.active):
+                    self._fail(rec, RuntimeError("nothing left to run for this recording (internal error)"))
+                continue
+            sched.step()
+        return sorted(self.finished, key=lambda r: r.index)
+
+    # -- phases --------------------------------------------------------------------------------
+    def _admit(self) -> None:
+        while self.queue and len(self.active) < self.window:
+            rec = self.queue.popleft()
+            rec.started = time.perf_counter()
+            try:
+                check_input(rec.source)
+                rec.fmt = format_of(rec.target)
+                rec.root_key = sha256_file(rec.source)
+                rec.decode, rec.chunk = front_nodes(self.settings, rec.source, rec.root_key)
+            except Exception as exc:
+                self._fail(rec, exc)
+                continue
+            rec.status = "front"
+            rec.waiting_on = {rec.chunk.key}
+            self.scheduler.want(rec.chunk, rec, {}, self._titles(rec, [rec.decode, rec.chunk]))
+            self.active.append(rec)
+
+    def _titles(self, rec: Recording, nodes: list[Node]) -> dict[str, str]:
+        return {n.key: f"{n.name}{' ' + n.label if n.label != n.name else ''} · {rec.source.name}" for n in nodes}
+
+    def _settle(self) -> bool:
+        """Move every recording whose awaited nodes are resolved to its next phase."""
+        sched = self.scheduler
+        moved = False
+        for rec in list(self.active):
+            broken = next((k for k in rec.waiting_on if k in sched.failed), None)
+            if broken is not None:
+                message, exc = sched.failed[broken]
+                self._fail(rec, exc, message)
+                moved = True
+            elif rec.waiting_on <= sched.done.keys():
+                try:
+                    self._plan(rec) if rec.status == "front" else self._finish(rec)
+                except Exception as exc:
+                    self._fail(rec, exc)
+                moved = True
+        return moved
+
+    def _plan(self, rec: Recording) -> None:
+        graph = Graph(self.scheduler.store, self.settings)
+        spans = graph.ensure(rec.chunk).meta["spans"]
+        rec.ran.extend(graph.ran)
+        plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
+        rec.plan = plan
+        priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}
+        priority[plan.transcript.key] = priority[plan.concat.key] = (rec.index, len(plan.chains))
+        titles = self._titles(rec, plan.nodes())
+        self.scheduler.want(plan.transcript, rec, priority, titles)
+        self.scheduler.want(plan.concat, rec, priority, titles)
+        rec.waiting_on = {plan.transcript.key, plan.concat.key}
+        rec.status = "chains"
+
+    def _finish(self, rec: Recording) -> None:
+        graph = Graph(self.scheduler.store, self.settings)  # store hits; rebuilds only what vanished meanwhile
+        final = graph.ensure(rec.plan.concat)
+        transcript = graph.ensure(rec.plan.transcript)
+        rec.ran.extend(graph.ran)
+        write_atomic(final.file(final.meta["file"]), rec.target)
+        rec.duration = float(final.meta["duration"])
+        rec.status = "cached" if not rec.ran else "converted"
+        document = json.loads(transcript.file("transcript.json").read_text(encoding="utf-8"))
+        rec.phrases = [
+            {"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in document["phrases"]
+        ]
+        self._done(rec)
+        create_table_artifact(
+            rec.phrases or [{"start": None, "end": None, "text": "(no speech found)"}],
+            key=_slug(rec.source),
+            description=f"Phrases of {rec.source} → {rec.target} ({rec.duration:.1f} s, {rec.status})",
+        )
+        self.logger.info("%s: %s → %s (%.1f s of audio, %d phrases)", rec.status, rec.source, rec.target,
+                         rec.duration, len(rec.phrases))
+
+    def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
+        rec.status = "failed"
+        rec.exception = exc
+        rec.error = message or (str(exc) if isinstance(exc, VoiceError) else f"{type(exc).__name__}: {exc}")
+        self.logger.error("failed: %s: %s", rec.source, rec.error)
+        self._done(rec)
+
+    def _done(self, rec: Recording) -> None:
+        rec.seconds = time.perf_counter() - rec.started if rec.started else 0.0
+        if rec in self.active:
+            self.active.remove(rec)
+        self.finished.append(rec)
+        if self.progress_id is not None:
+            update_progress_artifact(self.progress_id, 100.0 * len(self.finished) / self.total,
+                                     description=f"{len(self.finished)} of {self.total} recordings done")
+
+
+@flow(name="voice", description="Re-voice a Russian recording, or every recording under a folder.")
+def voice(
+    input: str,
+    output: str,
+    profile: str = "normal",
+    voice: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    cache_dir: str = "cache",
+    output_format: str = "mp3",
+) -> dict[str, Any]:
+    """Convert ``input`` (a file, or a folder whose tree is mirrored) to ``output``.
+
+    profile: fast, normal, high or a YAML file; voice: backend:name; overrides: settings by dotted key
+    ({"whisper.model": "small", "workers": 2, "runner": "dask"}); cache_dir: the artifact store, shared
+    with the CLI; output_format: the extension of a folder's outputs. Returns the summary
+    {converted, cached, failed, recordings: [...]}; the run fails when any recording failed.
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    settings = _settings(profile, voice, overrides)
+    source, target = Path(input).expanduser(), Path(output).expanduser()
+    pairs = _pairs(source, target, output_format)
+
+    from voicechanger.engines.asr import resolve_device
+
+    device = resolve_device(settings.device)
+    if device == "cuda":
+        ensure_gpu_limit(1)
+    store = store_for(cache_dir)
+    runner, limit = make_runner(settings)
+    logger.info("%d recording(s) from %s, profile %s, voice %s, device %s, runner %s, store %s",
+                len(pairs), source, profile, settings.voice, device, settings.runner, store.root)
+    progress_id = create_progress_artifact(0.0, key="voice-progress", description=f"0 of {len(pairs)} recordings done")
+    with runner:
+        scheduler = Scheduler(runner, store, settings, gpu=device == "cuda", limit=limit)
+        recordings = Batch(pairs, scheduler, settings, logger, progress_id).run()
+
+    counts = {s: sum(1 for r in recordings if r.status == s) for s in ("converted", "cached", "failed")}
+    summary = {**counts, "seconds": round(time.perf_counter() - started, 3), "tasks": scheduler.submitted,
+               "recordings": [r.outcome() for r in recordings]}
+    width = max(len(str(r.source)) for r in recordings)
+    lines = [f"{str(r.source):<{width}}  {r.status:<9} {r.duration:7.1f} s  {r.seconds:6.1f} s  {r.error or r.target}"
+             for r in recordings]
+    logger.info("summary: %d converted, %d cached, %d failed in %.1f s (%d tasks)\n%s", counts["converted"],
+                counts["cached"], counts["failed"], summary["seconds"], scheduler.submitted, "\n".join(lines))
+    failed = [r for r in recordings if r.status == "failed"]
+    if failed:
+        if len(recordings) == 1 and isinstance(failed[0].exception, VoiceError):
+            raise failed[0].exception
+        raise BatchFailed(
+            f"{len(failed)} of {len(recordings)} recordings failed: "
+            + "; ".join(f"{r.source}: {r.error}" for r in failed)
+        )
+    return summary

@@ -1,0 +1,380 @@
+"""The Prefect layer on real speech, against a real Prefect server (no mocks).
+
+A session fixture starts ``prefect server start`` on a free port with its own PREFECT_HOME (own
+SQLite database), points this process at it, and on teardown kills the server's whole process group
+and checks that nothing of it is left. The store's event log (<cache>/events.jsonl: one line per
+put/hit/corrupt) tells which stages really ran, for the CLI and the flow alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # flows/ and tasks/ are top-level packages beside voicechanger/
+    sys.path.insert(0, str(ROOT))
+SOUNDS = Path("/usr/share/asterisk/sounds/ru")
+# Short prompts (1.4-1.5 s): enough speech for every stage, quick on 2 cores.
+PROMPTS = {"one-moment-please.wav": "", "something-terribly-wrong.wav": "", "number-not-answering.wav": "sub"}
+EXTRA = ("to-listen-to-it.wav", "from-unknown-caller.wav", "demo-echodone.wav")
+OFFLINE = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+if not SOUNDS.is_dir() or shutil.which("ffmpeg") is None:
+    pytest.skip("needs ffmpeg and asterisk-core-sounds-ru-wav (make install)", allow_module_level=True)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _session_processes(sid: int) -> list:
+    import psutil
+
+    left = []
+    for proc in psutil.process_iter(["pid", "status", "cmdline"]):
+        try:
+            if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                left.append(proc)
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return left
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> list:
+    """SIGTERM the process group led by ``proc``, SIGKILL what is still there; return what is left."""
+    sid = proc.pid
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(sid, sig)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _session_processes(sid):
+                return []
+            time.sleep(0.2)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    return [" ".join(p.info["cmdline"] or []) for p in _session_processes(sid)]
+
+
+def _events(cache: Path) -> list[dict]:
+    path = cache / "events.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _puts(cache: Path, since: int = 0) -> list[str]:
+    return [e["stage"] for e in _events(cache)[since:] if e["event"] == "put"]
+
+
+def _duration(path: Path) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return float(out.stdout.strip())
+
+
+def _run_flow(**params):
+    from flows.voice import voice
+
+    return voice(return_state=True, **params)
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, **OFFLINE, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "voicechanger", "convert", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _task_states(flow_run_id) -> list[tuple[str, str]]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return [(run.name, run.state.name) for run in runs]
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server on a free port with its own home and database; this process uses it."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, **OFFLINE, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    log = open(home / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() - started > 180:
+                raise RuntimeError("prefect server did not start:\n" + (home / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+        print(f"prefect server up in {time.monotonic() - started:.1f} s at {url}")
+        saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME", *OFFLINE)}
+        os.environ.update({**OFFLINE, "PREFECT_API_URL": url, "PREFECT_HOME": str(home)})
+        from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_HOME: str(home)}):
+            yield {"url": url, "home": home, "env": {**env, "PREFECT_API_URL": url}}
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    finally:
+        left = _stop_group(server)
+        log.close()
+        assert not left, f"processes of the Prefect server left behind: {left}"
+
+
+@pytest.fixture(scope="session")
+def prompts(tmp_path_factory) -> Path:
+    """A folder of three short Russian prompts, one in a subfolder."""
+    folder = tmp_path_factory.mktemp("prompts")
+    for name, sub in PROMPTS.items():
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOUNDS / name, folder / sub / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def converted(prefect_server, prompts, tmp_path_factory) -> dict:
+    """The flow once, cold, over the prompts folder (the fast profile); later tests reuse its store."""
+    work = tmp_path_factory.mktemp("converted")
+    cache, out = work / "cache", work / "out"
+    started = time.perf_counter()
+    state = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache))
+    return {"cache": cache, "out": out, "state": state, "seconds": time.perf_counter() - started,
+            "events": len(_events(cache))}
+
+
+# -- tests -------------------------------------------------------------------------------------
+def test_core_does_not_import_prefect():
+    """Layering: the core and the CLI (including the --prefect hand-over module) load no Prefect."""
+    code = ("import sys, voicechanger.cli, voicechanger.pipeline, voicechanger.batch, voicechanger.handoff; "
+            "import voicechanger.stages; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('prefect', 'prefect_dask', 'flows', 'tasks')); assert not bad, bad")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_flow_folder_then_all_cached(converted, prompts):
+    state, cache, out = converted["state"], converted["cache"], converted["out"]
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary["converted"], summary["cached"], summary["failed"]) == (3, 0, 0)
+    for name, sub in PROMPTS.items():
+        target = out / sub / Path(name).with_suffix(".mp3")
+        assert target.is_file(), target
+        assert abs(_duration(target) - _duration(prompts / sub / name)) < 0.1
+    assert set(_puts(cache)) == {"decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript",
+                                 "concat"}
+    assert not list(out.rglob(".*part*")), "no temporary files left in the output"
+    # the stage tasks are named after the stages and their Prefect cache keys are the store keys
+    names = [name for name, _ in _task_states(state.state_details.flow_run_id)]
+    assert any(n.startswith("transcribe [1/1] · ") for n in names) and len(names) == 3 * 8
+    records = {p.name for p in (cache / ".prefect-results").iterdir()}
+    stored = {e["key"] for e in _events(cache) if e["event"] == "put"}
+    assert stored <= records
+
+    # artifacts: a transcript table per recording and the progress bar at 100 %
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    tables = [a for a in artifacts if a.type == "table"]
+    assert len(tables) == 3 and all(a.key.startswith("transcript-") for a in tables)
+    rows = [row for a in tables for row in json.loads(a.data)]
+    assert all({"start", "end", "text"} <= set(row) for row in rows) and any(row["text"] for row in rows)
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert progress and float(progress[0].data) == pytest.approx(100.0)
+
+    # a second run: everything from the store and Prefect's cache, nothing computed
+    before = len(_events(cache))
+    again = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache))
+    assert again.is_completed(), again.message
+    assert again.result()["cached"] == 3
+    assert _puts(cache, before) == []
+    states = _task_states(again.state_details.flow_run_id)
+    assert states and all(s == "Cached" for _, s in states), states
+
+
+def test_cli_and_flow_share_the_store(prefect_server, tmp_path):
+    cache = tmp_path / "cache"
+    first, second = tmp_path / "a.wav", tmp_path / "b.wav"
+    shutil.copy(SOUNDS / EXTRA[0], first)
+    shutil.copy(SOUNDS / EXTRA[1], second)
+    no_fit = tmp_path / "no-fit.yaml"  # the fast profile with one field that only synthesize reads
+    no_fit.write_text((ROOT / "configs" / "fast.yaml").read_text().replace("fit_rate: true", "fit_rate: false"))
+    assert "fit_rate: false" in no_fit.read_text()
+
+    # CLI first, then the flow with a synthesis-only change: no transcription, no stress marking
+    done = _cli(str(first), str(tmp_path / "a.cli.mp3"), "--profile", "fast", "--cache-dir", str(cache))
+    assert done.returncode == 0, done.stderr
+    mark = len(_events(cache))
+    state = _run_flow(input=str(first), output=str(tmp_path / "a.flow.mp3"), profile="fast",
+                      overrides={"prosody.fit_rate": False}, cache_dir=str(cache))
+    assert state.is_completed(), state.message
+    ran = _puts(cache, mark)
+    assert "synthesize" in ran and "concat" in ran
+    assert not {"decode", "chunk", "transcribe", "stress", "transcript"} & set(ran), ran
+    # same settings as the CLI: every key is the same, nothing at all is computed
+    mark = len(_events(cache))
+    state = _run_flow(input=str(first), output=str(tmp_path / "a.same.mp3"), profile="fast", cache_dir=str(cache))
+    assert state.is_completed() and state.result()["cached"] == 1
+    assert _puts(cache, mark) == []
+
+    # the other way round: the flow first, then the CLI with the synthesis-only change
+    state = _run_flow(input=str(second), output=str(tmp_path / "b.flow.mp3"), profile="fast", cache_dir=str(cache))
+    assert state.is_completed(), state.message
+    mark = len(_events(cache))
+    done = _cli(str(second), str(tmp_path / "b.cli.mp3"), "--profile", str(no_fit), "--cache-dir", str(cache))
+    assert done.returncode == 0, done.stderr
+    ran = _puts(cache, mark)
+    assert "synthesize" in ran and not {"decode", "chunk", "transcribe", "stress", "transcript"} & set(ran), ran
+    for name in ("a.cli.mp3", "a.flow.mp3", "a.same.mp3", "b.flow.mp3", "b.cli.mp3"):
+        assert abs(_duration(tmp_path / name) - _duration(first if name[0] == "a" else second)) < 0.1
+
+
+def test_corrupt_file_fails_the_run_after_the_others(converted, prompts, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = next(iter(PROMPTS))
+    shutil.copy(prompts / good, folder / good)
+    (folder / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(2000))
+    out = tmp_path / "out"
+    state = _run_flow(input=str(folder), output=str(out), profile="fast", cache_dir=str(converted["cache"]))
+    assert state.is_failed()
+    assert "broken.wav" in state.message and "1 of 2 recordings failed" in state.message, state.message
+    from flows.voice import BatchFailed
+
+    assert isinstance(state.result(raise_on_failure=False), BatchFailed)
+    assert (out / Path(good).with_suffix(".mp3")).is_file()
+    assert sorted(p.name for p in out.iterdir()) == [Path(good).with_suffix(".mp3").name]
+
+
+def test_dask_runner_rebuilds_pruned_artifacts(converted, prompts, tmp_path):
+    """runner=dask (a LocalCluster); the final artifacts were pruned from the store but Prefect still
+    holds their cache records: they must be recomputed, not taken from the stale records."""
+    import psutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(converted["cache"], cache)
+    shutil.rmtree(cache / "concat")
+    assert any((cache / ".prefect-results").iterdir())
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    mark = len(_events(cache))
+    out = tmp_path / "out"
+    state = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache),
+                      overrides={"runner": "dask"})
+    assert state.is_completed(), state.message
+    assert sorted(_puts(cache, mark)) == ["concat"] * 3
+    assert state.result()["converted"] == 3
+    assert len(list(out.rglob("*.mp3"))) == 3
+
+    def leftovers() -> list:  # multiprocessing's resource tracker lives as long as this process, by design
+        return [p for p in psutil.Process().children(recursive=True) if p.pid not in before
+                and p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
+
+    deadline = time.monotonic() + 20
+    while (left := leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"dask processes left behind: {[p.cmdline() for p in left]}"
+
+
+def test_gpu_tags_and_limit(prefect_server, tmp_path):
+    """On CUDA the model stages carry tag gpu, and the flow creates the limit of 1 on it (idempotent)."""
+    from prefect.client.orchestration import get_client
+
+    from tasks.stages import ensure_gpu_limit, stage_task
+
+    results = str(tmp_path / ".prefect-results")
+    assert stage_task("transcribe", results, True).tags == {"cpu", "gpu"}
+    assert stage_task("synthesize", results, True).tags == {"cpu", "gpu"}
+    assert stage_task("stress", results, False).tags == {"cpu"}
+    assert stage_task("transcribe", results, True).name == "transcribe"
+
+    ensure_gpu_limit(1)
+    ensure_gpu_limit(1)
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("tag:gpu")
+    assert limit.limit == 1
+
+
+def test_deployment_convert_end_to_end(prefect_server, converted, prompts, tmp_path):
+    """`python -m flows.serve` + `prefect deployment run voice/convert --watch`, paths relative to
+    the folder the deployment is served from; one recording comes from the store, one is new."""
+    work = tmp_path / "work"
+    (work / "recordings" / "more").mkdir(parents=True)
+    cached_one = next(iter(PROMPTS))
+    shutil.copy(prompts / cached_one, work / "recordings" / cached_one)
+    shutil.copy(SOUNDS / EXTRA[2], work / "recordings" / "more" / "new.wav")
+    env = {**prefect_server["env"], "PYTHONPATH": str(ROOT), "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    log = open(tmp_path / "serve.log", "wb")
+    serve = subprocess.Popen([sys.executable, "-m", "flows.serve"], cwd=work, env=env, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        from prefect.client.orchestration import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        deadline = time.monotonic() + 120
+        with get_client(sync_client=True) as client:
+            while True:
+                try:
+                    client.read_deployment_by_name("voice/convert")
+                    break
+                except ObjectNotFound:
+                    assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+                    assert time.monotonic() < deadline, "the deployment was not registered"
+                    time.sleep(0.5)
+        mark = len(_events(converted["cache"]))
+        run = subprocess.run(
+            [sys.executable, "-m", "prefect", "deployment", "run", "voice/convert", "-p", "input=recordings",
+             "-p", "output=out", "-p", "profile=fast", "-p", f"cache_dir={converted['cache']}", "--watch"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert "Completed" in run.stdout
+        for source, target in ((cached_one, Path(cached_one).with_suffix(".mp3")), ("more/new.wav", "more/new.mp3")):
+            assert abs(_duration(work / "out" / target) - _duration(work / "recordings" / source)) < 0.1
+        ran = _puts(converted["cache"], mark)
+        assert ran.count("transcribe") == 1 and ran.count("concat") == 1, ran  # only the new recording
+    finally:
+        left = _stop_group(serve)
+        log.close()
+    assert not left, f"processes of `flows.serve` left behind: {left}"
