@@ -37,9 +37,12 @@ def long_input(speech_dir: Path) -> Assembled:
 
 @pytest.fixture(scope="session")
 def session_store(tmp_path_factory: pytest.TempPathFactory):
+    """A store shared by the session's conversions; VOICECHANGER_TEST_STORE keeps one across runs
+    while developing (CI never sets it, so every run there starts cold)."""
     from voicechanger.store import Store
 
-    return Store(tmp_path_factory.mktemp("store"))
+    kept = os.environ.get("VOICECHANGER_TEST_STORE")
+    return Store(kept if kept else tmp_path_factory.mktemp("store"))
 
 
 def _convert(assembled: Assembled, profile: str, store, out_dir: Path, **overrides):

@@ -75,12 +75,24 @@ def decode(path: Path, rate: int = RATE) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4").copy()
 
 
-def transcribe_text(audio: np.ndarray) -> str:
-    """Whisper base, beam 5, not batched: the referee for round-trip WER (same for input and output)."""
-    from voicechanger.engines.asr import AsrOptions, transcribe
+@lru_cache(maxsize=1)
+def _referee_model():
+    from faster_whisper import WhisperModel
 
-    result = transcribe(audio, AsrOptions("base", "ru", 5, 0, "int8", 4.0), "cpu")
-    return " ".join(s["text"] for s in result["segments"])
+    from voicechanger.engines.asr import resolve_model
+
+    return WhisperModel(str(resolve_model("base")), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1)
+
+
+def transcribe_text(audio: np.ndarray) -> str:
+    """Whisper base, beam 5, temperature 0, no gates: a deterministic referee for round-trip WER,
+    the same for input and output (the product's own transcription settings are not under test here)."""
+    segments, _info = _referee_model().transcribe(
+        np.ascontiguousarray(audio, dtype=np.float32), language="ru", beam_size=5, temperature=0.0,
+        condition_on_previous_text=False, vad_filter=True, log_prob_threshold=None, no_speech_threshold=None,
+        compression_ratio_threshold=None,
+    )
+    return " ".join(s.text.strip() for s in segments)
 
 
 def words_for_wer(text: str) -> list[str]:
@@ -101,9 +113,12 @@ def wer(reference: str, hypothesis: str) -> tuple[float, int]:
     return jiwer.wer(ref, hyp if hyp else "<empty>"), len(ref.split())
 
 
-def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.4, after: float = 0.6) -> float | None:
-    """First time near ``around`` where 10 ms frame energy rises 20 dB above the local floor."""
-    lo, hi = max(0, int((around - before) * rate)), min(len(audio), int((around + after) * rate))
+def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.4, after: float = 0.6,
+          not_before: float = 0.0) -> float | None:
+    """First time near ``around`` (never before ``not_before``) where 10 ms frame energy rises well
+    above the local floor."""
+    lo = max(0, int(max(around - before, not_before) * rate))
+    hi = min(len(audio), int((around + after) * rate))
     hop = rate // 100
     part = audio[lo:hi]
     frames = len(part) // hop

@@ -22,13 +22,13 @@ def test_round_trip_wer_and_intonation(quality_input, normal_result, fast_result
     from voicechanger.analysis import log_f0_correlation
 
     source = decode(quality_input.path)
+    references = [transcribe_text(src) for src in _slices(source, quality_input.spans)]
     figures = {}
     for name, result in (("normal", normal_result), ("fast", fast_result)):
         output = decode(result.output)
         errors = words = 0.0
-        for prompt, src, out in zip(quality_input.names, _slices(source, quality_input.spans),
-                                    _slices(output, quality_input.spans)):
-            reference, hypothesis = transcribe_text(src), transcribe_text(out)
+        for prompt, reference, out in zip(quality_input.names, references, _slices(output, quality_input.spans)):
+            hypothesis = transcribe_text(out)
             rate, count = wer(reference, hypothesis)
             errors, words = errors + rate * count, words + count
             print(f"{name} {prompt}: WER {rate:.2f} ({count} words)\n  in:  {reference}\n  out: {hypothesis}")
@@ -48,8 +48,14 @@ def test_timing_length_and_phrase_starts(quality_input, normal_result, session_s
     phrases = _phrases(normal_result, session_store)
     assert len(phrases) >= len(quality_input.names)
     misses = []
+    previous_end = 0.0
     for phrase in phrases:
-        src, out = onset(source, phrase["start"]), onset(output, phrase["start"])
+        # Look for the onset after the middle of the pause before the phrase, so that the tail of the
+        # previous phrase is not taken for this one's start.
+        floor = (previous_end + phrase["start"]) / 2
+        src = onset(source, phrase["start"], not_before=floor)
+        out = onset(output, phrase["start"], not_before=floor)
+        previous_end = phrase["end"]
         if src is None:
             continue
         if out is None or abs(out - src) > 0.1:
