@@ -140,7 +140,9 @@ def test_full_mode_follows_source_contour(prompts) -> None:
         assert n >= 40
         assert r >= 0.9
         assert within >= 0.85
-        assert env >= 0.55 and env >= env0       # measured 0.69-0.98 (duration-only 0.27-0.75)
+        # The envelope is followed gently (250 ms, attenuation only: boosts cost intelligibility);
+        # measured 0.46-0.89, each 0.13-0.19 above duration-only.
+        assert env >= 0.4 and env >= env0 + 0.1
     print(f"\nfull mode: {total_t / total_s:.3f} s per audio second, mean r={np.mean(rs):.3f}")
     assert total_t / total_s < 0.5        # ~0.03 measured; loose for a loaded machine
 

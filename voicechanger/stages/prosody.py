@@ -80,4 +80,4 @@ def run(ctx: Context) -> Output:
     return Output(meta, arrays={"audio": audio})
 
 
-STAGE = Stage("prosody", 1, ("prosody.mode",), run)
+STAGE = Stage("prosody", 2, ("prosody.mode",), run)
