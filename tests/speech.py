@@ -32,6 +32,11 @@ def transcripts() -> dict[str, str]:
     return table
 
 
+def corpus_phrases() -> list[str]:
+    """Every transcript of the corpus (the "[tone]" descriptions left out)."""
+    return list(transcripts().values())
+
+
 def prompt(name: str) -> Path:
     path = SOUNDS / f"{name}.wav"
     assert path.is_file(), f"missing prompt {path}; run `make install` (asterisk-core-sounds-ru-wav)"

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import re
-from pathlib import Path
 
 import pytest
 
+from speech import corpus_phrases
+
 from voicechanger.engines.normalize import TOKEN_RE, Token, normalize_words, sanitize
 
-CORPUS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
 FESTIVAL_SAFE_TEXT = re.compile(r"^(?:[а-яё+]+[.,!?]?)(?: [а-яё+]+[.,!?]?)*$")
 
 
 def said(text: str) -> str:
     """Normalise a phrase split on spaces, as Whisper words, and join the token texts."""
     return " ".join(t.text for t in normalize_words([" " + w for w in text.split()]))
-
-
-def corpus_phrases() -> list[str]:
-    """The asterisk-core-sounds-ru transcripts ("name: text"), without "[...]" lines."""
-    if not CORPUS.exists():
-        pytest.skip(f"{CORPUS} not installed (apt-get install asterisk-core-sounds-ru)")
-    phrases = []
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith(";") or ":" not in line:
-                continue
-            text = line.split(":", 1)[1].strip()
-            if text and not text.startswith("["):
-                phrases.append(text)
-    return phrases
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import subprocess
 import wave
 from pathlib import Path
 
 import pytest
+
+from speech import corpus_phrases
 
 pytest.importorskip("silero_stress", reason="silero-stress is not installed")
 torch = pytest.importorskip("torch")
@@ -21,24 +22,7 @@ from voicechanger.engines.stress import (  # noqa: E402
     stress_tokens,
 )
 
-CORPUS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
 VOICE_DIR = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits")
-
-
-def corpus_phrases() -> list[str]:
-    """The asterisk-core-sounds-ru transcripts ("name: text"), without "[...]" lines."""
-    if not CORPUS.exists():
-        pytest.skip(f"{CORPUS} not installed (apt-get install asterisk-core-sounds-ru)")
-    phrases = []
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith(";") or ":" not in line:
-                continue
-            text = line.split(":", 1)[1].strip()
-            if text and not text.startswith("["):
-                phrases.append(text)
-    return phrases
 
 
 def stressed(text: str) -> list[str]:
