@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
