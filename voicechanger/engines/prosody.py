@@ -463,6 +463,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     Raises ValueError for an unknown mode."""
     from parselmouth.praat import call
 
+    from .praat import seeded
+
     if mode not in ("full", "duration"):
         raise ValueError(f"prosody mode {mode!r}: use 'full' or 'duration'")
     synth = np.nan_to_num(np.asarray(synth, dtype=np.float64).reshape(-1))
@@ -512,7 +514,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
         if pt is not None:
             call([manip, pt], "Replace pitch tier")
 
-    res = call(manip, "Get resynthesis (overlap-add)")
+    with seeded():
+        res = call(manip, "Get resynthesis (overlap-add)")
     y = np.asarray(res.values[0], dtype=np.float64)
     y = np.nan_to_num(y)
     # place: new-synth time 0 maps to target time b[0]

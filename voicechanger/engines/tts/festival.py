@@ -385,7 +385,10 @@ def _stretch(audio: np.ndarray, sample_rate: int, rate: float, spans: list[tuple
         raise VoiceError("festival rate control needs praat-parselmouth: pip install praat-parselmouth") from None
     rate = float(min(max(rate, 0.25), 4.0))
     sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
-    out = call(sound, "Lengthen (overlap-add)", 75, 600, rate)
+    from ..praat import seeded
+
+    with seeded():
+        out = call(sound, "Lengthen (overlap-add)", 75, 600, rate)
     stretched = np.clip(out.values[0], -1.0, 1.0).astype(np.float32)
     k = len(stretched) / max(1, len(audio))
     duration = len(stretched) / sample_rate
