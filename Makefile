@@ -46,8 +46,9 @@ test: install
 test-fast: install
 	$(PY) -m pytest -v -m "not slow" tests
 
+BENCH_ARGS ?= --long
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 # Serve the Prefect deployment voice/convert (flows/serve.py) against the server at PREFECT_API_URL:
 #   prefect server start; export PREFECT_API_URL=http://127.0.0.1:4200/api; make serve
