@@ -24,20 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from voicechanger.engines.asr import decoding_options
+
 RATE = 16000
 
-# Kept equal to the options of voicechanger.engines.asr.transcribe, so the floor decodes what the
-# pipeline decodes.
-ASR_OPTIONS: dict[str, Any] = dict(
-    language="ru",
-    word_timestamps=True,
-    vad_filter=True,
-    condition_on_previous_text=False,
-    compression_ratio_threshold=2.4,
-    log_prob_threshold=-1.0,
-    no_speech_threshold=0.6,
-    temperature=[0.0, 0.2, 0.4, 0.6],
-)
+# The pipeline's own decoding options, so the floor decodes what the pipeline decodes.
+ASR_OPTIONS: dict[str, Any] = decoding_options("ru", 1)
 
 
 def decode(path: str) -> np.ndarray:

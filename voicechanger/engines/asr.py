@@ -144,17 +144,12 @@ def load_model(name: str, device: str, compute_type: str) -> Any:
         return _models[cache_key]
 
 
-def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str, Any]:
-    """Transcribe 16 kHz mono float32 audio. Times are relative to the start of ``audio``.
-
-    Guards against Whisper's repetition loops: no conditioning on previous text, the
-    compression-ratio / log-prob / no-speech gates, and a wall-time limit after which the
-    segments found so far are kept and the rest of the chunk is reported as skipped.
-    """
-    model = load_model(options.model, device, options.compute_type)
-    common = dict(
-        language=options.language or None,
-        beam_size=options.beam_size,
+def decoding_options(language: str, beam_size: int) -> dict[str, Any]:
+    """faster-whisper's transcribe() keywords: word timestamps, VAD, and the loop guards (no
+    conditioning on previous text, compression-ratio / log-prob / no-speech gates)."""
+    return dict(
+        language=language or None,
+        beam_size=beam_size,
         word_timestamps=True,
         vad_filter=True,
         condition_on_previous_text=False,
@@ -163,6 +158,17 @@ def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str,
         no_speech_threshold=0.6,
         temperature=[0.0, 0.2, 0.4, 0.6],
     )
+
+
+def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str, Any]:
+    """Transcribe 16 kHz mono float32 audio. Times are relative to the start of ``audio``.
+
+    Guards against Whisper's repetition loops: no conditioning on previous text, the
+    compression-ratio / log-prob / no-speech gates, and a wall-time limit after which the
+    segments found so far are kept and the rest of the chunk is reported as skipped.
+    """
+    model = load_model(options.model, device, options.compute_type)
+    common = decoding_options(options.language, options.beam_size)
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     if options.batch_size > 0:
         from faster_whisper import BatchedInferencePipeline
