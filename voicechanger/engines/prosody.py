@@ -46,6 +46,12 @@ _BOOST_RANGE_DB = 20.0
 
 # --------------------------------------------------------------------------- analysis helpers
 
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the runs of True in a boolean array."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 def _sound(audio: np.ndarray, sr: int):
     import parselmouth
 
@@ -116,19 +122,10 @@ def _speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
     thr, low = _speech_threshold(db)
     if float(np.percentile(db, 99)) < -80:      # (near) digital silence
         return np.zeros(len(db), bool)
-    above = db > thr
     mask = np.zeros(len(db), bool)
-    i = 0
-    while i < len(db):
-        if above[i]:
-            j = i
-            while j < len(db) and above[j]:
-                j += 1
-            if j - i >= min_run:
-                mask[i:j] = True
-            i = j
-        else:
-            i += 1
+    for i, j in _true_runs(db > thr):
+        if j - i >= min_run:
+            mask[i:j] = True
     # hysteresis: grow speech runs over frames above the low threshold (soft onsets, fricatives)
     lowm = db > low
     idx = np.flatnonzero(mask)
@@ -336,18 +333,10 @@ def _bridge(f0: np.ndarray, step: float) -> np.ndarray:
     lf = np.where(f0 > 0, np.log(np.maximum(f0, 1e-9)), np.nan)
     v = ~np.isnan(lf)
     # drop voiced runs shorter than 3 frames (pitch tracker blips)
-    i = 0
-    while i < len(v):
-        if v[i]:
-            j = i
-            while j < len(v) and v[j]:
-                j += 1
-            if j - i < 3:
-                lf[i:j] = np.nan
-                v[i:j] = False
-            i = j
-        else:
-            i += 1
+    for i, j in _true_runs(v.copy()):
+        if j - i < 3:
+            lf[i:j] = np.nan
+            v[i:j] = False
     # octave errors: frames more than ~0.6 octave off the local median of the voiced frames
     idx = np.flatnonzero(v)
     if len(idx) >= 5:
