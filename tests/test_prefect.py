@@ -116,6 +116,18 @@ def _task_states(flow_run_id) -> list[tuple[str, str]]:
     return [(run.name, run.state.name) for run in runs]
 
 
+def _settled_task_states(flow_run_id, count: int, timeout: float = 60.0) -> list[tuple[str, str]]:
+    """The task runs' states once the server has them all final: Prefect 3 reports task states
+    through events, so they can trail the flow run's own completion by a moment under load."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = _task_states(flow_run_id)
+        final = len(states) >= count and not any(s in ("Pending", "Scheduled", "Running") for _, s in states)
+        if final or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
+
+
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
@@ -204,7 +216,7 @@ def test_flow_folder_then_all_cached(converted, prompts):
                                  "concat"}
     assert not list(out.rglob(".*part*")), "no temporary files left in the output"
     # the stage tasks are named after the stages and their Prefect cache keys are the store keys
-    names = [name for name, _ in _task_states(state.state_details.flow_run_id)]
+    names = [name for name, _ in _settled_task_states(state.state_details.flow_run_id, 3 * 8)]
     assert any(n.startswith("transcribe [1/1] · ") for n in names) and len(names) == 3 * 8
     records = {p.name for p in (cache / ".prefect-results").iterdir()}
     stored = {e["key"] for e in _events(cache) if e["event"] == "put"}
@@ -230,7 +242,7 @@ def test_flow_folder_then_all_cached(converted, prompts):
     assert again.is_completed(), again.message
     assert again.result()["cached"] == 3
     assert _puts(cache, before) == []
-    states = _task_states(again.state_details.flow_run_id)
+    states = _settled_task_states(again.state_details.flow_run_id, 3 * 3)
     assert states and all(s == "Cached" for _, s in states), states
 
 
