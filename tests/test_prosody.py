@@ -9,6 +9,7 @@ import gzip
 import re
 import shutil
 import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
@@ -290,3 +291,27 @@ def test_same_input_same_output(prompts) -> None:
         first = transfer(synth, synth_sr, source, SR, [], mode=mode)
         second = transfer(synth, synth_sr, source, SR, [], mode=mode)
         assert np.array_equal(first, second), mode
+
+
+def test_first_use_from_two_threads_at_once() -> None:
+    """Two chunk threads reaching the prosody engine first at the same moment both get it (importing
+    parselmouth.praat concurrently used to fail 'cannot import name call', 6 runs in 10)."""
+    code = (
+        "import threading\n"
+        "errors = []\n"
+        "gate = threading.Barrier(4)\n"
+        "def first_use():\n"
+        "    gate.wait()\n"
+        "    try:\n"
+        "        from voicechanger.engines.prosody import transfer\n"
+        "        from voicechanger.engines.praat import call\n"
+        "    except ImportError as exc:\n"
+        "        errors.append(str(exc))\n"
+        "threads = [threading.Thread(target=first_use) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(errors)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    for _ in range(5):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
+        assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr

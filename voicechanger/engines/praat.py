@@ -1,10 +1,20 @@
-"""Praat (parselmouth) helpers shared by the engines."""
+"""Praat (parselmouth) for the engines: the one place that imports it, and seeded overlap-add.
+
+parselmouth.praat is a submodule made by a C extension; importing it from two threads at the same
+moment failed ("cannot import name 'call' from 'parselmouth.praat'", 5 runs in 10 with two chunk
+threads). Importing it here at module level lets Python's per-module import lock serialise that.
+"""
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
 from typing import Iterator
+
+import parselmouth
+from parselmouth.praat import call, run
+
+__all__ = ["call", "parselmouth", "run", "seeded"]
 
 _RANDOM = threading.Lock()  # Praat's random generator is process-wide
 SEED = 20260101
@@ -18,8 +28,6 @@ def seeded() -> Iterator[None]:
     measured here, two runs on the same input differed by up to 0.5 in amplitude. The store expects a
     stage's output to be a function of its inputs, so every such call runs seeded.
     """
-    from parselmouth.praat import run
-
     with _RANDOM:
         run(f"random_initializeWithSeedUnsafelyButPredictably ({SEED})")
         yield

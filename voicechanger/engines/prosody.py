@@ -53,7 +53,7 @@ def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _sound(audio: np.ndarray, sr: int):
-    import parselmouth
+    from .praat import parselmouth
 
     return parselmouth.Sound(np.asarray(audio, dtype=np.float64), sampling_frequency=float(sr))
 
@@ -306,7 +306,7 @@ def _build_map(synth: np.ndarray, sr: int, words: list[tuple[Span, Span]], S: fl
 
 def _add_points(tier, pts: list[tuple[float, float]]) -> None:
     """Add (time, value) points to a Praat tier in one script run (~15x faster than one call each)."""
-    from parselmouth.praat import run
+    from .praat import run
 
     if pts:
         run(tier, "\n".join(f"Add point: {t:.7f}, {v:.7g}" for t, v in pts))
@@ -314,7 +314,7 @@ def _add_points(tier, pts: list[tuple[float, float]]) -> None:
 
 def _duration_tier(a: np.ndarray, b: np.ndarray, dur: float):
     """A DurationTier that is piecewise constant between the knots (ratio = target/synth length)."""
-    from parselmouth.praat import call
+    from .praat import call
 
     dt = call("Create DurationTier", "map", 0.0, dur)
     eps = 1e-4
@@ -384,7 +384,7 @@ def _pitch_tier(src_t: np.ndarray, mapped_lf: np.ndarray, a: np.ndarray, b: np.n
     """PitchTier in new-synth time: the mapped source contour placed through the inverse time map.
 
     Where the source is unvoiced for long, Praat interpolates between the neighbouring points."""
-    from parselmouth.praat import call
+    from .praat import call
 
     ok = ~np.isnan(mapped_lf) & (src_t >= b[0]) & (src_t <= b[-1])
     if ok.sum() < 3:
@@ -450,7 +450,7 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     loudness=False). A silent or empty synth gives silence; a source without speech gets the synth
     stretched over all of it, with no pitch or loudness transfer.
     Raises ValueError for an unknown mode."""
-    from parselmouth.praat import call
+    from .praat import call
 
     from .praat import seeded
 

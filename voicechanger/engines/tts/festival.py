@@ -379,8 +379,7 @@ def _map_spans(tokens: list[str], text: str, owner: list[int], token_spans, audi
 def _stretch(audio: np.ndarray, sample_rate: int, rate: float, spans: list[tuple[float, float]]):
     """Time-scale by ``rate`` keeping pitch (Praat's Lengthen (overlap-add)); spans scaled alike."""
     try:
-        import parselmouth
-        from parselmouth.praat import call
+        from ..praat import call, parselmouth
     except ImportError:
         raise VoiceError("festival rate control needs praat-parselmouth: pip install praat-parselmouth") from None
     rate = float(min(max(rate, 0.25), 4.0))
