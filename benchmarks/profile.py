@@ -94,15 +94,43 @@ def _short(frame: str) -> str:
     return f"{func} ({parts[-1]})"
 
 
+# What dominates inside a stage: the first rule whose text occurs in the joined stack names it.
+PARTS = {
+    "transcribe": [("find_alignment", "word timestamps (find_alignment)"), ("WhisperModel.encode", "encoder"),
+                   ("generate_segment_batched", "decoder (batched)"), ("generate_with_fallback", "decoder"),
+                   ("vad.py", "VAD"), ("load_model", "model load / waiting for it"),
+                   ("feature_extractor", "features")],
+    "stress": [("load_accentor", "silero-stress load (unpickling, 1489 regexes)"),
+               ("_load_model", "waiting for the other thread's load"),
+               ("_find_and_load", "importing torch"), ("SileroStress.__call__", "inference"),
+               ("normalize", "normalisation")],
+    "synthesize": [("select", "waiting for Festival"), ("_Process.__init__", "starting Festival")],
+    "prosody": [("pitch_contour", "Praat pitch analysis"), ("transfer", "PSOLA and the rest of transfer")],
+    "concat": [("_find_and_load", "importing pyloudnorm/scipy"), ("integrated_loudness", "loudness"),
+               ("encode", "ffmpeg encode"), ("Store.put", "store write")],
+}
+
+
+def part_of(stage: str, frames: list[str]) -> str:
+    joined = ";".join(frames)
+    for needle, name in PARTS.get(stage, []):
+        if needle in joined:
+            return name
+    return "other"
+
+
 def summarise(stacks: list[tuple[str, list[str], int]], rate: float, top: int) -> dict:
     per_stage: Counter = Counter()
     per_thread: Counter = Counter()
     calls: dict[str, Counter] = defaultdict(Counter)
     leaves: dict[str, Counter] = defaultdict(Counter)
+    parts: dict[str, Counter] = defaultdict(Counter)
     for thread, frames, count in stacks:
         stage = stage_of(frames)
         name = stage or ("idle/other: " + thread.split("_")[0])
         per_stage[name] += count
+        if stage:
+            parts[stage][part_of(stage, frames)] += count
         per_thread[thread] += count
         calls[name][boundary(frames)] += count
         leaves[name][leaf(frames)] += count
@@ -113,6 +141,7 @@ def summarise(stacks: list[tuple[str, list[str], int]], rate: float, top: int) -
         "stages": {
             stage: {
                 "thread_seconds": seconds(n),
+                "parts": [[part, seconds(c)] for part, c in parts[stage].most_common()],
                 "calls": [[call, seconds(c)] for call, c in calls[stage].most_common(top)],
                 "leaves": [[lf, seconds(c)] for lf, c in leaves[stage].most_common(top)],
             }
@@ -165,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                   "(py-spy slows the sampled process a little)")
     table = Table(title=f"py-spy: thread-seconds per stage, and the calls out of voicechanger that take them "
                         f"({name}, {args.rate:g} Hz, idle included)", header_style="bold")
-    for column in ("stage", "thread s", "top calls (s)"):
+    for column in ("stage", "thread s", "parts (s)", "top calls out of voicechanger (s)"):
         table.add_column(column, overflow="fold")
     for stage, info in summary["stages"].items():
         table.add_row(stage, f"{info['thread_seconds']:.1f}",
+                      "\n".join(f"{s:6.1f}  {part}" for part, s in info["parts"]),
                       "\n".join(f"{s:6.1f}  {call}" for call, s in info["calls"]))
     console.print(table)
     console.print(f"raw stacks: {raw}\nsummary: {work / f'{name}.summary.json'}")
