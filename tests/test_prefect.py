@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from speech import computed_stages, store_events
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -74,17 +75,6 @@ def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> list:
     except subprocess.TimeoutExpired:
         pass
     return [" ".join(p.info["cmdline"] or []) for p in _session_processes(sid)]
-
-
-def _events(cache: Path) -> list[dict]:
-    path = cache / "events.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _puts(cache: Path, since: int = 0) -> list[str]:
-    return [e["stage"] for e in _events(cache)[since:] if e["event"] == "put"]
 
 
 def _duration(path: Path) -> float:
@@ -190,7 +180,7 @@ def converted(prefect_server, prompts, tmp_path_factory) -> dict:
     started = time.perf_counter()
     state = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache))
     return {"cache": cache, "out": out, "state": state, "seconds": time.perf_counter() - started,
-            "events": len(_events(cache))}
+            "events": len(store_events(cache))}
 
 
 # -- tests -------------------------------------------------------------------------------------
@@ -212,14 +202,14 @@ def test_flow_folder_then_all_cached(converted, prompts):
         target = out / sub / Path(name).with_suffix(".mp3")
         assert target.is_file(), target
         assert abs(_duration(target) - _duration(prompts / sub / name)) < 0.1
-    assert set(_puts(cache)) == {"decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript",
-                                 "concat"}
+    assert set(computed_stages(cache)) == {"decode", "chunk", "transcribe", "stress", "synthesize", "prosody",
+                                           "transcript", "concat"}
     assert not list(out.rglob(".*part*")), "no temporary files left in the output"
     # the stage tasks are named after the stages and their Prefect cache keys are the store keys
     names = [name for name, _ in _settled_task_states(state.state_details.flow_run_id, 3 * 8)]
     assert any(n.startswith("transcribe [1/1] · ") for n in names) and len(names) == 3 * 8
     records = {p.name for p in (cache / ".prefect-results").iterdir()}
-    stored = {e["key"] for e in _events(cache) if e["event"] == "put"}
+    stored = {e["key"] for e in store_events(cache) if e["event"] == "put"}
     assert stored <= records
 
     # artifacts: a transcript table per recording and the progress bar at 100 %
@@ -237,11 +227,11 @@ def test_flow_folder_then_all_cached(converted, prompts):
     assert progress and float(progress[0].data) == pytest.approx(100.0)
 
     # a second run: everything from the store and Prefect's cache, nothing computed
-    before = len(_events(cache))
+    before = len(store_events(cache))
     again = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache))
     assert again.is_completed(), again.message
     assert again.result()["cached"] == 3
-    assert _puts(cache, before) == []
+    assert computed_stages(cache, before) == []
     states = _settled_task_states(again.state_details.flow_run_id, 3 * 3)
     assert states and all(s == "Cached" for _, s in states), states
 
@@ -258,26 +248,26 @@ def test_cli_and_flow_share_the_store(prefect_server, tmp_path):
     # CLI first, then the flow with a synthesis-only change: no transcription, no stress marking
     done = _cli(str(first), str(tmp_path / "a.cli.mp3"), "--profile", "fast", "--cache-dir", str(cache))
     assert done.returncode == 0, done.stderr
-    mark = len(_events(cache))
+    mark = len(store_events(cache))
     state = _run_flow(input=str(first), output=str(tmp_path / "a.flow.mp3"), profile="fast",
                       overrides={"prosody.fit_rate": False}, cache_dir=str(cache))
     assert state.is_completed(), state.message
-    ran = _puts(cache, mark)
+    ran = computed_stages(cache, mark)
     assert "synthesize" in ran and "concat" in ran
     assert not {"decode", "chunk", "transcribe", "stress", "transcript"} & set(ran), ran
     # same settings as the CLI: every key is the same, nothing at all is computed
-    mark = len(_events(cache))
+    mark = len(store_events(cache))
     state = _run_flow(input=str(first), output=str(tmp_path / "a.same.mp3"), profile="fast", cache_dir=str(cache))
     assert state.is_completed() and state.result()["cached"] == 1
-    assert _puts(cache, mark) == []
+    assert computed_stages(cache, mark) == []
 
     # the other way round: the flow first, then the CLI with the synthesis-only change
     state = _run_flow(input=str(second), output=str(tmp_path / "b.flow.mp3"), profile="fast", cache_dir=str(cache))
     assert state.is_completed(), state.message
-    mark = len(_events(cache))
+    mark = len(store_events(cache))
     done = _cli(str(second), str(tmp_path / "b.cli.mp3"), "--profile", str(no_fit), "--cache-dir", str(cache))
     assert done.returncode == 0, done.stderr
-    ran = _puts(cache, mark)
+    ran = computed_stages(cache, mark)
     assert "synthesize" in ran and not {"decode", "chunk", "transcribe", "stress", "transcript"} & set(ran), ran
     for name in ("a.cli.mp3", "a.flow.mp3", "a.same.mp3", "b.flow.mp3", "b.cli.mp3"):
         assert abs(_duration(tmp_path / name) - _duration(first if name[0] == "a" else second)) < 0.1
@@ -310,12 +300,12 @@ def test_dask_runner_rebuilds_pruned_artifacts(converted, prompts, tmp_path):
     shutil.rmtree(cache / "concat")
     assert any((cache / ".prefect-results").iterdir())
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    mark = len(_events(cache))
+    mark = len(store_events(cache))
     out = tmp_path / "out"
     state = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache),
                       overrides={"runner": "dask"})
     assert state.is_completed(), state.message
-    assert sorted(_puts(cache, mark)) == ["concat"] * 3
+    assert sorted(computed_stages(cache, mark)) == ["concat"] * 3
     assert state.result()["converted"] == 3
     assert len(list(out.rglob("*.mp3"))) == 3
 
@@ -374,7 +364,7 @@ def test_deployment_convert_end_to_end(prefect_server, converted, prompts, tmp_p
                     assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
                     assert time.monotonic() < deadline, "the deployment was not registered"
                     time.sleep(0.5)
-        mark = len(_events(converted["cache"]))
+        mark = len(store_events(converted["cache"]))
         run = subprocess.run(
             [sys.executable, "-m", "prefect", "deployment", "run", "voice/convert", "-p", "input=recordings",
              "-p", "output=out", "-p", "profile=fast", "-p", f"cache_dir={converted['cache']}", "--watch"],
@@ -384,7 +374,7 @@ def test_deployment_convert_end_to_end(prefect_server, converted, prompts, tmp_p
         assert "Completed" in run.stdout
         for source, target in ((cached_one, Path(cached_one).with_suffix(".mp3")), ("more/new.wav", "more/new.mp3")):
             assert abs(_duration(work / "out" / target) - _duration(work / "recordings" / source)) < 0.1
-        ran = _puts(converted["cache"], mark)
+        ran = computed_stages(converted["cache"], mark)
         assert ran.count("transcribe") == 1 and ran.count("concat") == 1, ran  # only the new recording
     finally:
         left = _stop_group(serve)

@@ -70,10 +70,11 @@ def _short(message: str) -> str:
     return message[:120]
 
 
-def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> int:
+def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple[int, dict]:
     """Decode the first audio stream to raw float32 mono at ``rate`` into ``target``.
 
-    Streams to disk so hours of audio never sit in memory. Returns the number of samples.
+    Streams to disk so hours of audio never sit in memory. Returns the number of samples and
+    ffprobe's description of the source stream (codec, rate, channels).
     """
     require_ffmpeg()
     info = probe(path)
@@ -88,8 +89,7 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> int:
     samples = target.stat().st_size // 4
     if samples == 0:
         raise InputError(f"input {path}: decodes to no audio (0 samples); the file may be corrupt or truncated")
-    del info
-    return samples
+    return samples, info["audio"]
 
 
 def rms(audio: np.ndarray) -> float:

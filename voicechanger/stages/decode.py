@@ -6,22 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import ANALYSIS_RATE, SILENCE_RMS, decode_to_file, probe, rms
+from ..audio import ANALYSIS_RATE, SILENCE_RMS, decode_to_file, rms
 from ..errors import InputError
 from .base import Context, Output, Stage
 
 
 def run(ctx: Context) -> Output:
     path = Path(ctx.params["path"])
-    info = probe(path)
     target = ctx.scratch / "audio.f32"
-    samples = decode_to_file(path, target, ANALYSIS_RATE)
+    samples, stream = decode_to_file(path, target, ANALYSIS_RATE)
     audio = np.memmap(target, dtype="<f4", mode="r")
     level = rms(audio)
     del audio
     if level < SILENCE_RMS:
         raise InputError(f"input {path}: is silent (no sound above -55 dBFS); nothing to re-voice")
-    stream = info["audio"]
     meta = {
         "sample_rate": ANALYSIS_RATE,
         "samples": samples,
