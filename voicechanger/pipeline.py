@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from .audio import check_input, output_format, write_atomic
 from .config import Settings
+from .engines.tts import close_voices
 from .stages import STAGES, Context, Stage
 from .store import Artifact, Store, sha256_file, stable_key
 
@@ -219,6 +220,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         preflight(settings)
         with ThreadPoolExecutor(max_workers=min(2, max(1, len(plan.chains))), thread_name_prefix="chunk") as pool:
             list(pool.map(lambda chain: graph.ensure(chain[3]), plan.chains))
+        close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
         final = graph.ensure(plan.concat)
     else:
         graph.events.finished(plan.concat, 0.0, True)

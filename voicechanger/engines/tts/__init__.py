@@ -146,5 +146,16 @@ def get_voice(spec: str, *, device: str = "cpu", models_dir: Path | None = None)
         return _cache.setdefault(key, voice)
 
 
-__all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Voice", "VoiceInfo", "get_voice", "list_voices",
-           "nonsilent_span", "speech_span", "synthesize_to_fit"]
+def close_voices() -> None:
+    """Let the loaded voices stop what they keep running between calls (Festival's processes). They
+    stay usable: a later synthesis starts what it needs again."""
+    with _cache_lock:
+        voices = list(_cache.values())
+    for voice in voices:
+        close = getattr(voice, "close", None)
+        if close is not None:
+            close()
+
+
+__all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Voice", "VoiceInfo", "close_voices", "get_voice",
+           "list_voices", "nonsilent_span", "speech_span", "synthesize_to_fit"]
