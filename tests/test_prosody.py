@@ -315,3 +315,33 @@ def test_first_use_from_two_threads_at_once() -> None:
     for _ in range(5):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
         assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def _phrase(start: float, end: float) -> dict:
+    return {"start": start, "end": end, "words": [{"word": "w", "start": start, "end": end}]}
+
+
+def test_late_first_word_starts_at_the_real_onset() -> None:
+    """Whisper put "подождите" (demo-abouttotry) at 12.93 s, after its first syllable "по" (12.67 s),
+    and the voice started 0.23 s late; the prosody stage moves a phrase's start back to its speech."""
+    from speech import decode, prompt
+
+    from voicechanger.stages.prosody import with_real_onsets
+
+    audio = decode(prompt("demo-abouttotry"))
+    said = [_phrase(12.15, 12.55), _phrase(12.93, 13.43)]   # "Пожалуйста," | "подождите," (Whisper)
+    refined = with_real_onsets(said, audio, SR, 0.0)
+    # the 60 ms gap after "Пожалуйста," is as silent as the "п" closure: the previous phrase's end bounds it
+    assert said[0]["end"] < refined[1]["start"] <= 12.75, refined[1]["start"]
+    assert refined[1]["words"][0]["start"] == refined[1]["start"]
+    assert refined[0] == said[0]                           # nothing before it to reach back to
+
+    # Two prompts with a 0.6 s pause: a first word given 0.25 s late moves back to the second
+    # prompt's first sound, not into the pause; one given on time stays.
+    first = decode(prompt("vm-intro"))
+    joined = np.concatenate([first, np.zeros(int(0.6 * SR), np.float32), first])
+    onset = len(first) / SR + 0.6 + speech_span(first, SR)[0]
+    late = with_real_onsets([_phrase(0.0, 5.5), _phrase(onset + 0.25, onset + 2.0)], joined, SR, 0.0)
+    assert abs(late[1]["start"] - onset) <= 0.03, (late[1]["start"], onset)
+    on_time = with_real_onsets([_phrase(0.0, 5.5), _phrase(onset, onset + 2.0)], joined, SR, 0.0)
+    assert abs(on_time[1]["start"] - onset) <= 0.02

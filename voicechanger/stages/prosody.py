@@ -10,6 +10,7 @@ import numpy as np
 from .base import Context, Output, Stage
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
+MAX_LEAD_S = 0.5  # how far before Whisper's first word a phrase's real onset is looked for
 
 Span = tuple[float, float]
 
@@ -25,6 +26,30 @@ def phrase_slots(phrases: list[dict[str, Any]], lower: float, upper: float) -> l
         end = min(after, phrase["end"] + MARGIN_S, upper)
         slots.append((round(start, 4), round(max(end, start + 0.05), 4)))
     return slots
+
+
+def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int, lower: float
+                     ) -> list[dict[str, Any]]:
+    """The phrases with each first word (and the phrase) starting where its speech really starts.
+
+    Whisper sometimes puts a phrase's first word late, after a first syllable; the voice would then
+    start late and squeeze that syllable out. The onset is searched back to the previous phrase's end."""
+    from ..engines.prosody import speech_onset
+
+    refined = []
+    for j, phrase in enumerate(phrases):
+        words = phrase.get("words") or []
+        if not words:
+            refined.append(phrase)
+            continue
+        start = words[0]["start"]
+        previous_end = lower if j == 0 else phrases[j - 1]["end"] + 0.03
+        onset = speech_onset(audio, rate, start, max(previous_end, start - MAX_LEAD_S, lower))
+        if onset < start - 0.02:
+            first = {**words[0], "start": round(onset, 3)}
+            phrase = {**phrase, "start": min(phrase["start"], first["start"]), "words": [first, *words[1:]]}
+        refined.append(phrase)
+    return refined
 
 
 def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slot_start: float) -> list[tuple[Span, Span]]:
@@ -61,7 +86,7 @@ def run(ctx: Context) -> Output:
     source_audio = decoded.raw_f32("audio.f32")
     synth_audio = synthesized.array("audio")
     first, last = stressed.meta["span"]
-    phrases = stressed.meta["phrases"]
+    phrases = with_real_onsets(stressed.meta["phrases"], source_audio, rate, first / rate)
     slots = phrase_slots(phrases, first / rate, last / rate)
     pieces: list[np.ndarray] = []
     placed = []
@@ -80,4 +105,4 @@ def run(ctx: Context) -> Output:
     return Output(meta, arrays={"audio": audio})
 
 
-STAGE = Stage("prosody", 2, ("prosody.mode",), run)
+STAGE = Stage("prosody", 3, ("prosody.mode",), run)
