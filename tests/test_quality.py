@@ -49,21 +49,15 @@ def test_intonation_follows_the_input(round_trip):
     assert round_trip["fast"][1] < 0.5  # the fast profile leaves the voice's own intonation
 
 
-def test_round_trip_is_intelligible(round_trip):
-    """A floor that holds today (measured 0.30-0.38 normal, 0.25-0.27 fast on this set)."""
-    assert round_trip["normal"][0] <= 0.40
+def test_round_trip_wer_target(round_trip):
+    """WER <= 0.30 over the 17 prompts (552 words) with the normal profile, pitch and loudness transfer
+    on (measured 0.223; fast 0.261). The demo prompts alone, full of Latin and names, measure 0.30."""
+    assert round_trip["normal"][0] <= 0.30
     assert round_trip["fast"][0] <= 0.30
 
 
-@pytest.mark.xfail(strict=False, reason="issue 2 target WER <= 0.30 with the normal profile: measured "
-                   "0.296-0.380 through the pipeline (Festival msu_ru_nsh + pitch transfer), not reliably met")
-def test_round_trip_wer_target(round_trip):
-    assert round_trip["normal"][0] <= 0.30
-
-
 def test_timing_length_and_phrase_starts(quality_input, normal_result, session_store):
-    """Output length = input length ± 50 ms; phrase starts close to the original's (the issue's
-    'each within 100 ms' is checked separately below)."""
+    """Output length = input length ± 50 ms; every phrase starts within 100 ms of the original's."""
     source, output = decode(quality_input.path), decode(normal_result.output)
     assert abs(len(output) - len(source)) / RATE <= 0.05
     offsets, misses = _start_offsets(quality_input, normal_result, session_store, source, output)
@@ -71,14 +65,6 @@ def test_timing_length_and_phrase_starts(quality_input, normal_result, session_s
           f"off by more than 100 ms: {misses}")
     assert len(offsets) >= len(quality_input.names)
     assert np.median(np.abs(offsets)) <= 0.05
-    assert np.mean(np.abs(offsets) <= 0.1) >= 0.9
-
-
-@pytest.mark.xfail(strict=False, reason="issue 2 target: every phrase within 100 ms; Whisper's first-word "
-                   "time can be 0.2-0.3 s late, and the phrase then starts late (1-2 of 25 phrases)")
-def test_every_phrase_starts_within_100ms(quality_input, normal_result, session_store):
-    source, output = decode(quality_input.path), decode(normal_result.output)
-    _offsets, misses = _start_offsets(quality_input, normal_result, session_store, source, output)
     assert not misses
 
 
