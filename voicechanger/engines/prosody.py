@@ -28,7 +28,8 @@ import numpy as np
 
 Span = tuple[float, float]
 
-__all__ = ["Span", "transfer", "pitch_contour", "speech_span", "speech_onset"]
+__all__ = ["Span", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
+           "bridged_log_f0", "pitch_register"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
 _MARGIN_S = 0.04         # synth kept before the first / after the last anchor, mapped 1:1
@@ -82,6 +83,16 @@ def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01) -> tuple[
     fmin = float(np.clip(0.75 * q1, 50, 300))
     fmax = float(np.clip(1.75 * q3, fmin * 2.5, 900))
     return pitch_contour(audio, sr, step=step, fmin=fmin, fmax=fmax)
+
+
+def source_contour(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """(times, F0 in Hz or 0) of a source phrase as the pitch transfer reads it."""
+    return _robust_contour(audio, sr)
+
+
+def bridged_log_f0(f0: np.ndarray) -> np.ndarray:
+    """log-F0 of a 10 ms contour, cleaned (blips, octave jumps) and short gaps bridged; nan unvoiced."""
+    return _bridge(f0, 0.01)
 
 
 def _frame_db(audio: np.ndarray, sr: int, *, win: float = 0.02,
@@ -378,14 +389,22 @@ def _bridge(f0: np.ndarray, step: float) -> np.ndarray:
     return lf
 
 
-def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray) -> np.ndarray:
-    """The source's log-F0 moved into the voice's range: same median, spread scaled to the voice's
-    (scale limited to 0.5..2), clipped to an octave around the voice's median; nan stays nan."""
+def pitch_register(log_f0: np.ndarray) -> tuple[float, float] | None:
+    """(median, spread) of the voiced log-F0 values (nan = unvoiced); None with too few."""
+    ok = log_f0[~np.isnan(log_f0)]
+    return (float(np.median(ok)), float(np.std(ok))) if len(ok) >= 3 else None
+
+
+def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray,
+                  register: tuple[float, float] | None = None) -> np.ndarray:
+    """The source's log-F0 moved into the voice's range: the source ``register`` (median, spread;
+    default: this phrase's own) goes to the voice's median and spread (scale limited to 0.5..2),
+    clipped to an octave around the voice's median; nan stays nan."""
     ok = ~np.isnan(src_lf)
     out = np.full(len(src_lf), np.nan)
     if ok.sum() < 3 or len(voice_lf) < 5:
         return out
-    s_med, s_sd = float(np.median(src_lf[ok])), float(np.std(src_lf[ok]))
+    s_med, s_sd = register or (float(np.median(src_lf[ok])), float(np.std(src_lf[ok])))
     v_med, v_sd = float(np.median(voice_lf)), float(np.std(voice_lf))
     scale = float(np.clip(v_sd / s_sd, 0.5, 2.0)) if s_sd > 1e-3 else 1.0
     out[ok] = np.clip(v_med + (src_lf[ok] - s_med) * scale, v_med - np.log(2.0), v_med + np.log(2.0))
@@ -460,7 +479,9 @@ def _gain_envelope(out: np.ndarray, sr: int, source: np.ndarray, source_sr: int)
 
 def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: int,
              pairs: list[tuple[Span, Span]], *, mode: str = "full",
-             pitch: bool = True, loudness: bool = True) -> np.ndarray:
+             pitch: bool = True, loudness: bool = True,
+             source_pitch: tuple[np.ndarray, np.ndarray] | None = None,
+             register: tuple[float, float] | None = None) -> np.ndarray:
     """Re-time and re-intone one synthesized phrase to match the original phrase.
 
     synth: the TTS output (float mono) at synth_sr. source: the original phrase's audio (float
@@ -473,6 +494,10 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     the voice's own range (unless pitch=False) + the source's loudness envelope (unless
     loudness=False). A silent or empty synth gives silence; a source without speech gets the synth
     stretched over all of it, with no pitch or loudness transfer.
+    source_pitch: the source's contour from ``source_contour`` when the caller already has it.
+    register: the speaker's (median, spread) of log-F0 over more than this phrase (see
+    ``pitch_register``): a phrase said higher or lower than the others then stays so in the new
+    voice; by default the phrase's own, which flattens such differences.
     Raises ValueError for an unknown mode."""
     from .praat import call
 
@@ -522,8 +547,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
 
     if mode == "full" and pitch and src_has_speech and len(voiced) > 10:
-        c_t, c_f = _robust_contour(source, source_sr)
-        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), np.log(voiced)), a, b, dur)
+        c_t, c_f = source_pitch if source_pitch is not None else _robust_contour(source, source_sr)
+        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), np.log(voiced), register), a, b, dur)
         if pt is not None:
             call([manip, pt], "Replace pitch tier")
 

@@ -75,8 +75,18 @@ def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slo
     return clean
 
 
+def speaker_register(contours: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[float, float] | None:
+    """The speaker's log-F0 (median, spread) over all phrases of the chunk: the pitch transfer maps
+    this register, not each phrase's own, into the voice's, so a phrase said higher than the rest
+    stays higher. Measured on the quality prompts: log-F0 r 0.918 -> 0.937 and 0.922 -> 0.926, WER unchanged."""
+    from ..engines.prosody import bridged_log_f0, pitch_register
+
+    voiced = [bridged_log_f0(f0) for contour in contours if contour is not None for f0 in contour[1:]]
+    return pitch_register(np.concatenate(voiced)) if voiced else None
+
+
 def run(ctx: Context) -> Output:
-    from ..engines.prosody import transfer
+    from ..engines.prosody import source_contour, transfer
 
     decoded = ctx.one("decode")
     stressed = ctx.one("stress")
@@ -88,16 +98,19 @@ def run(ctx: Context) -> Output:
     first, last = stressed.meta["span"]
     phrases = with_real_onsets(stressed.meta["phrases"], source_audio, rate, first / rate)
     slots = phrase_slots(phrases, first / rate, last / rate)
+    full = ctx.settings.prosody.mode == "full"
+    sources = [np.array(source_audio[int(a * rate) : int(b * rate)], dtype=np.float32) for a, b in slots]
+    contours = [source_contour(source, rate) if full else None for source in sources]
+    register = speaker_register(contours)
     pieces: list[np.ndarray] = []
     placed = []
-    full = ctx.settings.prosody.mode == "full"
-    for phrase, slot, synth in zip(phrases, slots, synthesized.meta["phrases"]):
+    for phrase, slot, source, contour, synth in zip(phrases, slots, sources, contours, synthesized.meta["phrases"]):
         if synth["length"] == 0:
             continue
-        source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
         voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
         pairs = word_pairs(phrase, synth["word_spans"], slot[0])
-        out = transfer(voice, voice_rate, source, rate, pairs, mode=ctx.settings.prosody.mode, pitch=full, loudness=full)
+        out = transfer(voice, voice_rate, source, rate, pairs, mode=ctx.settings.prosody.mode, pitch=full,
+                       loudness=full, source_pitch=contour, register=register)
         placed.append({"start": slot[0], "end": slot[1], "length": len(out), "anchors": len(pairs)})
         pieces.append(out.astype(np.float32))
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
@@ -105,4 +118,4 @@ def run(ctx: Context) -> Output:
     return Output(meta, arrays={"audio": audio})
 
 
-STAGE = Stage("prosody", 3, ("prosody.mode",), run)
+STAGE = Stage("prosody", 4, ("prosody.mode",), run)
