@@ -11,6 +11,7 @@ read, so a warm rerun touches only the final artifact. Prefect (flows/) runs the
 
 from __future__ import annotations
 
+import queue
 import shutil
 import threading
 import time
@@ -111,21 +112,31 @@ class Graph:
         self._guard = threading.Lock()
         self.ran: list[str] = []       # stage names computed in this graph's lifetime, in order
         self.seconds: dict[str, float] = {}
+        self._reported: set[str] = set()  # keys already reported finished
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
+    def _cached(self, node: Node) -> None:
+        """Report a store hit, once per node: a node reached again through another dependant (decode by
+        every chunk, a transcription by its chain's stress) is not progress."""
+        with self._guard:
+            if node.key in self._reported:
+                return
+            self._reported.add(node.key)
+        self.events.finished(node, 0.0, True)
+
     def ensure(self, node: Node) -> Artifact:
         """The node's artifact: from the store when present (and valid), else computed after its inputs."""
         found = self.store.get(node.name, node.key)
         if found is not None:
-            self.events.finished(node, 0.0, True)
+            self._cached(node)
             return found
         with self._lock(node.key):
             found = self.store.get(node.name, node.key)  # another thread may have made it meanwhile
             if found is not None:
-                self.events.finished(node, 0.0, True)
+                self._cached(node)
                 return found
             inputs = [self.ensure(dep) for dep in node.deps]
             self.events.started(node)
@@ -135,6 +146,7 @@ class Graph:
             with self._guard:
                 self.ran.append(node.name)
                 self.seconds[node.name] = self.seconds.get(node.name, 0.0) + elapsed
+                self._reported.add(node.key)
             self.events.finished(node, elapsed, False)
             return artifact
 
@@ -204,10 +216,35 @@ def plan_recording(graph: Graph, path: Path, fmt: str) -> Plan:
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
 
 
+def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> None:
+    """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
+    uses every core), while a second thread takes each transcribed chunk through stress -> synthesize
+    -> prosody, so the voice work of one chunk overlaps the transcription of the next. Once every chunk
+    is transcribed this thread joins the voice work (the tail, or all of it when transcripts are cached)."""
+    transcribed: queue.Queue[tuple[Node, Node, Node, Node] | None] = queue.Queue()
+
+    def voice_work() -> None:
+        while (chain := transcribed.get()) is not None:
+            graph.ensure(chain[3])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
+        helper = pool.submit(voice_work)
+        try:
+            for chain in chains:
+                if helper.done():  # the voice thread failed: stop here, its error is raised below
+                    break
+                graph.ensure(chain[0])
+                transcribed.put(chain)
+        finally:
+            transcribed.put(None)
+            transcribed.put(None)  # one end mark for each of the two threads
+        voice_work()
+        helper.result()
+
+
 def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
             events: Events | None = None, graph: Graph | None = None) -> Result:
-    """Convert one recording with the local runner: chunks flow through the per-chunk chain on a small
-    thread pool so that synthesis of one chunk overlaps the transcription of the next."""
+    """Convert one recording with the local runner: transcription and voice work overlap (run_chains)."""
     started = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     check_input(input_path)
@@ -218,8 +255,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     final = store.get("concat", plan.concat.key)
     if final is None:
         preflight(settings)
-        with ThreadPoolExecutor(max_workers=min(2, max(1, len(plan.chains))), thread_name_prefix="chunk") as pool:
-            list(pool.map(lambda chain: graph.ensure(chain[3]), plan.chains))
+        run_chains(graph, plan.chains)
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
         final = graph.ensure(plan.concat)
     else:

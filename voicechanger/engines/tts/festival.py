@@ -5,8 +5,8 @@ arrives. Its stdout is block-buffered when it is a pipe (``(format t ...)`` only
 stdout goes to /dev/null and everything we read comes over stderr, which is unbuffered: after each
 request we send ``(format stderr "@@VC-END n@@")`` and read stderr until that sentinel. A Scheme error
 in a request (``SIOD ERROR``) aborts only that form, so the sentinel still comes and the process lives
-on. One process per concurrent caller (a small pool, started lazily, checked out under a lock), each
-writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out
+on. One process per concurrent caller (a small pool, of one by default, started lazily, checked out under a
+lock), each writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out
 (a call that gets no answer in 30 s kills its process and raises TTSError), recycled after
 MAX_CALLS_PER_PROCESS calls. stdin is written non-blocking inside the same select loop that drains
 stderr, so neither pipe can fill up and deadlock. ``(Utterance Text x)`` does not evaluate ``x``, so
@@ -58,8 +58,11 @@ START_TIMEOUT_S = 60.0
 # (more frequent GC); the audio is identical. The rest of a process (~0.45 GB once warm) is the unit
 # database: the wave and coefficient files of every unit used so far stay loaded.
 HEAP_CELLS = 3_000_000
-# one process per concurrent caller, at most this many
-MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "0")) or min(8, max(2, os.cpu_count() or 2))
+# Processes per voice, one per concurrent caller up to this many. One by default: a conversion
+# synthesizes on one thread (pipeline.run_chains), and each process holds up to ~0.55 GB; concurrent
+# callers (the tail of a conversion, several recordings at once) take turns, which costs little as
+# Festival is ~10 % of a conversion's CPU time. VOICECHANGER_FESTIVAL_PROCESSES=n allows more.
+MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "0")) or 1
 MAX_CALLS_PER_PROCESS = 5000   # recycle now and then, in case Festival's heap creeps
 
 _VOICE_DIRS = ("/usr/share/festival/voices", "/usr/local/share/festival/voices", "/usr/lib/festival/voices")
