@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from .audio import check_input, output_format, write_atomic
 from .config import Settings
 from .engines.tts import close_voices
+from .memory import limit_arenas, release_free_memory
 from .stages import STAGES, Context, Stage
 from .store import Artifact, Store, sha256_file, stable_key
 
@@ -99,6 +100,7 @@ def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]
         return store.put(node.name, node.key, output.meta, arrays=output.arrays, files=output.files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        release_free_memory()  # what the stage freed, so that the other thread's peak does not add to it
 
 
 class Graph:
@@ -246,6 +248,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
             events: Events | None = None, graph: Graph | None = None) -> Result:
     """Convert one recording with the local runner: transcription and voice work overlap (run_chains)."""
     started = time.perf_counter()
+    limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
     check_input(input_path)
     fmt = output_format(output_path)
