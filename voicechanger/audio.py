@@ -130,16 +130,18 @@ def output_format(path: Path) -> str:
     return fmt
 
 
+def encode_command(rate: int, target: Path, fmt: str, mp3_kbps: int = 128) -> list[str]:
+    """ffmpeg reading float32 mono at ``rate`` from stdin and writing ``target`` as ``fmt``."""
+    require_ffmpeg()
+    return ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
+            *_CODECS[fmt], *(["-b:a", f"{mp3_kbps}k"] if fmt == "mp3" else []),
+            "-f", _CONTAINER.get(fmt, fmt), "-y", str(target)]
+
+
 def encode(audio: np.ndarray, rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128) -> None:
     """Encode float32 mono audio to ``target`` (which should be a temporary name) with ffmpeg."""
-    require_ffmpeg()
-    command = ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"]
-    command += _CODECS[fmt]
-    if fmt == "mp3":
-        command += ["-b:a", f"{mp3_kbps}k"]
-    command += ["-f", _CONTAINER.get(fmt, fmt), "-y", str(target)]
     data = np.clip(np.asarray(audio, dtype="<f4"), -1.0, 1.0).tobytes()
-    result = subprocess.run(command, input=data, capture_output=True)
+    result = subprocess.run(encode_command(rate, target, fmt, mp3_kbps), input=data, capture_output=True)
     if result.returncode != 0:
         raise VoiceError(f"encoding {fmt} failed: {result.stderr.decode(errors='replace').strip()[-200:]}")
 

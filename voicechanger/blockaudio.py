@@ -16,7 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .audio import _CODECS, _CONTAINER, require_ffmpeg
+from .audio import encode_command
 from .errors import VoiceError
 
 
@@ -99,10 +99,7 @@ def loudness_gain(meter: LoudnessMeter, peak: float, silent: bool, target_lufs: 
 
 def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128) -> None:
     """``audio.encode`` of the concatenated blocks (float32 mono, clipped to [-1, 1]), fed to ffmpeg as they come."""
-    require_ffmpeg()
-    command = ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
-               *_CODECS[fmt], *(["-b:a", f"{mp3_kbps}k"] if fmt == "mp3" else []),
-               "-f", _CONTAINER.get(fmt, fmt), "-y", str(target)]
+    command = encode_command(rate, target, fmt, mp3_kbps)
     errors = target.with_name(target.name + ".log")
     with open(errors, "w+b") as log:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
