@@ -411,8 +411,8 @@ def print_tables(results: dict[str, Any]) -> None:
 
     staged = {n: c for n, c in cases.items() if c.get("stage_seconds")}
     if staged:
-        stages = Table(title="time per stage, s (summed over chunks; chunks run on 2 threads, so stages overlap "
-                             "and the sum can exceed the wall)", header_style="bold")
+        stages = Table(title="time per stage, s (summed over chunks; one thread transcribes while another does "
+                             "the voice work, so stages overlap and the sum can exceed the wall)", header_style="bold")
         stages.add_column("case")
         for stage in STAGES:
             stages.add_column(stage, justify="right")
