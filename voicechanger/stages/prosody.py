@@ -81,7 +81,7 @@ def speaker_register(contours: list[tuple[np.ndarray, np.ndarray] | None]) -> tu
     stays higher. Measured on the quality prompts: log-F0 r 0.918 -> 0.937 and 0.922 -> 0.926, WER unchanged."""
     from ..engines.prosody import bridged_log_f0, pitch_register
 
-    voiced = [bridged_log_f0(f0) for contour in contours if contour is not None for f0 in contour[1:]]
+    voiced = [bridged_log_f0(contour[1]) for contour in contours if contour is not None]
     return pitch_register(np.concatenate(voiced)) if voiced else None
 
 
