@@ -1,13 +1,16 @@
 """concat works block by block: its output must equal, byte for byte, the whole-array definition (the
-timeline built at once, audio.normalize_loudness, audio.encode), whatever the block size."""
+timeline built at once, normalised with pyloudnorm on the whole signal, encoded in one ffmpeg call),
+whatever the block size."""
 
 from __future__ import annotations
+
+import subprocess
 
 import numpy as np
 import pyloudnorm
 import pytest
 
-from voicechanger.audio import encode, normalize_loudness
+from voicechanger.audio import encode_command
 from voicechanger.blockaudio import LoudnessMeter, loudness_gain
 from voicechanger.config import load_settings
 from voicechanger.stages import concat
@@ -38,6 +41,21 @@ def _inputs(store: Store, rng: np.random.Generator, seconds: float):
     return decode, prosodies
 
 
+def _normalize_whole(audio: np.ndarray, target_lufs: float, peak_dbfs: float) -> tuple[np.ndarray, float]:
+    """Gain to ``target_lufs`` measured by pyloudnorm on the whole signal, capped so the peak stays at
+    ``peak_dbfs``; (audio, LUFS after the gain). Too short or silent: unchanged, -inf."""
+    if audio.size < RATE // 2 or not np.any(audio):
+        return audio, float("-inf")
+    loudness = pyloudnorm.Meter(RATE).integrated_loudness(audio.astype(np.float64))
+    if not np.isfinite(loudness):
+        return audio, float("-inf")
+    gain_db = target_lufs - loudness
+    peak = float(np.max(np.abs(audio)))
+    if peak > 0:
+        gain_db = min(gain_db, peak_dbfs - 20 * np.log10(peak))
+    return (audio * 10 ** (gain_db / 20)).astype(np.float32), float(loudness + gain_db)
+
+
 def _whole(decode, prosodies, settings, target) -> float:
     """The definition: the whole timeline at once, normalised and encoded whole."""
     total = int(round(decode.meta["duration"] * RATE))
@@ -48,8 +66,9 @@ def _whole(decode, prosodies, settings, target) -> float:
         end = min(total, piece.start + len(audio))
         if end > piece.start:
             timeline[piece.start : end] += audio[: end - piece.start]
-    timeline, lufs = normalize_loudness(timeline, RATE, settings.output.loudness_lufs, settings.output.peak_dbfs)
-    encode(timeline, RATE, target, "wav")
+    timeline, lufs = _normalize_whole(timeline, settings.output.loudness_lufs, settings.output.peak_dbfs)
+    data = np.clip(timeline.astype("<f4"), -1.0, 1.0).tobytes()
+    subprocess.run(encode_command(RATE, target, "wav"), input=data, capture_output=True, check=True)
     return lufs
 
 

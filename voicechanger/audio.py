@@ -1,4 +1,4 @@
-"""Audio I/O with ffmpeg: decode anything to 16 kHz mono float32, encode by extension, loudness."""
+"""Audio I/O with ffmpeg: decode anything to 16 kHz mono float32, the encode command by extension."""
 
 from __future__ import annotations
 
@@ -138,14 +138,6 @@ def encode_command(rate: int, target: Path, fmt: str, mp3_kbps: int = 128) -> li
             "-f", _CONTAINER.get(fmt, fmt), "-y", str(target)]
 
 
-def encode(audio: np.ndarray, rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128) -> None:
-    """Encode float32 mono audio to ``target`` (which should be a temporary name) with ffmpeg."""
-    data = np.clip(np.asarray(audio, dtype="<f4"), -1.0, 1.0).tobytes()
-    result = subprocess.run(encode_command(rate, target, fmt, mp3_kbps), input=data, capture_output=True)
-    if result.returncode != 0:
-        raise VoiceError(f"encoding {fmt} failed: {result.stderr.decode(errors='replace').strip()[-200:]}")
-
-
 def write_atomic(source: Path, destination: Path) -> None:
     """Copy a finished file to its destination through a temporary name in the same folder."""
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -169,24 +161,3 @@ def check_output(path: Path) -> None:
         raise VoiceError(f"output {path}: folder {probe_dir} is not writable; choose another output path")
     if path.is_dir():
         raise VoiceError(f"output {path}: is a folder; give a file name such as {path / 'out.mp3'}")
-
-
-def normalize_loudness(audio: np.ndarray, rate: int, target_lufs: float, peak_dbfs: float) -> tuple[np.ndarray, float]:
-    """Gain to ``target_lufs`` integrated loudness, capped so the peak stays at ``peak_dbfs``.
-
-    Returns (audio, measured LUFS after the gain).
-    """
-    import pyloudnorm
-
-    if audio.size < rate // 2 or not np.any(audio):
-        return audio, float("-inf")
-    meter = pyloudnorm.Meter(rate)
-    loudness = meter.integrated_loudness(audio.astype(np.float64))
-    if not np.isfinite(loudness):
-        return audio, float("-inf")
-    gain_db = target_lufs - loudness
-    peak = float(np.max(np.abs(audio)))
-    if peak > 0:
-        gain_db = min(gain_db, peak_dbfs - 20 * np.log10(peak))
-    out = (audio * 10 ** (gain_db / 20)).astype(np.float32)
-    return out, float(loudness + gain_db)

@@ -1,8 +1,8 @@
 """Loudness normalisation and encoding of audio that arrives block by block, so that an hour of output
 never has to be held whole (as float32 it is 230 MB; normalising it whole took 1.6 GB more).
 
-The results equal, bit for bit, ``audio.normalize_loudness`` and ``audio.encode`` on the whole signal:
-the meter is pyloudnorm's integrated loudness with the K-weighting filters' state carried from block to
+The results equal, bit for bit, normalising the whole signal with pyloudnorm and encoding it in one
+ffmpeg call (tests/test_concat.py): the meter is pyloudnorm's integrated loudness with the K-weighting filters' state carried from block to
 block and the 400 ms gating blocks summed over the same samples; the gain and clipping are the same
 per-sample operations; ffmpeg reads the same bytes from its stdin.
 """
@@ -84,8 +84,8 @@ class LoudnessMeter:
 
 def loudness_gain(meter: LoudnessMeter, peak: float, silent: bool, target_lufs: float,
                   peak_dbfs: float) -> tuple[np.float64 | None, float]:
-    """(linear gain or None for "leave as is", LUFS after it): ``audio.normalize_loudness``'s rule, gain
-    to ``target_lufs`` capped so the peak stays at ``peak_dbfs``, from a meter fed the whole signal."""
+    """(linear gain or None for "leave as is", LUFS after it): the gain to ``target_lufs`` capped so the
+    peak stays at ``peak_dbfs``, from a meter fed the whole signal."""
     if meter.samples < meter.rate // 2 or silent:
         return None, float("-inf")
     loudness = meter.integrated()
@@ -98,7 +98,7 @@ def loudness_gain(meter: LoudnessMeter, peak: float, silent: bool, target_lufs: 
 
 
 def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128) -> None:
-    """``audio.encode`` of the concatenated blocks (float32 mono, clipped to [-1, 1]), fed to ffmpeg as they come."""
+    """The encode of the concatenated blocks (float32 mono, clipped to [-1, 1]), fed to ffmpeg as they come."""
     command = encode_command(rate, target, fmt, mp3_kbps)
     errors = target.with_name(target.name + ".log")
     with open(errors, "w+b") as log:
