@@ -90,15 +90,13 @@ def test_falls_back_per_token_when_model_changes_token_count(monkeypatch) -> Non
 
 def test_model_load_restores_torch_settings(monkeypatch) -> None:
     """silero-stress sets torch threads to 1 and turns autograd off when it loads."""
-    import silero_stress
-
-    def fake_load(lang: str = "ru"):
+    def fake_load():
         torch.set_num_threads(1)
         torch.set_grad_enabled(False)
         return lambda sentence, **kw: sentence.replace("проверка", "пров+ерка")
 
     monkeypatch.setattr(stress, "_model", None)
-    monkeypatch.setattr(silero_stress, "load_accentor", fake_load)
+    monkeypatch.setattr(stress, "_load_accentor", fake_load)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -109,6 +107,21 @@ def test_model_load_restores_torch_settings(monkeypatch) -> None:
     finally:
         torch.set_num_threads(before)
         torch.set_grad_enabled(True)
+
+
+def test_lazy_regex_load_marks_the_corpus_as_the_stock_loader_does() -> None:
+    """Our loader (regexes compiled on first use) must be the stock silero_stress.load_accentor to the
+    letter, on every corpus phrase, homographs resolved by its phrase regexes included."""
+    from silero_stress import load_accentor
+
+    stock = load_accentor("ru")
+    lazy = stress._load_accentor()
+    phrases = corpus_phrases()
+    phrases += ["старинный замок на холме был закрыт на замок", "мука и мука", "все ещё стоит"]
+    differ = [p for p in phrases if lazy(p, stress_single_vowel=False) != stock(p, stress_single_vowel=False)]
+    assert not differ
+    regexes = lazy.homosolver.compiled_phrases
+    assert len(regexes) > 1000 and isinstance(next(iter(regexes.values())), stress._LazyPattern)
 
 
 def test_stress_text() -> None:
