@@ -52,3 +52,6 @@ class Stage:
     run: Callable[[Context], Output]
     uses_model: bool = False        # runs a model on the settings' device (tag gpu on cuda)
     key_params: tuple[str, ...] = ()  # parameters that belong in the key (e.g. a chunk's span)
+    # Loads what run() will need (a model, a voice process) ahead of time; a runner calls it on a
+    # thread that would otherwise wait. Errors are left for run() to raise.
+    warm_up: Callable[[Settings], None] | None = None

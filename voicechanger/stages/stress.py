@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import Settings
 from .base import Context, Output, Stage
 
 
@@ -29,4 +30,13 @@ def run(ctx: Context) -> Output:
     return Output({"index": transcript.meta["index"], "span": transcript.meta["span"], "phrases": phrases})
 
 
-STAGE = Stage("stress", 1, ("stress",), run)
+def warm_up(settings: Settings) -> None:
+    from ..engines import normalize  # noqa: F401  (its tables)
+
+    if settings.stress:
+        from ..engines.stress import warm_up as load_model
+
+        load_model()
+
+
+STAGE = Stage("stress", 1, ("stress",), run, warm_up=warm_up)

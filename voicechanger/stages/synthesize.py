@@ -12,6 +12,7 @@ import logging
 
 import numpy as np
 
+from ..config import Settings
 from ..errors import VoiceError
 from .base import Context, Output, Stage
 
@@ -52,4 +53,14 @@ def run(ctx: Context) -> Output:
     return Output(meta, arrays={"audio": audio})
 
 
-STAGE = Stage("synthesize", 1, ("voice", "prosody.fit_rate"), run, uses_model=True)
+def warm_up(settings: Settings) -> None:
+    from ..engines.asr import resolve_device
+    from ..engines.tts import get_voice
+
+    voice = get_voice(settings.voice, device=resolve_device(settings.device))
+    start = getattr(voice, "warm_up", None)
+    if start is not None:
+        start()
+
+
+STAGE = Stage("synthesize", 1, ("voice", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)

@@ -294,6 +294,11 @@ class FestivalVoice:
             audio, spans = _stretch(audio, self.sample_rate, rate, spans)
         return Synthesis(audio=audio, sample_rate=self.sample_rate, word_spans=spans)
 
+    def warm_up(self) -> None:
+        """Start a process and load the voice into it now (about a second), not at the first phrase."""
+        pool = _pool(self.voice_fn)
+        pool.release(pool.acquire())
+
     def close(self) -> None:
         """Stop this voice's idle processes (up to ~0.55 GB each); the next synthesis starts one again."""
         _pool(self.voice_fn).close()
