@@ -16,7 +16,9 @@ from .errors import InputError, VoiceError
 ANALYSIS_RATE = 16000
 OUTPUT_FORMATS = {".mp3": "mp3", ".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".opus": "opus", ".m4a": "m4a"}
 _CODECS = {
-    "mp3": ["-c:a", "libmp3lame"],
+    # LAME's algorithm quality 7 instead of ffmpeg's default: 10 min of 16 kHz speech encodes in 0.77 s
+    # instead of 1.15 s (measured), at the same constant bitrate, which is generous for 16 kHz mono.
+    "mp3": ["-c:a", "libmp3lame", "-compression_level", "7"],
     "wav": ["-c:a", "pcm_s16le"],
     "flac": ["-c:a", "flac"],
     "ogg": ["-c:a", "libvorbis", "-q:a", "5"],
