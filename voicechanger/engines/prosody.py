@@ -28,7 +28,8 @@ import numpy as np
 
 Span = tuple[float, float]
 
-__all__ = ["Span", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
+__all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
+           "speaker_bounds", "speech_offset",
            "bridged_log_f0", "pitch_register"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
@@ -72,22 +73,64 @@ def pitch_contour(audio: np.ndarray, sr: int, *, step: float = 0.01, fmin: float
     return np.asarray(p.xs(), dtype=np.float64), f0
 
 
-def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Two-pass pitch: a wide first pass sets floor/ceiling from the speaker's quartiles
-    (Hirst's 0.75 * Q1; 1.75 * Q3 rather than 1.5, which halves the pitch of expressive peaks)."""
-    t, f = pitch_contour(audio, sr, step=step, fmin=60, fmax=600)
-    v = f[f > 0]
+Bounds = tuple[float, float]
+_RANGE_STEP_S = 0.03  # time step of the wide first pass over a whole chunk: its quartiles need no finer
+
+
+def _speaker_bounds(f0: np.ndarray) -> Bounds | None:
+    """Pitch floor/ceiling from a wide pass's voiced frames: Hirst's 0.75 * Q1; 1.75 * Q3 rather than
+    1.5, which halves the pitch of expressive peaks. None with too few voiced frames."""
+    v = f0[f0 > 0]
     if len(v) < 10:
-        return t, f
+        return None
     q1, q3 = np.percentile(v, [25, 75])
     fmin = float(np.clip(0.75 * q1, 50, 300))
-    fmax = float(np.clip(1.75 * q3, fmin * 2.5, 900))
-    return pitch_contour(audio, sr, step=step, fmin=fmin, fmax=fmax)
+    return fmin, float(np.clip(1.75 * q3, fmin * 2.5, 900))
 
 
-def source_contour(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """(times, F0 in Hz or 0) of a source phrase as the pitch transfer reads it."""
-    return _robust_contour(audio, sr)
+def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
+                    bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two-pass pitch: a wide first pass sets floor/ceiling (_speaker_bounds), unless ``bounds`` gives
+    them already (one pass)."""
+    if bounds is None:
+        t, f = pitch_contour(audio, sr, step=step, fmin=60, fmax=600)
+        bounds = _speaker_bounds(f)
+        if bounds is None:
+            return t, f
+    return pitch_contour(audio, sr, step=step, fmin=bounds[0], fmax=bounds[1])
+
+
+def speaker_bounds(audio: np.ndarray, sr: int) -> Bounds | None:
+    """The pitch floor/ceiling of a speaker over a whole chunk, from one coarse wide pass: every phrase
+    of the chunk then needs one pitch pass instead of two (see ``source_contour``)."""
+    return _speaker_bounds(pitch_contour(audio, sr, step=_RANGE_STEP_S, fmin=60, fmax=600)[1])
+
+
+def source_contour(audio: np.ndarray, sr: int, bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(times, F0 in Hz or 0) of a source phrase as the pitch transfer reads it; ``bounds`` from
+    ``speaker_bounds`` of its chunk (else the phrase's own)."""
+    return _robust_contour(audio, sr, bounds=bounds)
+
+
+class VoicePitch:
+    """The synthetic voice's pitch over a chunk: the floor/ceiling its PSOLA analysis uses and its
+    voiced log-F0 values, which the source contour is mapped into. Measured once per chunk, not per
+    phrase: the voice is one speaker, and per phrase these cost two pitch passes each."""
+
+    def __init__(self, voiced_hz: np.ndarray) -> None:
+        voiced = voiced_hz[voiced_hz > 0]
+        self.enough = len(voiced) > 10
+        self.log_f0 = np.log(voiced)
+        self.floor = float(np.clip(0.75 * np.percentile(voiced, 5), 50, 200)) if self.enough else 60.0
+        self.ceiling = float(np.clip(2.0 * np.percentile(voiced, 95), 300, 900)) if self.enough else 600.0
+
+    @classmethod
+    def of(cls, audio: np.ndarray, sr: int, *, step: float = 0.01) -> "VoicePitch":
+        return cls(_robust_contour(audio, sr, step=step)[1])
+
+    @classmethod
+    def of_chunk(cls, audio: np.ndarray, sr: int) -> "VoicePitch":
+        return cls.of(audio, sr, step=_RANGE_STEP_S)
 
 
 def bridged_log_f0(f0: np.ndarray) -> np.ndarray:
@@ -186,6 +229,23 @@ def speech_onset(audio: np.ndarray, sr: int, at: float, not_before: float, max_g
             if gap > max_gap:
                 break
     return max(min(onset, at), not_before)
+
+
+def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> float:
+    """Where the speech going on at ``at`` really ends: walk forward from ``at`` over speech frames up
+    to the first frame that is not speech, never past ``not_after``; ``at`` itself when it is silent.
+
+    Whisper's last word of a phrase can end 0.2 s early (measured: "4," ended at 194.18 s, its
+    "четыре" went on to 194.42 s); the next phrase's onset must not be looked for in that tail."""
+    lo = max(int(at * sr), 0)
+    hi = min(int(not_after * sr), len(audio))
+    if hi - lo < int(0.03 * sr):
+        return at
+    t, db = _frame_db(audio[lo:hi], sr)
+    mask = _speech_mask(db)
+    silent = np.flatnonzero(~mask)
+    end = float(t[silent[0]]) if len(silent) else float(t[-1]) + 0.01
+    return min(max(at, lo / sr + end - 0.005), not_after)
 
 
 # --------------------------------------------------------------------------- the time map
@@ -481,7 +541,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
              pairs: list[tuple[Span, Span]], *, mode: str = "full",
              pitch: bool = True, loudness: bool = True,
              source_pitch: tuple[np.ndarray, np.ndarray] | None = None,
-             register: tuple[float, float] | None = None) -> np.ndarray:
+             register: tuple[float, float] | None = None,
+             voice_pitch: VoicePitch | None = None) -> np.ndarray:
     """Re-time and re-intone one synthesized phrase to match the original phrase.
 
     synth: the TTS output (float mono) at synth_sr. source: the original phrase's audio (float
@@ -498,6 +559,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     register: the speaker's (median, spread) of log-F0 over more than this phrase (see
     ``pitch_register``): a phrase said higher or lower than the others then stays so in the new
     voice; by default the phrase's own, which flattens such differences.
+    voice_pitch: the voice's pitch over the whole chunk (``VoicePitch.of_chunk``); by default this
+    phrase's own.
     Raises ValueError for an unknown mode."""
     from .praat import call
 
@@ -539,16 +602,13 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
         return out.astype(np.float32)
     dur = len(seg) / synth_sr
     snd = _sound(seg, synth_sr)
-    v_t, v_f = _robust_contour(seg, synth_sr)
-    voiced = v_f[v_f > 0]
-    floor = float(np.clip(0.75 * np.percentile(voiced, 5), 50, 200)) if len(voiced) > 10 else 60.0
-    ceil = float(np.clip(2.0 * np.percentile(voiced, 95), 300, 900)) if len(voiced) > 10 else 600.0
-    manip = call(snd, "To Manipulation", 0.01, floor, ceil)
+    voice = voice_pitch or VoicePitch.of(seg, synth_sr)
+    manip = call(snd, "To Manipulation", 0.01, voice.floor, voice.ceiling)
     call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
 
-    if mode == "full" and pitch and src_has_speech and len(voiced) > 10:
+    if mode == "full" and pitch and src_has_speech and voice.enough:
         c_t, c_f = source_pitch if source_pitch is not None else _robust_contour(source, source_sr)
-        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), np.log(voiced), register), a, b, dur)
+        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register), a, b, dur)
         if pt is not None:
             call([manip, pt], "Replace pitch tier")
 

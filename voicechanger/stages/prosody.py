@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import Settings
 from .base import Context, Output, Stage
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
@@ -33,8 +34,9 @@ def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int
     """The phrases with each first word (and the phrase) starting where its speech really starts.
 
     Whisper sometimes puts a phrase's first word late, after a first syllable; the voice would then
-    start late and squeeze that syllable out. The onset is searched back to the previous phrase's end."""
-    from ..engines.prosody import speech_onset
+    start late and squeeze that syllable out. The onset is searched back to where the previous phrase's
+    speech ends (Whisper's end for it, or later where its speech goes on: see speech_offset)."""
+    from ..engines.prosody import speech_offset, speech_onset
 
     refined = []
     for j, phrase in enumerate(phrases):
@@ -43,7 +45,8 @@ def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int
             refined.append(phrase)
             continue
         start = words[0]["start"]
-        previous_end = lower if j == 0 else phrases[j - 1]["end"] + 0.03
+        # Not back into the previous phrase's speech, which can go on past Whisper's end for it.
+        previous_end = lower if j == 0 else speech_offset(audio, rate, phrases[j - 1]["end"], start - 0.03) + 0.03
         onset = speech_onset(audio, rate, start, max(previous_end, start - MAX_LEAD_S, lower))
         if onset < start - 0.02:
             first = {**words[0], "start": round(onset, 3)}
@@ -86,7 +89,7 @@ def speaker_register(contours: list[tuple[np.ndarray, np.ndarray] | None]) -> tu
 
 
 def run(ctx: Context) -> Output:
-    from ..engines.prosody import source_contour, transfer
+    from ..engines.prosody import VoicePitch, source_contour, speaker_bounds, transfer
 
     decoded = ctx.one("decode")
     stressed = ctx.one("stress")
@@ -100,8 +103,10 @@ def run(ctx: Context) -> Output:
     slots = phrase_slots(phrases, first / rate, last / rate)
     full = ctx.settings.prosody.mode == "full"
     sources = [np.array(source_audio[int(a * rate) : int(b * rate)], dtype=np.float32) for a, b in slots]
-    contours = [source_contour(source, rate) if full else None for source in sources]
+    bounds = speaker_bounds(np.concatenate(sources), rate) if full and sources else None
+    contours = [source_contour(source, rate, bounds) if full else None for source in sources]
     register = speaker_register(contours)
+    voice_pitch = VoicePitch.of_chunk(np.asarray(synth_audio, dtype=np.float64), voice_rate)
     pieces: list[np.ndarray] = []
     placed = []
     for phrase, slot, source, contour, synth in zip(phrases, slots, sources, contours, synthesized.meta["phrases"]):
@@ -110,7 +115,7 @@ def run(ctx: Context) -> Output:
         voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
         pairs = word_pairs(phrase, synth["word_spans"], slot[0])
         out = transfer(voice, voice_rate, source, rate, pairs, mode=ctx.settings.prosody.mode, pitch=full,
-                       loudness=full, source_pitch=contour, register=register)
+                       loudness=full, source_pitch=contour, register=register, voice_pitch=voice_pitch)
         placed.append({"start": slot[0], "end": slot[1], "length": len(out), "anchors": len(pairs)})
         pieces.append(out.astype(np.float32))
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
@@ -118,4 +123,8 @@ def run(ctx: Context) -> Output:
     return Output(meta, arrays={"audio": audio})
 
 
-STAGE = Stage("prosody", 4, ("prosody.mode",), run)
+def warm_up(settings: Settings) -> None:
+    from ..engines import prosody  # noqa: F401  (imports Praat)
+
+
+STAGE = Stage("prosody", 6, ("prosody.mode",), run, warm_up=warm_up)
