@@ -19,13 +19,19 @@ from .base import Context, Output, Stage
 log = logging.getLogger(__name__)
 
 
+def _voice(settings: Settings):
+    """The settings' voice on the settings' device, loaded once per process (engines.tts.get_voice)."""
+    from ..engines.asr import resolve_device
+    from ..engines.tts import get_voice
+
+    return get_voice(settings.voice, device=resolve_device(settings.device))
+
+
 def run(ctx: Context) -> Output:
-    from ..engines.tts import get_voice, synthesize_to_fit
+    from ..engines.tts import synthesize_to_fit
 
     stressed = ctx.one("stress")
-    from ..engines.asr import resolve_device
-
-    voice = get_voice(ctx.settings.voice, device=resolve_device(ctx.settings.device))
+    voice = _voice(ctx.settings)
     pieces: list[np.ndarray] = []
     phrases = []
     offset = 0
@@ -54,11 +60,7 @@ def run(ctx: Context) -> Output:
 
 
 def warm_up(settings: Settings) -> None:
-    from ..engines.asr import resolve_device
-    from ..engines.tts import get_voice
-
-    voice = get_voice(settings.voice, device=resolve_device(settings.device))
-    start = getattr(voice, "warm_up", None)
+    start = getattr(_voice(settings), "warm_up", None)
     if start is not None:
         start()
 
