@@ -264,7 +264,9 @@ def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> Non
     def voice_thread() -> None:
         lower_thread_priority(VOICE_NICENESS)
         if chains and graph.store.get("prosody", chains[0][3].key) is None:
-            warm_up([chains[0][k].stage for k in (1, 2, 3)], graph.settings)
+            # The voice stages first (the first chunk needs them), then the two that run after the last.
+            warm_up([chains[0][k].stage for k in (1, 2, 3)] + [STAGES["concat"], STAGES["transcript"]],
+                    graph.settings)
         voice_work()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:

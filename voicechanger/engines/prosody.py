@@ -74,6 +74,10 @@ def pitch_contour(audio: np.ndarray, sr: int, *, step: float = 0.01, fmin: float
 
 
 Bounds = tuple[float, float]
+# Time step of the pitch analysis inside "To Manipulation" (which places the PSOLA pulses; its pitch
+# tier is replaced in 'full' mode). 0.02 instead of Praat's 0.01: 40 % less CPU for that call, and the
+# pulses still follow the waveform (cross-correlation); quality set WER and log-F0 r unchanged.
+_PSOLA_STEP_S = 0.02
 _RANGE_STEP_S = 0.03  # time step of the wide first pass over a whole chunk: its quartiles need no finer
 
 
@@ -129,7 +133,11 @@ class VoicePitch:
         return cls(_robust_contour(audio, sr, step=step)[1])
 
     @classmethod
-    def of_chunk(cls, audio: np.ndarray, sr: int) -> "VoicePitch":
+    def of_chunk(cls, audio: np.ndarray, sr: int, *, refine: bool = True) -> "VoicePitch":
+        """Coarse (_RANGE_STEP_S) passes over the chunk. ``refine=False`` keeps the wide first pass only:
+        enough for the PSOLA floor/ceiling when no pitch is transferred (mode 'duration')."""
+        if not refine:
+            return cls(pitch_contour(audio, sr, step=_RANGE_STEP_S, fmin=60, fmax=600)[1])
         return cls.of(audio, sr, step=_RANGE_STEP_S)
 
 
@@ -603,7 +611,7 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     dur = len(seg) / synth_sr
     snd = _sound(seg, synth_sr)
     voice = voice_pitch or VoicePitch.of(seg, synth_sr)
-    manip = call(snd, "To Manipulation", 0.01, voice.floor, voice.ceiling)
+    manip = call(snd, "To Manipulation", _PSOLA_STEP_S, voice.floor, voice.ceiling)
     call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
 
     if mode == "full" and pitch and src_has_speech and voice.enough:

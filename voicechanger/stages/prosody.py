@@ -106,7 +106,7 @@ def run(ctx: Context) -> Output:
     bounds = speaker_bounds(np.concatenate(sources), rate) if full and sources else None
     contours = [source_contour(source, rate, bounds) if full else None for source in sources]
     register = speaker_register(contours)
-    voice_pitch = VoicePitch.of_chunk(np.asarray(synth_audio, dtype=np.float64), voice_rate)
+    voice_pitch = VoicePitch.of_chunk(np.asarray(synth_audio, dtype=np.float64), voice_rate, refine=full)
     pieces: list[np.ndarray] = []
     placed = []
     for phrase, slot, source, contour, synth in zip(phrases, slots, sources, contours, synthesized.meta["phrases"]):
