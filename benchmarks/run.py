@@ -4,7 +4,7 @@
 
 Cases (each measured in a fresh subprocess, see measure.py for what the figures mean):
 
-    asr      the floor: faster-whisper base int8 alone, 2 CPU threads, on the whole input: batched 8 and 16
+    asr      the floor: faster-whisper base int8 alone, 2 CPU threads, on the whole input: batched 4, 8, 16
              (beam 1), batched 16 without word timestamps, and non-batched beam 1; model load apart
     normal   the pipeline, profile normal, cold (a fresh store)
     warm     rerun of normal with everything cached: `python -m voicechanger convert` as a user runs it
@@ -48,6 +48,7 @@ CASES = ("asr", "normal", "warm", "voice", "fast", "chunks", "workers", "long")
 DEFAULT_CASES = tuple(c for c in CASES if c != "long")
 STAGES = ("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat")
 ASR_VARIANTS = [
+    {"name": "batched-4", "batch_size": 4, "beam_size": 1},
     {"name": "batched-8", "batch_size": 8, "beam_size": 1},
     {"name": "batched-16", "batch_size": 16, "beam_size": 1},
     {"name": "batched-16-no-words", "batch_size": 16, "beam_size": 1, "word_timestamps": False},
@@ -344,7 +345,7 @@ def targets(cases: dict[str, dict[str, Any]], minutes: float) -> list[dict[str, 
         entry = cases.get(name) or {}
         return None if entry.get("error") else entry.get("wall_s")
 
-    floors = {n: wall(n) for n in ("asr/batched-8", "asr/batched-16")}
+    floors = {n: wall(n) for n in ("asr/batched-4", "asr/batched-8", "asr/batched-16")}
     floor_name, floor = min(((n, v) for n, v in floors.items() if v), key=lambda kv: kv[1], default=(None, None))
     out: list[dict[str, Any]] = []
 
@@ -530,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.finish()
     results["cases"] = bench.cases
-    asr = bench.cases.get("asr/batched-8") or {}
+    asr = bench.cases.get("asr/batched-4") or {}
     results["asr_model_load_s"] = asr.get("model_load_s")
     results["targets"] = targets(bench.cases, args.minutes)
     results["machine"]["load_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -26,7 +26,7 @@ class WhisperSettings(_Strict):
     model: str = "base"
     language: str = "ru"
     beam_size: int = Field(1, ge=1, le=10)
-    batch_size: int = Field(8, ge=0, le=64)
+    batch_size: int = Field(4, ge=0, le=64)
     compute_type: Literal["auto", "int8", "int8_float32", "float16", "float32", "int8_float16"] = "auto"
     max_seconds_per_audio_second: float = Field(2.0, gt=0)
 
