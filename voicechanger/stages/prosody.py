@@ -127,4 +127,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 6, ("prosody.mode",), run, warm_up=warm_up)
+STAGE = Stage("prosody", 7, ("prosody.mode",), run, warm_up=warm_up)
