@@ -345,3 +345,27 @@ def test_late_first_word_starts_at_the_real_onset() -> None:
     assert abs(late[1]["start"] - onset) <= 0.03, (late[1]["start"], onset)
     on_time = with_real_onsets([_phrase(0.0, 5.5), _phrase(onset, onset + 2.0)], joined, SR, 0.0)
     assert abs(on_time[1]["start"] - onset) <= 0.02
+
+
+def test_speech_offset_finds_where_a_phrase_really_ends() -> None:
+    """Whisper can end a phrase 0.2 s before its speech does ("4," of basic-pbx-ivr-main); speech_offset
+    walks on to the real end, and with_real_onsets then looks for the next onset only after it."""
+    from speech import decode, prompt
+
+    from voicechanger.stages.prosody import with_real_onsets
+
+    first = decode(prompt("basic-pbx-ivr-main"))  # ends "...нажмите 0." at 26.55 s
+    begin, end = speech_span(first, SR)
+    pause = 0.1  # under speech_onset's 0.12 s gap: an unbounded walk-back would cross it
+    # the prompt, a short pause, the prompt again from its first sound (no leading silence)
+    joined = np.concatenate([first[: int((end + 0.01) * SR)], np.zeros(int(pause * SR), np.float32),
+                             first[int(begin * SR):]])
+    second = end + 0.01 + pause  # the second copy's first sound
+    assert abs(prosody.speech_offset(joined, SR, end - 0.24, second) - end) <= 0.03
+    assert abs(prosody.speech_offset(joined, SR, end + 0.08, second) - (end + 0.08)) <= 0.01  # in the pause
+    assert end - 0.12 <= prosody.speech_offset(joined, SR, end - 0.24, end - 0.1) <= end - 0.1  # the bound
+
+    # The first phrase given 0.24 s short, the second's first word 0.15 s late: the second starts at its
+    # own first sound, not back in the first phrase's unlisted tail (0.3 s early when unbounded).
+    refined = with_real_onsets([_phrase(begin, end - 0.24), _phrase(second + 0.15, second + 2.0)], joined, SR, 0.0)
+    assert abs(refined[1]["start"] - second) <= 0.03, (refined[1]["start"], second)
