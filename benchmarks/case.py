@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from voicechanger.engines.asr import decoding_options
+from voicechanger.memory import with_huge_page_malloc
 
 RATE = 16000
 
@@ -132,6 +133,7 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    with_huge_page_malloc()  # as the `voice` command runs (memory.py): the floor and the pipeline alike
     spec_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     os.environ.setdefault("DO_NOT_TRACK", "1")
