@@ -66,6 +66,26 @@ def test_exact_invalidation(short_input, tmp_path, monkeypatch):
     assert set(rerun.ran) == {"stress", "synthesize", "prosody", "concat", "transcript"}
 
 
+def test_only_the_stages_that_will_run_are_loaded_ahead(short_input, tmp_path):
+    """The voice thread warms up (loads models for) just the stages a rerun computes: another voice
+    reuses the stressed text, so it must not pay for torch and silero-stress."""
+    from voicechanger.config import load_settings
+    from voicechanger.pipeline import Graph, plan_recording, stages_to_load
+    from voicechanger.store import Store
+
+    cache = tmp_path / "cache"
+    _convert(short_input, tmp_path / "a.mp3", cache)
+
+    def loaded(**overrides) -> list[str]:
+        graph = Graph(Store(cache), load_settings("fast", overrides))
+        return [stage.name for stage in stages_to_load(graph, plan_recording(graph, short_input, "mp3").chains)]
+
+    assert loaded() == []
+    assert loaded(**{"prosody.fit_rate": False}) == ["synthesize", "prosody", "concat"]
+    assert loaded(**{"prosody.mode": "full"}) == ["prosody", "concat"]
+    assert loaded(**{"whisper.beam_size": 2}) == ["stress", "synthesize", "prosody", "concat", "transcript"]
+
+
 def test_renamed_copy_hits_and_edited_copy_misses(short_input, tmp_path):
     cache = tmp_path / "cache"
     _convert(short_input, tmp_path / "a.mp3", cache)

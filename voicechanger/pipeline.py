@@ -249,6 +249,18 @@ def warm_up(stages: list[Stage], settings: Settings) -> None:
                 return
 
 
+def stages_to_load(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> list[Stage]:
+    """The stages worth warming up: the voice stages whose first-chunk node is not in the store, in
+    chain order, then concat (after new prosody) and transcript (after new stress), which run after the
+    last chunk. Another voice finds stress cached and skips its model (torch + silero-stress: ~2 s)."""
+    if not chains:
+        return []
+    missing = [node.name for node in chains[0][1:] if graph.store.get(node.name, node.key) is None]
+    after = ["concat"] if "prosody" in missing else []
+    after += ["transcript"] if "stress" in missing else []
+    return [STAGES[name] for name in missing + after]
+
+
 def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> None:
     """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
     uses every core), while a second thread, at a lower priority (VOICE_NICENESS), first loads the voice
@@ -263,10 +275,7 @@ def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> Non
 
     def voice_thread() -> None:
         lower_thread_priority(VOICE_NICENESS)
-        if chains and graph.store.get("prosody", chains[0][3].key) is None:
-            # The voice stages first (the first chunk needs them), then the two that run after the last.
-            warm_up([chains[0][k].stage for k in (1, 2, 3)] + [STAGES["concat"], STAGES["transcript"]],
-                    graph.settings)
+        warm_up(stages_to_load(graph, chains), graph.settings)
         voice_work()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
