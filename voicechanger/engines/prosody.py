@@ -82,6 +82,12 @@ _PSOLA_STEP_S = 0.015
 _RANGE_STEP_S = 0.03  # time step of the wide first pass over a whole chunk: its quartiles need no finer
 
 
+def _wide_pass(audio: np.ndarray, sr: int, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pitch over the whole range a voice may have (60-600 Hz): the first pass, whose voiced frames
+    set a speaker's own floor and ceiling."""
+    return pitch_contour(audio, sr, step=step, fmin=60, fmax=600)
+
+
 def _speaker_bounds(f0: np.ndarray) -> Bounds | None:
     """Pitch floor/ceiling from a wide pass's voiced frames: Hirst's 0.75 * Q1; 1.75 * Q3 rather than
     1.5, which halves the pitch of expressive peaks. None with too few voiced frames."""
@@ -98,7 +104,7 @@ def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
     """Two-pass pitch: a wide first pass sets floor/ceiling (_speaker_bounds), unless ``bounds`` gives
     them already (one pass)."""
     if bounds is None:
-        t, f = pitch_contour(audio, sr, step=step, fmin=60, fmax=600)
+        t, f = _wide_pass(audio, sr, step)
         bounds = _speaker_bounds(f)
         if bounds is None:
             return t, f
@@ -108,7 +114,7 @@ def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
 def speaker_bounds(audio: np.ndarray, sr: int) -> Bounds | None:
     """The pitch floor/ceiling of a speaker over a whole chunk, from one coarse wide pass: every phrase
     of the chunk then needs one pitch pass instead of two (see ``source_contour``)."""
-    return _speaker_bounds(pitch_contour(audio, sr, step=_RANGE_STEP_S, fmin=60, fmax=600)[1])
+    return _speaker_bounds(_wide_pass(audio, sr, _RANGE_STEP_S)[1])
 
 
 def source_contour(audio: np.ndarray, sr: int, bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +144,7 @@ class VoicePitch:
         """Coarse (_RANGE_STEP_S) passes over the chunk. ``refine=False`` keeps the wide first pass only:
         enough for the PSOLA floor/ceiling when no pitch is transferred (mode 'duration')."""
         if not refine:
-            return cls(pitch_contour(audio, sr, step=_RANGE_STEP_S, fmin=60, fmax=600)[1])
+            return cls(_wide_pass(audio, sr, _RANGE_STEP_S)[1])
         return cls.of(audio, sr, step=_RANGE_STEP_S)
 
 

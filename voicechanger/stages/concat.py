@@ -13,8 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..config import Settings
 from ..blockaudio import LoudnessMeter, encode_blocks, loudness_gain
+from ..config import Settings
 from ..store import Artifact
 from .base import Context, Output, Stage
 
