@@ -86,6 +86,24 @@ def test_only_the_stages_that_will_run_are_loaded_ahead(short_input, tmp_path):
     assert loaded(**{"whisper.beam_size": 2}) == ["stress", "synthesize", "prosody", "concat", "transcript"]
 
 
+def test_whisper_loads_during_decoding_only_when_it_will_transcribe(short_input, tmp_path):
+    """A recording without a chunk plan in the store will be transcribed: Whisper starts loading while
+    ffmpeg decodes. Once the plan is stored (a rerun: another voice, another profile) nothing loads."""
+    from voicechanger.config import load_settings
+    from voicechanger.engines import asr
+    from voicechanger.pipeline import Graph, front_nodes, load_whisper_ahead
+    from voicechanger.store import Store, sha256_file
+
+    graph = Graph(Store(tmp_path / "cache"), load_settings("fast"))
+    _, chunk = front_nodes(graph.settings, short_input, sha256_file(short_input))
+    loader = load_whisper_ahead(graph, chunk)
+    assert loader is not None
+    loader.join(timeout=120)
+    assert any(key[0].endswith("whisper-base") for key in asr._models)
+    graph.ensure(chunk)
+    assert load_whisper_ahead(graph, chunk) is None
+
+
 def test_renamed_copy_hits_and_edited_copy_misses(short_input, tmp_path):
     cache = tmp_path / "cache"
     _convert(short_input, tmp_path / "a.mp3", cache)

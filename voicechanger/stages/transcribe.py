@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import Settings
 from ..engines import asr
 from ..phrases import split_phrases
 from .base import Context, Output, Stage
@@ -57,4 +58,11 @@ def run(ctx: Context) -> Output:
     return Output(meta)
 
 
-STAGE = Stage("transcribe", 1, READS, run, uses_model=True, key_params=("span",))
+def warm_up(settings: Settings) -> None:
+    """Load the Whisper model (importing ctranslate2 and faster-whisper with it: ~0.8 s together)."""
+    from ..engines.asr import resolve_device
+
+    asr.load_model(settings.whisper.model, resolve_device(settings.device), settings.whisper.compute_type)
+
+
+STAGE = Stage("transcribe", 1, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
