@@ -417,7 +417,7 @@ def targets(cases: dict[str, dict[str, Any]], minutes: float) -> list[dict[str, 
         single = ratio(wall(profile), floor)
         if rounds[profile]:
             got = [r["wall"] for r in rounds[profile]]
-            how = (f"median of {len(got)} rounds of pipeline wall / ASR-alone wall measured just before it "
+            how = (f"median of {len(got)} rounds of pipeline wall / ASR-alone wall of the same round "
                    f"(batched-4, model load excluded): {', '.join(f'{x:.2f}' for x in got)}; the single "
                    f"{profile} case / {floor_name}: {_f(single, 2)}")
             add(f"{profile} <= {limit:g}x ASR alone", median(got), limit, "x", how,
