@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from rich.console import Console
@@ -365,14 +366,6 @@ def timeline_summary(timeline: list[list[Any]], wall: float | None) -> dict[str,
 
 # -------------------------------------------------------------------------------------------- targets
 
-def median(values: list[float]) -> float | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def pair_ratios(cases: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, float | None]]]:
     """Per pairs round that completed: each profile's wall (and CPU s) over that round's ASR alone."""
     out: dict[str, list[dict[str, float | None]]] = {"normal": [], "fast": []}
@@ -420,8 +413,8 @@ def targets(cases: dict[str, dict[str, Any]], minutes: float) -> list[dict[str, 
             how = (f"median of {len(got)} rounds of pipeline wall / ASR-alone wall of the same round "
                    f"(batched-4, model load excluded): {', '.join(f'{x:.2f}' for x in got)}; the single "
                    f"{profile} case / {floor_name}: {_f(single, 2)}")
-            add(f"{profile} <= {limit:g}x ASR alone", median(got), limit, "x", how,
-                median([r["cpu"] for r in rounds[profile] if r["cpu"]]))
+            by_cpu = [r["cpu"] for r in rounds[profile] if r["cpu"]]
+            add(f"{profile} <= {limit:g}x ASR alone", median(got), limit, "x", how, median(by_cpu) if by_cpu else None)
         else:
             how = f"pipeline wall / ASR-alone wall ({floor_name}, the faster batched floor, model load excluded)"
             add(f"{profile} <= {limit:g}x ASR alone", single, limit, "x", how, ratio(cpu(profile), floor_cpu))

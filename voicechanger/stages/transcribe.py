@@ -60,9 +60,7 @@ def run(ctx: Context) -> Output:
 
 def warm_up(settings: Settings) -> None:
     """Load the Whisper model (importing ctranslate2 and faster-whisper with it: ~0.8 s together)."""
-    from ..engines.asr import resolve_device
-
-    asr.load_model(settings.whisper.model, resolve_device(settings.device), settings.whisper.compute_type)
+    asr.load_model(settings.whisper.model, settings.device, settings.whisper.compute_type)
 
 
 STAGE = Stage("transcribe", 1, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
