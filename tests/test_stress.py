@@ -124,6 +124,18 @@ def test_lazy_regex_load_marks_the_corpus_as_the_stock_loader_does() -> None:
     assert len(regexes) > 1000 and isinstance(next(iter(regexes.values())), stress._LazyPattern)
 
 
+def test_model_source_stays_readable_after_loading() -> None:
+    """Tracebacks and Dask's worker profiler read the source of every frame through linecache; the
+    model's code comes from its package, which must stay open (a closed one raised ValueError on
+    every profiler tick while a Dask worker marked stress)."""
+    import linecache
+
+    call = type(stress._load_model()).__call__
+    linecache.checkcache(call.__code__.co_filename)
+    line = linecache.getline(call.__code__.co_filename, call.__code__.co_firstlineno, call.__globals__)
+    assert line.strip().startswith("def __call__"), line
+
+
 def test_stress_text() -> None:
     assert stress_text("Все ещё ёлка... стоит — 123") == "всё ещ+ё +ёлка. сто+ит,"
 

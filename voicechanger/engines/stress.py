@@ -67,10 +67,11 @@ def _load_accentor() -> Any:
                 return _LazyPattern
             return super().find_class(module, name)
 
-    with open(Path(silero_stress.__file__).parent / "data" / "accentor.pt", "rb") as handle:
-        importer = PackageImporter(handle)
-        importer.Unpickler = lambda *args, **kwargs: LazyRegexUnpickler(importer, *args, **kwargs)
-        accentor = importer.load_pickle("accentor_models", "accentor")
+    # A path, not a handle closed after loading: the importer serves the model's source to
+    # linecache, which tracebacks and Dask's worker profiler read (a closed one raises ValueError).
+    importer = PackageImporter(str(Path(silero_stress.__file__).parent / "data" / "accentor.pt"))
+    importer.Unpickler = lambda *args, **kwargs: LazyRegexUnpickler(importer, *args, **kwargs)
+    accentor = importer.load_pickle("accentor_models", "accentor")
     # As load_accentor does: the homograph model's embedding table ships quantized.
     bert = accentor.homosolver.model.bert
     weight = bert.embeddings.word_embeddings.weight
