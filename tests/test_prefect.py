@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -380,3 +381,142 @@ def test_deployment_convert_end_to_end(prefect_server, converted, prompts, tmp_p
         left = _stop_group(serve)
         log.close()
     assert not left, f"processes of `flows.serve` left behind: {left}"
+
+
+# -- a real distributed run --------------------------------------------------------------------
+def _dask_command(module: str, *args: str) -> list[str]:
+    """`dask scheduler|worker` through their modules, so this interpreter (and PYTHONPATH) is used."""
+    return [sys.executable, "-m", f"distributed.cli.{module}", *args]
+
+
+class _Cluster:
+    """A `dask scheduler` and `dask worker` processes, each in its own session (its own "machine"),
+    bound to 127.0.0.1 on ports chosen now; :meth:`stop` kills every one of them."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder = folder
+        self.env = env
+        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: list = []
+
+    def _start(self, name: str, command: list[str]) -> None:
+        log = open(self.folder / f"{name}.log", "wb")
+        self.logs.append(log)
+        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def start(self, workers: int) -> None:
+        port = self.address.rsplit(":", 1)[1]
+        self._start("scheduler", _dask_command("dask_scheduler", "--host", "127.0.0.1", "--port", port,
+                                               "--no-dashboard"))
+        for i in range(workers):
+            self._start(f"worker-{i}", _dask_command(
+                "dask_worker", self.address, "--host", "127.0.0.1", "--name", f"worker-{i}", "--nthreads", "1",
+                "--no-dashboard", "--death-timeout", "120", "--local-directory", str(self.folder / f"worker-{i}")))
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a worker's whole session (its nanny, the worker, Festival): a machine lost."""
+        os.killpg(self.procs[name].pid, signal.SIGKILL)
+
+    def stop(self) -> list[str]:
+        left = []
+        for proc in self.procs.values():
+            left += _stop_group(proc, grace=10.0)
+        for log in self.logs:
+            log.close()
+        return left
+
+
+def _read_samples(path: Path):
+    import soundfile
+
+    data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+    return data, rate
+
+
+def test_dask_cluster_survives_a_killed_worker(prefect_server, tmp_path):
+    """`voice convert --prefect` with a profile naming a separately started Dask scheduler; two
+    workers share only the store's folder. One worker is killed (-9, with its nanny and Festival)
+    while it runs a synthesize task: the run completes, the outputs equal a local run's sample for
+    sample, and the store holds no half-written or unverifiable artifact."""
+    from distributed import Client
+
+    from voicechanger.store import Store
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for name in EXTRA[:2]:
+        shutil.copy(SOUNDS / name, recordings / name)
+
+    # the reference: the local runner, its own store
+    local = _cli(str(recordings), str(tmp_path / "local"), "--profile", "fast", "--format", "wav",
+                 "--cache-dir", str(tmp_path / "local-cache"))
+    assert local.returncode == 0, local.stderr[-3000:]
+
+    env = {**prefect_server["env"], "PYTHONPATH": str(ROOT)}
+    cluster = _Cluster(tmp_path, env)
+    profile = tmp_path / "team.yaml"
+    profile.write_text((ROOT / "configs" / "fast.yaml").read_text()
+                       + f'runner: dask\ndask_address: "{cluster.address}"\n')
+    cache = tmp_path / "shared-store"
+    run = None
+    killed: dict[str, str] = {}
+    try:
+        cluster.start(workers=2)
+        with Client(cluster.address, timeout=120) as client:
+            client.wait_for_workers(2, timeout=180)
+            names = {addr: info["name"] for addr, info in client.scheduler_info()["workers"].items()}
+            flow_log = open(tmp_path / "flow.log", "wb")
+            cluster.logs.append(flow_log)
+            run = subprocess.Popen(
+                [sys.executable, "-m", "voicechanger", "convert", str(recordings), str(tmp_path / "dask"),
+                 "--profile", str(profile), "--format", "wav", "--cache-dir", str(cache), "--prefect"],
+                cwd=ROOT, env=env, stdout=flow_log, stderr=subprocess.STDOUT, start_new_session=True)
+            cluster.procs["flow"] = run
+            deadline = time.monotonic() + 600
+            while not killed and run.poll() is None and time.monotonic() < deadline:
+                for addr, keys in client.processing().items():
+                    if any(str(k).startswith("synthesize") for k in keys):
+                        killed = {"worker": names[addr], "at": time.time()}
+                        cluster.kill(names[addr])
+                        break
+                time.sleep(0.02)
+            assert killed, "no worker was seen running a synthesize task:\n" + cluster.log("flow")
+            print(f"killed {killed['worker']} while it ran synthesize")
+            code = run.wait(timeout=max(1.0, deadline - time.monotonic()))
+            assert code == 0, cluster.log("flow")
+    finally:
+        left = cluster.stop()
+    assert not left, f"processes of the cluster or the run left behind: {left}"
+    assert "2 converted, 0 cached, 0 failed" in cluster.log("flow")
+    for worker in ("worker-0", "worker-1"):  # e.g. no profiler tracebacks on the model's frames
+        text = (tmp_path / f"{worker}.log").read_text(errors="replace")
+        assert " - ERROR - " not in text, text[text.find(" - ERROR - ") - 200:][:3000]
+    # the server saw every task run finish, the killed one included (none left Running)
+    flow_run = re.search(r"/runs/flow-run/([0-9a-f-]{36})", (tmp_path / "flow.log").read_text(errors="replace"))
+    assert flow_run, cluster.log("flow")
+    states = _settled_task_states(flow_run.group(1), 16)
+    assert len(states) >= 16 and all(s in ("Completed", "Cached") for _, s in states), states
+
+    # the same files, sample for sample
+    outputs = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.wav"))
+    assert len(outputs) == 2
+    assert sorted(p.relative_to(tmp_path / "dask") for p in (tmp_path / "dask").rglob("*.wav")) == outputs
+    for rel in outputs:
+        (ours, rate), (theirs, their_rate) = _read_samples(tmp_path / "dask" / rel), _read_samples(tmp_path / "local" / rel)
+        assert rate == their_rate and ours.shape == theirs.shape and (ours == theirs).all(), rel
+
+    # the killed task was done again by the survivor; nothing half-written or unverifiable is left
+    events = store_events(cache)
+    assert any(e["event"] == "put" and e["stage"] == "synthesize" and e["t"] > killed["at"] for e in events)
+    assert not list(cache.rglob(".tmp-*")) and not list(cache.rglob(".bad-*"))
+    store = Store(cache)
+    entries = list(store.entries())
+    assert {stage for stage, *_ in entries} >= {"decode", "chunk", "transcribe", "stress", "synthesize", "prosody",
+                                                 "transcript", "concat"}
+    for stage, path, _size, _used in entries:
+        assert store.get(stage, path.name) is not None, f"{stage}/{path.name} does not verify"
