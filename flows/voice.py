@@ -15,6 +15,10 @@ demand-driven: a node whose artifact is in the store is submitted (and shows as 
 sink or a missing node needs it, and its own inputs are not touched; a warm rerun submits 3 tasks per
 recording (chunk, transcript, concat).
 
+Decode reads the input file, so it runs in the flow's process when its artifact is missing (the
+decode task then finds it in the store): a Dask worker on another machine shares the store, not the
+input folder. Outputs are written by the flow's process too.
+
 Task runner: ``settings.runner`` — threads (ThreadPoolTaskRunner), processes (ProcessPoolTaskRunner)
 or dask (prefect_dask.DaskTaskRunner: a LocalCluster of ``workers`` processes with 2 threads each, or
 the scheduler at ``settings.dask_address``).
@@ -51,6 +55,11 @@ STAGE_RANK = {
     name: rank
     for rank, name in enumerate(("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat"))
 }
+
+
+# Stages that read the recording itself rather than the store run in the flow's own process, the one
+# that is sure to see the input: Dask workers may be other machines that share only the store.
+HERE_STAGES = frozenset({"decode"})
 
 
 class BatchFailed(VoiceError):
@@ -116,13 +125,19 @@ class Scheduler:
         self.submitted = 0
 
     def want(self, node: Node, owner: Recording, priority: dict[str, tuple], titles: dict[str, str]) -> None:
-        """Declare that ``owner`` needs ``node``; its inputs are needed too unless it is in the store."""
+        """Declare that ``owner`` needs ``node``; its inputs are needed too unless it is in the store.
+        A missing node of HERE_STAGES is made here and now; its task then only points to it."""
         if node.key in self.meta:
             if not any(o is owner for o in self.meta[node.key][2]):
                 self.meta[node.key][2].append(owner)
             return
         self.nodes[node.key] = node
         missing = not in_store(self.store, node)
+        if missing and node.name in HERE_STAGES:
+            graph = Graph(self.store, self.settings)
+            graph.ensure(node)
+            owner.ran.extend(graph.ran)
+            missing = False
         inputs: list[str] = []
         if missing:
             for dep in node.deps:

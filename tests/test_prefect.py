@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from speech import computed_stages, store_events
@@ -389,6 +390,21 @@ def _dask_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", f"distributed.cli.{module}", *args]
 
 
+def _hiding(folder: Path, command: list[str]) -> list[str]:
+    """``command`` in its own mount namespace where ``folder`` is an empty tmpfs: another machine,
+    which sees the shared store but not the files of the machine that runs the flow."""
+    return ["unshare", "--mount", "--map-root-user", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"',
+            str(folder), *command]
+
+
+def _can_hide() -> bool:
+    try:
+        return subprocess.run(["unshare", "--mount", "--map-root-user", "true"], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 class _Cluster:
     """A `dask scheduler` and `dask worker` processes, each in its own session (its own "machine"),
     bound to 127.0.0.1 on ports chosen now; :meth:`stop` kills every one of them."""
@@ -400,23 +416,29 @@ class _Cluster:
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: list = []
 
-    def _start(self, name: str, command: list[str]) -> None:
+    def start(self, name: str, command: list[str], cwd: Path = ROOT) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "wb")
         self.logs.append(log)
-        self.procs[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        proc = self.procs[name] = subprocess.Popen(command, cwd=cwd, env=self.env, stdout=log,
+                                                   stderr=subprocess.STDOUT, start_new_session=True)
+        return proc
 
-    def start(self, workers: int) -> None:
+    def start_dask(self, workers: int, hidden: Path) -> None:
         port = self.address.rsplit(":", 1)[1]
-        self._start("scheduler", _dask_command("dask_scheduler", "--host", "127.0.0.1", "--port", port,
-                                               "--no-dashboard"))
-        for i in range(workers):
-            self._start(f"worker-{i}", _dask_command(
+        self.start("scheduler", _dask_command("dask_scheduler", "--host", "127.0.0.1", "--port", port,
+                                              "--no-dashboard"))
+        for i in range(workers):  # one thread each: the two "machines" share this one's cores
+            self.start(f"worker-{i}", _hiding(hidden, _dask_command(
                 "dask_worker", self.address, "--host", "127.0.0.1", "--name", f"worker-{i}", "--nthreads", "1",
-                "--no-dashboard", "--death-timeout", "120", "--local-directory", str(self.folder / f"worker-{i}")))
+                "--no-dashboard", "--death-timeout", "120", "--local-directory", str(self.folder / f"worker-{i}"))))
 
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+    def log(self, name: str, tail: int = 3000) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")[-tail:]
+
+    def festival(self, name: str) -> bool:
+        """Whether a Festival process runs in the session of ``name``."""
+        return any("festival" in " ".join(p.info["cmdline"] or [])
+                   for p in _session_processes(self.procs[name].pid))
 
     def kill(self, name: str) -> None:
         """SIGKILL a worker's whole session (its nanny, the worker, Festival): a machine lost."""
@@ -438,54 +460,52 @@ def _read_samples(path: Path):
     return data, rate
 
 
+@pytest.mark.skipif(not _can_hide(), reason="needs unshare --mount --map-root-user (user namespaces)")
 def test_dask_cluster_survives_a_killed_worker(prefect_server, tmp_path):
     """`voice convert --prefect` with a profile naming a separately started Dask scheduler; two
-    workers share only the store's folder. One worker is killed (-9, with its nanny and Festival)
-    while it runs a synthesize task: the run completes, the outputs equal a local run's sample for
-    sample, and the store holds no half-written or unverifiable artifact."""
+    workers see only the store's folder (the recordings and outputs are hidden from them). One worker
+    is killed (-9, with its nanny and Festival) while it runs a synthesize task: the run completes,
+    the outputs equal a local run's sample for sample, and the store holds no half-written or
+    unverifiable artifact."""
     from distributed import Client
 
     from voicechanger.store import Store
 
-    recordings = tmp_path / "recordings"
-    recordings.mkdir()
+    here = tmp_path / "flow-machine"  # what only the machine running the flow sees
+    recordings = here / "recordings"
+    recordings.mkdir(parents=True)
     for name in EXTRA[:2]:
         shutil.copy(SOUNDS / name, recordings / name)
 
     # the reference: the local runner, its own store
-    local = _cli(str(recordings), str(tmp_path / "local"), "--profile", "fast", "--format", "wav",
-                 "--cache-dir", str(tmp_path / "local-cache"))
+    local = _cli(str(recordings), str(here / "local"), "--profile", "fast", "--format", "wav",
+                 "--cache-dir", str(here / "local-cache"))
     assert local.returncode == 0, local.stderr[-3000:]
 
     env = {**prefect_server["env"], "PYTHONPATH": str(ROOT)}
     cluster = _Cluster(tmp_path, env)
-    profile = tmp_path / "team.yaml"
+    profile = here / "team.yaml"
     profile.write_text((ROOT / "configs" / "fast.yaml").read_text()
                        + f'runner: dask\ndask_address: "{cluster.address}"\n')
     cache = tmp_path / "shared-store"
-    run = None
-    killed: dict[str, str] = {}
+    killed: dict[str, Any] = {}
     try:
-        cluster.start(workers=2)
+        cluster.start_dask(2, hidden=here)
         with Client(cluster.address, timeout=120) as client:
             client.wait_for_workers(2, timeout=180)
             names = {addr: info["name"] for addr, info in client.scheduler_info()["workers"].items()}
-            flow_log = open(tmp_path / "flow.log", "wb")
-            cluster.logs.append(flow_log)
-            run = subprocess.Popen(
-                [sys.executable, "-m", "voicechanger", "convert", str(recordings), str(tmp_path / "dask"),
-                 "--profile", str(profile), "--format", "wav", "--cache-dir", str(cache), "--prefect"],
-                cwd=ROOT, env=env, stdout=flow_log, stderr=subprocess.STDOUT, start_new_session=True)
-            cluster.procs["flow"] = run
+            run = cluster.start("flow", [sys.executable, "-m", "voicechanger", "convert", str(recordings),
+                                         str(here / "dask"), "--profile", str(profile), "--format", "wav",
+                                         "--cache-dir", str(cache), "--prefect"], cwd=here)
             deadline = time.monotonic() + 600
             while not killed and run.poll() is None and time.monotonic() < deadline:
-                for addr, keys in client.processing().items():
-                    if any(str(k).startswith("synthesize") for k in keys):
+                for addr, keys in client.processing().items():  # a worker synthesizing, Festival up
+                    if any(str(k).startswith("synthesize") for k in keys) and cluster.festival(names[addr]):
                         killed = {"worker": names[addr], "at": time.time()}
                         cluster.kill(names[addr])
                         break
                 time.sleep(0.02)
-            assert killed, "no worker was seen running a synthesize task:\n" + cluster.log("flow")
+            assert killed, "no worker was seen running Festival for a synthesize task:\n" + cluster.log("flow")
             print(f"killed {killed['worker']} while it ran synthesize")
             code = run.wait(timeout=max(1.0, deadline - time.monotonic()))
             assert code == 0, cluster.log("flow")
@@ -494,20 +514,20 @@ def test_dask_cluster_survives_a_killed_worker(prefect_server, tmp_path):
     assert not left, f"processes of the cluster or the run left behind: {left}"
     assert "2 converted, 0 cached, 0 failed" in cluster.log("flow")
     for worker in ("worker-0", "worker-1"):  # e.g. no profiler tracebacks on the model's frames
-        text = (tmp_path / f"{worker}.log").read_text(errors="replace")
+        text = cluster.log(worker, tail=10**7)
         assert " - ERROR - " not in text, text[text.find(" - ERROR - ") - 200:][:3000]
     # the server saw every task run finish, the killed one included (none left Running)
-    flow_run = re.search(r"/runs/flow-run/([0-9a-f-]{36})", (tmp_path / "flow.log").read_text(errors="replace"))
+    flow_run = re.search(r"/runs/flow-run/([0-9a-f-]{36})", cluster.log("flow", tail=10**7))
     assert flow_run, cluster.log("flow")
     states = _settled_task_states(flow_run.group(1), 16)
     assert len(states) >= 16 and all(s in ("Completed", "Cached") for _, s in states), states
 
     # the same files, sample for sample
-    outputs = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.wav"))
+    outputs = sorted(p.relative_to(here / "local") for p in (here / "local").rglob("*.wav"))
     assert len(outputs) == 2
-    assert sorted(p.relative_to(tmp_path / "dask") for p in (tmp_path / "dask").rglob("*.wav")) == outputs
+    assert sorted(p.relative_to(here / "dask") for p in (here / "dask").rglob("*.wav")) == outputs
     for rel in outputs:
-        (ours, rate), (theirs, their_rate) = _read_samples(tmp_path / "dask" / rel), _read_samples(tmp_path / "local" / rel)
+        (ours, rate), (theirs, their_rate) = _read_samples(here / "dask" / rel), _read_samples(here / "local" / rel)
         assert rate == their_rate and ours.shape == theirs.shape and (ours == theirs).all(), rel
 
     # the killed task was done again by the survivor; nothing half-written or unverifiable is left
