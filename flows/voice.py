@@ -283,12 +283,12 @@ class Batch:
                 rec.fmt = format_of(rec.target)
                 rec.root_key = sha256_file(rec.source)
                 rec.decode, rec.chunk = front_nodes(self.settings, rec.source, rec.root_key)
+                self.scheduler.want(rec.chunk, rec, {}, self._titles(rec, [rec.decode, rec.chunk]))  # may decode
             except Exception as exc:
                 self._fail(rec, exc)
                 continue
             rec.status = "front"
             rec.waiting_on = {rec.chunk.key}
-            self.scheduler.want(rec.chunk, rec, {}, self._titles(rec, [rec.decode, rec.chunk]))
             self.active.append(rec)
 
     def _titles(self, rec: Recording, nodes: list[Node]) -> dict[str, str]:
