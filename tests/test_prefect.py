@@ -441,8 +441,13 @@ class _Cluster:
                    for p in _session_processes(self.procs[name].pid))
 
     def kill(self, name: str) -> None:
-        """SIGKILL a worker's whole session (its nanny, the worker, Festival): a machine lost."""
-        os.killpg(self.procs[name].pid, signal.SIGKILL)
+        """SIGKILL every process of a worker's session (its nanny, the worker, Festival, whatever
+        process group each is in): a machine lost."""
+        for proc in [self.procs[name], *_session_processes(self.procs[name].pid)]:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def stop(self) -> list[str]:
         left = []
