@@ -437,7 +437,7 @@ class _Cluster:
 
     def festival(self, name: str) -> bool:
         """Whether a Festival process runs in the session of ``name``."""
-        return any("festival" in " ".join(p.info["cmdline"] or [])
+        return any(Path((p.info["cmdline"] or [""])[0]).name == "festival"
                    for p in _session_processes(self.procs[name].pid))
 
     def kill(self, name: str) -> None:
