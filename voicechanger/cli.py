@@ -224,13 +224,8 @@ def _progress() -> Progress:
 
 
 def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Optional[Path]) -> None:
-    from .audio import check_input, check_output
-    from .checks import check_not_input
     from .pipeline import convert as run_convert
 
-    check_input(input)
-    check_output(output)
-    check_not_input(output, input)
     with _progress() as progress:
         result = run_convert(input, output, settings, store, ProgressEvents(progress))
     _summary(result)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .audio import check_input, output_format, write_atomic
+from .audio import check_input, check_output, output_format, write_atomic
 from .checks import check_not_input
 from .config import Settings
 from .engines.tts import close_voices
@@ -323,6 +323,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
     check_input(input_path)
+    check_output(output_path)  # in a folder, a mirrored name can pass 255 bytes: fail that file before its work
     check_not_input(output_path, input_path)
     fmt = output_format(output_path)
     graph = graph or Graph(store, settings, events)
