@@ -172,9 +172,9 @@ def part_name(destination: Path) -> Path:
 def write_atomic(source: Path, destination: Path) -> None:
     """Copy a finished file to its destination through a temporary name in the same folder. A failure
     (a full disk) leaves nothing behind and says so in one line."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = part_name(destination)
     try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, tmp)
         os.replace(tmp, destination)
     except OSError as exc:
