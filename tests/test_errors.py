@@ -195,6 +195,7 @@ def test_output_folder_inside_the_input_is_not_read(tmp_path, recording):
     (tmp_path / "alias").symlink_to(folder / "out")
     for output in (folder / "out", folder / "sub" / ".." / "out", tmp_path / "alias"):
         assert folder_pairs(folder, output, ".mp3") == [(recording, output / "talk.mp3")]
+    assert folder_pairs(folder / "out", folder, ".wav") == [(earlier, folder / "talk.wav")]  # out/ -> around it
     other = tmp_path / "other"
     other.mkdir()
     os.link(recording, other / "talk.mp3")

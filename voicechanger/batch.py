@@ -37,6 +37,8 @@ def find_recordings(folder: Path, skip: Path | None = None) -> list[Path]:
     """Audio and video files under ``folder`` (recursively, hidden ones skipped), sorted. Files inside
     ``skip`` (the output folder, when it lies within ``folder``) are never inputs: a rerun would
     re-voice the earlier outputs."""
+    if skip is not None and (same_file(skip, folder) or not is_within(skip, folder)):
+        skip = None  # an output folder around the input folder (out/sub -> out) hides nothing
     return sorted(
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
