@@ -105,7 +105,10 @@ def _settings(profile: str, **overrides: Any):
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         console.print_exception()
-    message = str(exc) if isinstance(exc, VoiceError) else f"{type(exc).__name__}: {exc}; rerun with --debug for details"
+    if isinstance(exc, VoiceError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}; rerun with --debug for details"
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
 
