@@ -27,7 +27,8 @@ from .errors import VoiceError
 EXIT_CODES = {
     0: "done (warnings, if any, are printed)",
     1: "a recording of a folder failed (the others finished), or an unexpected error",
-    2: "a bad setting, option or environment (profile, voice, model, output path, cache folder)",
+    2: "a bad setting, option or environment (profile, voice, model, language, output, cache or temp folder, "
+       "a full disk)",
     3: "a bad input recording (missing, empty, corrupt, silent, not audio)",
     130: "interrupted (Ctrl-C); finished stages stay cached",
 }
