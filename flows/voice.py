@@ -45,7 +45,8 @@ from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
 from voicechanger.audio import check_input, check_output, output_format as format_of, write_atomic
-from voicechanger.batch import pair_outputs
+from voicechanger.batch import folder_pairs
+from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
 from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans
@@ -232,13 +233,9 @@ def _pairs(source: Path, target: Path, output_format: str) -> list[tuple[Path, P
     if source.is_dir():
         suffix = "." + output_format.lstrip(".")
         format_of(Path("x" + suffix))
-        if target.exists() and not target.is_dir():
-            raise VoiceError(f"output {target}: is a file; a folder input needs an output folder")
-        pairs = pair_outputs(source, target, suffix)
-        if not pairs:
-            raise InputError(f"input {source}: no audio files found in this folder")
-        return pairs
+        return folder_pairs(source, target, suffix)
     check_output(target)
+    check_not_input(target, source)
     return [(source, target)]
 
 

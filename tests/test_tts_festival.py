@@ -189,3 +189,20 @@ def test_registry_lists_and_caches():
     with pytest.raises(VoiceError, match="unintelligible"):
         get_voice("espeak:ru")
     assert isinstance(get_voice("festival:msu_ru_nsh"), tts.Voice)
+
+
+def test_temp_folder_with_any_characters(voice, tmp_path: Path, monkeypatch):
+    """Festival works in a folder under the temp folder, whose name may hold a quote or a backslash
+    (--temp-dir): no path is spelled inside the Scheme it reads."""
+    import tempfile
+
+    weird = tmp_path / 'q"uo\\te -x'
+    weird.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(weird))
+    voice.close()  # the next synthesis starts a process in the new temp folder
+    try:
+        s = voice.synthesize(PHRASE)
+        assert any(p.name.startswith("vc-festival-") for p in weird.iterdir())
+    finally:
+        voice.close()
+    assert len(s.audio) > 0.5 * s.sample_rate and len(s.word_spans) == len(PHRASE)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import NAME_MAX, check_writable_file
 from .errors import InputError, VoiceError
 
 ANALYSIS_RATE = 16000
@@ -36,6 +37,12 @@ def require_ffmpeg() -> str:
     return path
 
 
+def ffmpeg_url(path: Path) -> str:
+    """A path as ffmpeg/ffprobe must see it: absolute, behind the ``file:`` protocol, so that no name
+    (``-dash.mp3``, ``-y``, ``pipe:1``, ``a:b``) can be read as an option or another protocol."""
+    return "file:" + os.path.abspath(path)
+
+
 def check_input(path: Path) -> None:
     """Fail early, with one clear line, on inputs that cannot be a recording."""
     if not path.exists():
@@ -53,7 +60,7 @@ def probe(path: Path) -> dict:
     check_input(path)
     ffprobe = shutil.which("ffprobe") or "ffprobe"
     result = subprocess.run(
-        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", ffmpeg_url(path)],
         capture_output=True,
         text=True,
     )
@@ -72,17 +79,29 @@ def _short(message: str) -> str:
     return message[:120]
 
 
+def declared_duration(info: dict) -> float | None:
+    """The audio's length as the container declares it (the stream's, else the file's), in seconds."""
+    for value in (info["audio"].get("duration"), info["format"].get("duration")):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            continue
+        if seconds > 0:
+            return seconds
+    return None
+
+
 def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple[int, dict]:
     """Decode the first audio stream to raw float32 mono at ``rate`` into ``target``.
 
     Streams to disk so hours of audio never sit in memory. Returns the number of samples and
-    ffprobe's description of the source stream (codec, rate, channels).
+    ffprobe's description of the source stream (codec, rate, channels) plus ``declared_duration``.
     """
     require_ffmpeg()
     info = probe(path)
     command = [
-        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-        "-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(target),
+        "ffmpeg", "-nostdin", "-v", "error", "-i", ffmpeg_url(path), "-map", "0:a:0", "-vn",
+        "-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "f32le", "-y", ffmpeg_url(target),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -91,7 +110,7 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple
     samples = target.stat().st_size // 4
     if samples == 0:
         raise InputError(f"input {path}: decodes to no audio (0 samples); the file may be corrupt or truncated")
-    return samples, info["audio"]
+    return samples, {**info["audio"], "declared_duration": declared_duration(info)}
 
 
 def rms(audio: np.ndarray) -> float:
@@ -137,16 +156,31 @@ def encode_command(rate: int, target: Path, fmt: str, mp3_kbps: int = 128) -> li
     require_ffmpeg()
     return ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
             *_CODECS[fmt], *(["-b:a", f"{mp3_kbps}k"] if fmt == "mp3" else []),
-            "-f", _CONTAINER.get(fmt, fmt), "-y", str(target)]
+            "-f", _CONTAINER.get(fmt, fmt), "-y", ffmpeg_url(target)]
+
+
+def part_name(destination: Path) -> Path:
+    """The temporary name a file is written under before its rename: hidden, in the same folder, and
+    within the 255-byte limit of a name however long the destination's is (the name is cut on a
+    character boundary)."""
+    tag = f".part-{uuid.uuid4().hex[:8]}"
+    room = NAME_MAX - len(tag) - 1
+    stem = os.fsencode(destination.name)[:room].decode("utf-8", errors="ignore")
+    return destination.with_name(f".{stem}{tag}")
 
 
 def write_atomic(source: Path, destination: Path) -> None:
-    """Copy a finished file to its destination through a temporary name in the same folder."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = destination.with_name(f".{destination.name}.part-{uuid.uuid4().hex[:8]}")
+    """Copy a finished file to its destination through a temporary name in the same folder. A failure
+    (a full disk) leaves nothing behind and says so in one line."""
+    tmp = part_name(destination)
     try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, tmp)
         os.replace(tmp, destination)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise VoiceError(f"output {destination}: cannot be written ({exc.strerror or exc}); "
+                         "free some space or choose another folder; nothing was written") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -155,11 +189,4 @@ def write_atomic(source: Path, destination: Path) -> None:
 def check_output(path: Path) -> None:
     """Fail before any work when the output cannot be written."""
     output_format(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    probe_dir = folder
-    while not probe_dir.exists():
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir() or not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise VoiceError(f"output {path}: folder {probe_dir} is not writable; choose another output path")
-    if path.is_dir():
-        raise VoiceError(f"output {path}: is a folder; give a file name such as {path / 'out.mp3'}")
+    check_writable_file(path, "output")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import VoiceError
+from .checks import file_id, is_within, same_file
+from .errors import InputError, VoiceError
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,20 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     ran: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # warnings of a finished recording (notices.py)
 
 
-def find_recordings(folder: Path) -> list[Path]:
-    """Audio and video files under ``folder`` (recursively, hidden ones skipped), sorted."""
+def find_recordings(folder: Path, skip: Path | None = None) -> list[Path]:
+    """Audio and video files under ``folder`` (recursively, hidden ones skipped), sorted. Files inside
+    ``skip`` (the output folder, when it lies within ``folder``) are never inputs: a rerun would
+    re-voice the earlier outputs."""
+    if skip is not None and (same_file(skip, folder) or not is_within(skip, folder)):
+        skip = None  # an output folder around the input folder (out/sub -> out) hides nothing
     return sorted(
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and not (skip is not None and is_within(p, skip))
     )
 
 
@@ -44,13 +51,33 @@ def pair_outputs(input_folder: Path, output_folder: Path, suffix: str) -> list[t
     """(input, output) pairs: the output tree mirrors the input tree, names keep their stem."""
     pairs = []
     taken: set[Path] = set()
-    for source in find_recordings(input_folder):
+    for source in find_recordings(input_folder, skip=output_folder):
         relative = source.relative_to(input_folder)
         target = output_folder / relative.with_suffix(suffix)
         if target in taken:  # talk.wav and talk.mp3 in one folder: keep both, say which is which
             target = output_folder / relative.with_name(f"{relative.stem}.{source.suffix.lstrip('.')}{suffix}")
         taken.add(target)
         pairs.append((source, target))
+    return pairs
+
+
+def folder_pairs(input_folder: Path, output_folder: Path, suffix: str) -> list[tuple[Path, Path]]:
+    """The pairs of a folder conversion, refusing (before any work) an output folder that is a file, is
+    the input folder, or would overwrite any input."""
+    if output_folder.exists() and not output_folder.is_dir():
+        raise VoiceError(f"output {output_folder}: is a file; a folder input needs an output folder")
+    if same_file(input_folder, output_folder):
+        raise VoiceError(f"output {output_folder}: is the input folder; the outputs would replace the recordings, "
+                         "choose another folder (a subfolder such as out/ is fine)")
+    pairs = pair_outputs(input_folder, output_folder, suffix)
+    if not pairs:
+        raise InputError(f"input {input_folder}: no audio files found in this folder")
+    inputs = {file_id(source): source for source, _target in pairs}
+    for _source, target in pairs:
+        clash = inputs.get(file_id(target)) if target.exists() else None
+        if clash is not None:
+            raise VoiceError(f"output {target}: is the input {clash}; writing it would destroy the recording, "
+                             "choose another output folder")
     return pairs
 
 

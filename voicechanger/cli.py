@@ -7,6 +7,7 @@ graph to the Prefect flow in flows/.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import threading
@@ -19,10 +20,31 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import InputError, VoiceError
+from . import __version__
+from .config import Settings
+from .errors import VoiceError
+
+EXIT_CODES = {
+    0: "done (warnings, if any, are printed)",
+    1: "a recording of a folder failed (the others finished), or an unexpected error",
+    2: "a bad setting, option or environment (profile, voice, model, language, output, cache or temp folder, "
+       "a full disk)",
+    3: "a bad input recording (missing, empty, corrupt, silent, not audio)",
+    130: "interrupted (Ctrl-C); finished stages stay cached",
+}
+EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
+DEFAULTS = Settings()  # what every built-in profile leaves these at
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"voice {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-voice Russian speech recordings.")
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or prune the artifact store.")
+CACHE_DIR_HELP = "The artifact store (default ./cache, or $VOICECHANGER_CACHE)."
 app.add_typer(cache_app, name="cache")
 console = Console(stderr=True)
 out = Console()
@@ -61,16 +83,33 @@ class ProgressEvents:
             self.progress.update(self.tasks[node.name], description=label, visible=True)
 
 
-def _settings(profile: str, quality: Optional[str], **overrides: Any):
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Re-voice Russian speech recordings."""
+
+
+def _profile(profile: Optional[str], quality: Optional[str]) -> str:
+    """--quality is another spelling of --profile: giving both (even equal) is refused, not resolved."""
+    if profile is not None and quality is not None:
+        raise VoiceError(f"--profile {profile} and --quality {quality}: give one of them (--quality is an alias)")
+    return profile or quality or "normal"
+
+
+def _settings(profile: str, **overrides: Any):
     from .config import load_settings
 
-    return load_settings(quality or profile, overrides)
+    return load_settings(profile, overrides)
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         console.print_exception()
-    message = str(exc) if isinstance(exc, VoiceError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, VoiceError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}; rerun with --debug for details"
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
 
@@ -86,53 +125,79 @@ def _summary(result: Any) -> None:
     console.print(table)
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
-    console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}")
+    console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}", soft_wrap=True,
+                  highlight=False)
+    _notices(result.notices)
 
 
-@app.command()
+def _notices(notices: list[str]) -> None:
+    for notice in notices:
+        console.print(f"[bold yellow]warning:[/] {notice}", soft_wrap=True, highlight=False)
+
+
+@app.command(epilog=EXIT_HELP)
 def convert(
     input: Path = typer.Argument(..., help="A recording, or a folder of recordings."),
     output: Path = typer.Argument(..., help="The output file (.mp3/.wav/.flac/...), or a folder for a folder."),
-    profile: str = typer.Option("normal", "--profile", "-p", help="fast, normal, high, or a YAML file."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="fast, normal, high, or a YAML file.",
+                                          show_default="normal"),
     quality: Optional[str] = typer.Option(None, "--quality", help="Alias of --profile (fast|normal|high)."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="backend:name, see `voice voices`."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Recordings converted at once."),
-    chunk_minutes: Optional[float] = typer.Option(None, "--chunk-minutes", help="Chunk length in minutes."),
-    model: Optional[str] = typer.Option(None, "--model", help="Whisper model name or folder."),
-    language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (default ru)."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Artifact store (default ./cache)."),
-    temp_dir: Optional[Path] = typer.Option(None, "--temp-dir", help="Folder for temporary files."),
-    output_format: str = typer.Option("mp3", "--format", help="Output extension for a folder: mp3, wav, flac..."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="backend:name, see `voice voices`.",
+                                        show_default=DEFAULTS.voice),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda.", show_default=DEFAULTS.device),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Recordings converted at once.",
+                                          show_default=str(DEFAULTS.workers)),
+    chunk_minutes: Optional[float] = typer.Option(None, "--chunk-minutes", help="Chunk length in minutes.",
+                                                  show_default=str(DEFAULTS.chunk_minutes)),
+    model: Optional[str] = typer.Option(None, "--model", help="Whisper model name or folder.",
+                                        show_default=DEFAULTS.whisper.model),
+    language: Optional[str] = typer.Option(None, "--language", help="Spoken language code.",
+                                           show_default=DEFAULTS.whisper.language),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP),
+    temp_dir: Optional[Path] = typer.Option(None, "--temp-dir", help="Folder for temporary files.",
+                                            show_default="$TMPDIR or /tmp"),
+    output_format: Optional[str] = typer.Option(None, "--format", show_default="mp3",
+                                                help="Output extension for a folder: mp3, wav, flac... (a file's "
+                                                     "output takes its own extension)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
-    """Convert INPUT to OUTPUT in another voice, keeping timing and intonation."""
+    """Convert INPUT to OUTPUT in another voice, keeping timing and intonation.
+
+    Defaults shown are those of every built-in profile; an option given here overrides the profile.
+    """
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         from .paths import default_cache_dir
 
-        if temp_dir is not None:
-            temp_dir.mkdir(parents=True, exist_ok=True)
-            os.environ["TMPDIR"] = str(temp_dir.resolve())
+        profile_name = _profile(profile, quality)
+        folder_mode = input.is_dir()
+        if output_format is not None and input.exists() and not folder_mode:
+            raise VoiceError(f"--format {output_format}: applies to a folder input only; for a file, the output's "
+                             f"extension sets the format ({output.name})")
         settings = _settings(
-            profile, quality,
+            profile_name,
             **{"voice": voice, "device": device, "workers": workers, "chunk_minutes": chunk_minutes,
                "whisper.model": model, "whisper.language": language},
         )
         store_root = cache_dir or default_cache_dir()
+        _check_places(store_root, temp_dir, plot)
+        if temp_dir is not None:
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            os.environ["TMPDIR"] = str(temp_dir.resolve())
+        fmt = output_format or "mp3"
         if prefect:
             from .handoff import run_prefect
 
-            code = run_prefect(input, output, profile=quality or profile, settings=settings, cache_dir=store_root,
-                               output_format=output_format)
+            code = run_prefect(input, output, profile=profile_name, settings=settings, cache_dir=store_root,
+                               output_format=fmt)
             raise typer.Exit(code)
         from .store import Store
 
         store = Store(store_root)
-        if input.is_dir():
-            code = _convert_folder(input, output, settings, store, output_format, debug)
+        if folder_mode:
+            code = _convert_folder(input, output, settings, store, fmt, debug)
             raise typer.Exit(code)
         _convert_file(input, output, settings, store, plot)
     except typer.Exit:
@@ -144,6 +209,17 @@ def convert(
         _fail(exc, debug)
 
 
+def _check_places(store_root: Path, temp_dir: Optional[Path], plot: Optional[Path]) -> None:
+    """Everything the run will write to must be writable: checked before any work."""
+    from .checks import check_writable_file, check_writable_folder
+
+    check_writable_folder(store_root, "cache folder")
+    if temp_dir is not None:
+        check_writable_folder(temp_dir, "temp folder")
+    if plot is not None:
+        check_writable_file(plot, "plot")
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -152,10 +228,8 @@ def _progress() -> Progress:
 
 
 def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Optional[Path]) -> None:
-    from .audio import check_output
     from .pipeline import convert as run_convert
 
-    check_output(output)
     with _progress() as progress:
         result = run_convert(input, output, settings, store, ProgressEvents(progress))
     _summary(result)
@@ -168,15 +242,16 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 
 
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
-    from .batch import Outcome, pair_outputs, run_batch
+    from .audio import output_format
+    from .batch import Outcome, folder_pairs, run_batch
+    from .checks import check_writable_folder
     from .pipeline import convert as run_convert
     from .pipeline import preflight
 
-    if output.exists() and not output.is_dir():
-        raise VoiceError(f"output {output}: is a file; a folder input needs an output folder")
-    pairs = pair_outputs(input, output, "." + fmt.lstrip("."))
-    if not pairs:
-        raise InputError(f"input {input}: no audio files found in this folder")
+    suffix = "." + fmt.lstrip(".")
+    output_format(Path("x" + suffix))
+    check_writable_folder(output, "output folder")
+    pairs = folder_pairs(input, output, suffix)
     preflight(settings)  # a bad voice or model fails once, not once per file
     with _progress() as progress:
         events = ProgressEvents(progress)
@@ -188,7 +263,8 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
             finally:
                 progress.advance(overall)
             status = "cached" if result.cached else "converted"
-            return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran))
+            return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
+                           notices=tuple(result.notices))
 
         outcomes = run_batch(pairs, one, settings.workers, debug)
     return report_batch(outcomes)
@@ -209,49 +285,69 @@ def report_batch(outcomes: list) -> int:
     for item in outcomes:
         if item.status == "failed":
             console.print(f"[red]failed:[/] {item.input}: {item.error}", soft_wrap=True, highlight=False)
+    _notices([notice for item in outcomes for notice in item.notices])
     return 1 if counts["failed"] else 0
 
 
 @cache_app.command("stats")
-def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir")) -> None:
+def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP)) -> None:
     """Size, entries per stage and hit counts."""
     from .paths import default_cache_dir
     from .store import Store
 
-    store = Store(cache_dir or default_cache_dir())
+    root = cache_dir or default_cache_dir()
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        console.print(f"[bold red]error:[/] cache folder {root}: {what}; pass the store with --cache-dir "
+                      "(default ./cache)", highlight=False, soft_wrap=True)
+        raise typer.Exit(VoiceError.exit_code)
+    store = Store(root)
+    stats, skipped = store.stats()
     table = Table(title=f"cache {store.root}", header_style="bold")
     for column in ("stage", "entries", "MB", "hits", "writes", "corrupt"):
         table.add_column(column, justify="right")
     total = 0.0
-    for stage, row in sorted(store.stats().items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99):
+    for stage, row in sorted(stats.items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99):
         total += row["bytes"]
         table.add_row(stage, str(int(row["entries"])), f"{row['bytes'] / 1e6:.1f}", str(int(row["hit"])),
                       str(int(row["put"])), str(int(row["corrupt"])))
     out.print(table)
     out.print(f"total {total / 1e6:.1f} MB")
+    if skipped:
+        console.print(f"[bold yellow]warning:[/] {store.root / 'events.jsonl'}: {skipped} malformed lines skipped "
+                      "(the counts leave them out)", highlight=False, soft_wrap=True)
+
+
+_SIZE_UNITS = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_amount(text: str, units: dict[str, float], bare: float) -> float:
+    """A finite, non-negative number with an optional unit letter (a bare number counts ``bare``);
+    ValueError for anything else, '' -5d inf nan included: prune must never guess what to delete."""
+    text = text.strip().lower()
+    scale = bare
+    if text and text[-1] in units:
+        text, scale = text[:-1], units[text[-1]]
+    value = float(text) * scale  # ValueError on '' and on words
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
 
 
 def _parse_size(text: str) -> int:
-    units = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
-    text = text.strip().lower().rstrip("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(float(text))
+    return int(_parse_amount(text.strip().lower().removesuffix("b"), _SIZE_UNITS, 1))
 
 
 def _parse_age(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    text = text.strip().lower()
-    if text and text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text) * 86400
+    return _parse_amount(text, _AGE_UNITS, 86400)
 
 
 @cache_app.command("prune")
 def cache_prune(
     older_than: Optional[str] = typer.Option(None, "--older-than", help="Remove unused for this long: 30d, 12h."),
     max_size: Optional[str] = typer.Option(None, "--max-size", help="Then shrink to this size: 5G, 500M."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP),
 ) -> None:
     """Remove old artifacts, or the least recently used ones beyond a size."""
     from .paths import default_cache_dir
@@ -260,12 +356,17 @@ def cache_prune(
     if older_than is None and max_size is None:
         console.print("[bold red]error:[/] give --older-than AGE and/or --max-size SIZE")
         raise typer.Exit(2)
-    try:
-        age = _parse_age(older_than) if older_than else None
-        size = _parse_size(max_size) if max_size else None
-    except ValueError:
-        console.print("[bold red]error:[/] --older-than takes e.g. 30d or 12h, --max-size e.g. 5G or 500M")
-        raise typer.Exit(2)
+    for option, given, parse, example in (("--older-than", older_than, _parse_age, "30d or 12h"),
+                                          ("--max-size", max_size, _parse_size, "5G or 500M")):
+        try:
+            if given is not None:
+                parse(given)
+        except (ValueError, OverflowError):
+            console.print(f"[bold red]error:[/] {option} {given!r}: not an amount of zero or more; use e.g. {example}",
+                          highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
+    age = _parse_age(older_than) if older_than is not None else None
+    size = _parse_size(max_size) if max_size is not None else None
     removed, freed = Store(cache_dir or default_cache_dir()).prune(older_than_s=age, max_bytes=size)
     out.print(f"removed {removed} artifacts, freed {freed / 1e6:.1f} MB")
 

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .audio import check_input, output_format, write_atomic
+from .audio import check_input, check_output, output_format, write_atomic
+from .checks import check_not_input
 from .config import Settings
 from .engines.tts import close_voices
 from .memory import limit_arenas, release_free_memory
+from .notices import recording_notices
 from .stages import STAGES, Context, Stage
 from .store import Artifact, Store, sha256_file, stable_key
 
@@ -191,6 +193,7 @@ class Result:
     plan: Plan
     store: Store
     cached: bool = field(default=False)
+    notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
 
     def phrase_spans(self) -> list[tuple[float, float]]:
         """(start, end) of every re-voiced phrase, from the prosody artifacts."""
@@ -203,11 +206,12 @@ class Result:
 
 
 def preflight(settings: Settings) -> None:
-    """Fail before any expensive work when the Whisper model or the voice cannot be had."""
-    from .engines.asr import resolve_device, resolve_model
+    """Fail before any expensive work when the language, the Whisper model or the voice cannot be had."""
+    from .engines.asr import check_language, resolve_device, resolve_model
     from .engines.tts import get_voice
 
     device = resolve_device(settings.device)
+    check_language(settings.whisper.language)
     resolve_model(settings.whisper.model)
     get_voice(settings.voice, device=device)
 
@@ -225,10 +229,12 @@ def load_whisper_ahead(graph: Graph, chunk: Node) -> threading.Thread | None:
 
 def plan_recording(graph: Graph, path: Path, fmt: str) -> Plan:
     """Hash the input, make sure decode and chunk exist, and declare every node; Whisper loads
-    meanwhile on a cold run (load_whisper_ahead: transcription starts ~0.35 s sooner, 10-min input)."""
+    meanwhile on a cold run (load_whisper_ahead: transcription starts ~0.35 s sooner, 10-min input).
+    A cold run checks the settings first (preflight), so that a bad one fails before the decoding."""
     root_key = sha256_file(path)
     decode, chunk = front_nodes(graph.settings, path, root_key)
-    load_whisper_ahead(graph, chunk)
+    if load_whisper_ahead(graph, chunk) is not None:
+        preflight(graph.settings)
     spans = graph.ensure(chunk).meta["spans"]
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
 
@@ -317,6 +323,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
     check_input(input_path)
+    check_output(output_path)  # in a folder, a mirrored name can pass 255 bytes: fail that file before its work
+    check_not_input(output_path, input_path)
     fmt = output_format(output_path)
     graph = graph or Graph(store, settings, events)
     plan = plan_recording(graph, input_path, fmt)
@@ -331,6 +339,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         graph.events.finished(plan.concat, 0.0, True)
     transcript = graph.ensure(plan.transcript)
     write_atomic(final.file(final.meta["file"]), output_path)
+    notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
+                                final.meta["duration"])
     return Result(
         input=input_path,
         output=output_path,
@@ -338,10 +348,11 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         seconds=time.perf_counter() - started,
         ran=list(graph.ran),
         stage_seconds=dict(graph.seconds),
-        transcript=transcript.path,
+        transcript=transcript.file("transcript.json"),
         concat=final,
         plan=plan,
         store=store,
         cached=not graph.ran,
+        notices=notices,
     )
 

@@ -217,27 +217,35 @@ class Store:
                     size = sum(f.stat().st_size for f in item.iterdir())
                     yield stage_dir.name, item, size, item.stat().st_mtime
 
-    def stats(self) -> dict[str, dict[str, float]]:
-        """Per stage: entries, bytes, hits, puts, corrupt (from the event log)."""
+    def stats(self) -> tuple[dict[str, dict[str, float]], int]:
+        """Per stage: entries, bytes, hits, puts, corrupt (from the event log); and how many lines of
+        the log were malformed (a torn write, a hand edit) and left out."""
         table: dict[str, dict[str, float]] = {}
+
+        def row_of(stage: str) -> dict[str, float]:
+            return table.setdefault(stage, {"entries": 0, "bytes": 0, "hit": 0, "put": 0, "corrupt": 0})
+
         for stage, _path, size, _used in self.entries():
-            row = table.setdefault(stage, {"entries": 0, "bytes": 0, "hit": 0, "put": 0, "corrupt": 0})
+            row = row_of(stage)
             row["entries"] += 1
             row["bytes"] += size
+        skipped = 0
         events = self.root / EVENTS
         if events.is_file():
-            with open(events, encoding="utf-8") as handle:
+            with open(events, "rb") as handle:
                 for line in handle:
                     try:
-                        record = json.loads(line)
-                    except ValueError:
+                        record = json.loads(line.decode("utf-8"))
+                        stage, event = record["stage"], record["event"]
+                        if not isinstance(stage, str) or not isinstance(event, str):
+                            raise TypeError(stage)
+                    except (ValueError, KeyError, TypeError):
+                        skipped += bool(line.strip())
                         continue
-                    row = table.setdefault(
-                        record["stage"], {"entries": 0, "bytes": 0, "hit": 0, "put": 0, "corrupt": 0}
-                    )
-                    if record["event"] in row:
-                        row[record["event"]] += 1
-        return table
+                    row = row_of(stage)
+                    if event in ("hit", "put", "corrupt"):
+                        row[event] += 1
+        return table, skipped
 
     def prune(self, *, older_than_s: float | None = None, max_bytes: int | None = None) -> tuple[int, int]:
         """Remove artifacts unused for longer than ``older_than_s`` and then the least recently used

@@ -92,6 +92,11 @@ def embedded_model_dir() -> Path:
     return target
 
 
+def looks_like_path(name: str) -> bool:
+    """A folder the user means (/x, ./x, ~/x, a/b/c), not a size name or a hub id (owner/name)."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+
+
 def resolve_model(name: str) -> Path:
     """A model name or folder -> a local CTranslate2 model folder, or a clear error."""
     candidate = Path(name).expanduser()
@@ -99,6 +104,9 @@ def resolve_model(name: str) -> Path:
         if not (candidate / "model.bin").is_file():
             raise VoiceError(f"Whisper model folder {candidate}: has no model.bin; pass a CTranslate2 model folder")
         return candidate
+    if looks_like_path(name):
+        raise VoiceError(f"Whisper model folder {candidate}: does not exist; check the path, or give a size name "
+                         f"such as base")
     if name == "base":
         return embedded_model_dir()
     if name not in KNOWN_SIZES and "/" not in name:
@@ -138,10 +146,25 @@ def load_model(name: str, device: str, compute_type: str) -> Any:
             from faster_whisper import WhisperModel
 
             threads = int(os.environ.get("VOICECHANGER_ASR_THREADS", "0")) or (os.cpu_count() or 1)
-            _models[cache_key] = WhisperModel(
-                str(path), device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1
-            )
+            try:
+                _models[cache_key] = WhisperModel(
+                    str(path), device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1
+                )
+            except (RuntimeError, ValueError, OSError) as exc:  # a junk or truncated model.bin, a bad config
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                raise VoiceError(f"Whisper model folder {path}: cannot be loaded ({reason}); replace it with a "
+                                 "CTranslate2 Whisper model, or use the embedded 'base'") from None
         return _models[cache_key]
+
+
+def check_language(code: str) -> None:
+    """Refuse a language Whisper does not know, before any work ('' lets Whisper detect it)."""
+    if not code:
+        return
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    if code not in _LANGUAGE_CODES:
+        raise VoiceError(f"language {code!r}: not a Whisper language code; use one of {', '.join(_LANGUAGE_CODES)}")
 
 
 def decoding_options(language: str, beam_size: int) -> dict[str, Any]:
@@ -160,12 +183,23 @@ def decoding_options(language: str, beam_size: int) -> dict[str, Any]:
     )
 
 
+def speech_after(audio: np.ndarray, seconds: float) -> bool:
+    """Whether Whisper's own VAD finds speech in ``audio`` after ``seconds`` (what a stop there skips)."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    rest = audio[int(seconds * 16000):]
+    return len(rest) > 0 and bool(get_speech_timestamps(rest))
+
+
 def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str, Any]:
     """Transcribe 16 kHz mono float32 audio. Times are relative to the start of ``audio``.
 
     Guards against Whisper's repetition loops: no conditioning on previous text, the
     compression-ratio / log-prob / no-speech gates, and a wall-time limit after which the
-    segments found so far are kept and the rest of the chunk is reported as skipped.
+    segments found so far are kept. The limit is wall time, so a busy machine (or the voice
+    thread loading its models beside a short first chunk) can cross it at the chunk's last
+    segment, when nothing is left to skip: only speech left after the last segment read counts
+    as truncated, and ``skipped_from`` says where it starts.
     """
     model = load_model(options.model, device, options.compute_type)
     common = decoding_options(options.language, options.beam_size)
@@ -180,7 +214,7 @@ def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str,
     limit = options.max_seconds_per_audio_second * max(len(audio) / 16000.0, 10.0)
     started = time.monotonic()
     out: list[dict[str, Any]] = []
-    truncated = False
+    stopped_at: float | None = None
     for segment in segments:
         words = [
             {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "probability": round(w.probability, 4)}
@@ -199,7 +233,11 @@ def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str,
                 }
             )
         if time.monotonic() - started > limit:
-            truncated = True
-            log.warning("transcription stopped after %.0f s (time limit); the rest of the chunk is skipped", limit)
+            stopped_at = round(segment.end, 3)
             break
-    return {"language": info.language, "segments": out, "truncated": truncated}
+    skipped_from = stopped_at if stopped_at is not None and speech_after(audio, stopped_at) else None
+    if skipped_from is not None:
+        log.info("transcription stopped after %.0f s (time limit); the speech after %.1f s of the chunk is "
+                 "skipped", limit, skipped_from)  # the run's summary reports it, cached reruns included
+    return {"language": info.language, "segments": out, "truncated": skipped_from is not None,
+            "skipped_from": skipped_from}

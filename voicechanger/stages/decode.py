@@ -28,9 +28,12 @@ def run(ctx: Context) -> Output:
             "codec": stream.get("codec_name"),
             "sample_rate": int(stream.get("sample_rate") or 0),
             "channels": int(stream.get("channels") or 0),
+            # what the container says; much more than what decoded means a truncated file
+            "declared_duration": stream["declared_duration"],
         },
     }
     return Output(meta, files={"audio.f32": target})
 
 
-STAGE = Stage("decode", 1, (), run)
+# 2: source.declared_duration (a truncated file is reported on every run, cached ones included).
+STAGE = Stage("decode", 2, (), run)

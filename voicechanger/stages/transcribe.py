@@ -52,6 +52,8 @@ def run(ctx: Context) -> Output:
         "span": [first, last],
         "language": result["language"],
         "truncated": result["truncated"],
+        # where the skipped speech starts in the recording (s), when the time limit cut the chunk short
+        "skipped_from": None if result["skipped_from"] is None else round(result["skipped_from"] + offset, 3),
         "segments": segments,
         "phrases": phrases,
     }
@@ -63,4 +65,6 @@ def warm_up(settings: Settings) -> None:
     asr.load_model(settings.whisper.model, settings.device, settings.whisper.compute_type)
 
 
-STAGE = Stage("transcribe", 1, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
+# 2: `truncated` only when speech was really left unread (it was set whenever the limit passed, even
+# after the chunk's last segment), and `skipped_from`.
+STAGE = Stage("transcribe", 2, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)

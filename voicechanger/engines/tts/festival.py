@@ -312,7 +312,9 @@ class FestivalVoice:
             proc = pool.acquire()
             try:
                 proc.wav.unlink(missing_ok=True)
-                out = proc.request(scheme.replace("{wav}", str(proc.wav)), self.timeout)
+                # The name alone: festival runs in its work folder, whose path may hold any character
+                # (a quote in --temp-dir would end the Scheme string).
+                out = proc.request(scheme.replace("{wav}", proc.wav.name), self.timeout)
                 audio = _read_wav(proc.wav, self.sample_rate)
             except TimeoutError as exc:
                 raise TTSError(f"festival: {exc} for {text[:120]!r}; the process was restarted") from None
