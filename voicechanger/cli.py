@@ -27,7 +27,7 @@ app.add_typer(cache_app, name="cache")
 console = Console(stderr=True)
 out = Console()
 
-STAGE_ORDER = ("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat")
+STAGE_ORDER = ("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat", "mix")
 
 
 class ProgressEvents:
@@ -87,6 +87,9 @@ def _summary(result: Any) -> None:
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
     console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}")
+    if result.phrases == 0:
+        kept = "the original's audio" if result.concat.meta.get("mode") in ("gaps", "voiceover") else "silence"
+        console.print(f"{result.input.name}: no speech found; the output is {kept}")
 
 
 @app.command()
@@ -103,7 +106,12 @@ def convert(
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (default ru)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Artifact store (default ./cache)."),
     temp_dir: Optional[Path] = typer.Option(None, "--temp-dir", help="Folder for temporary files."),
-    output_format: str = typer.Option("mp3", "--format", help="Output extension for a folder: mp3, wav, flac..."),
+    output_format: str = typer.Option("mp3", "--format", help="Output extension for a folder: mp3, wav, mp4, mkv..."),
+    mix: Optional[str] = typer.Option(None, "--mix", help="replace (voice on silence), gaps (original between "
+                                      "phrases) or voiceover (original ducked under the voice)."),
+    duck_db: Optional[float] = typer.Option(None, "--duck-db", help="voiceover: the original's level under the voice, dB down."),
+    keep_original_audio: Optional[bool] = typer.Option(None, "--keep-original-audio/--no-original-audio",
+                                                       help="A video output also keeps the original audio track."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
@@ -119,7 +127,8 @@ def convert(
         settings = _settings(
             profile, quality,
             **{"voice": voice, "device": device, "workers": workers, "chunk_minutes": chunk_minutes,
-               "whisper.model": model, "whisper.language": language},
+               "whisper.model": model, "whisper.language": language, "mix.mode": mix, "mix.duck_db": duck_db,
+               "output.keep_original_audio": keep_original_audio},
         )
         store_root = cache_dir or default_cache_dir()
         if prefect:
