@@ -47,11 +47,14 @@ def background(frames: int, rate: int = RATE) -> tuple[np.ndarray, np.ndarray]:
     return music + shimmer, shimmer
 
 
-def make_video(folder: Path, *, container: str = "mp4", with_audio: bool = True, seconds: float | None = None) -> Video:
-    """The demo recording with the background under it, a 25 fps testsrc picture, chapters and a title."""
-    speech = decode(DEMO, RATE)
+def make_video(folder: Path, *, container: str = "mp4", with_audio: bool = True, seconds: float | None = None,
+               speech: bool = True) -> Video:
+    """The demo recording (or, with ``speech=False``, nothing) with the background under it, a 25 fps
+    testsrc picture, chapters and a title."""
+    said = decode(DEMO, RATE)
     if seconds is not None:
-        speech = speech[: int(seconds * RATE)]
+        said = said[: int(seconds * RATE)]
+    speech = said if speech else np.zeros_like(said)
     bed, shimmer = background(len(speech))
     mixed = bed + speech[:, None]
     wav = folder / "original.wav"
