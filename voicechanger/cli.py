@@ -87,9 +87,14 @@ def _summary(result: Any) -> None:
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
     console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}")
+    _say_if_no_speech(result)
+
+
+def _say_if_no_speech(result: Any) -> None:
+    """A recording with nothing said (music only) is not an error, but the user should know."""
     if result.phrases == 0:
         kept = "the original's audio" if result.concat.meta.get("mode") in ("gaps", "voiceover") else "silence"
-        console.print(f"{result.input.name}: no speech found; the output is {kept}")
+        console.print(f"{result.input}: no speech found; the output is {kept}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -196,6 +201,7 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
                 result = run_convert(source, target, settings, store, events)
             finally:
                 progress.advance(overall)
+            _say_if_no_speech(result)
             status = "cached" if result.cached else "converted"
             return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran))
 
