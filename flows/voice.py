@@ -14,7 +14,7 @@ whole graph up front would either serialise it (bounded pool) or start every chu
 (unbounded). ``wait_for`` is still passed, so the UI draws the graph. Like ``Graph.ensure``, it is
 demand-driven: a node whose artifact is in the store is submitted (and shows as Cached) only when a
 sink or a missing node needs it, and its own inputs are not touched; a warm rerun submits 3 tasks per
-recording (chunk, transcript, concat).
+recording (chunk, transcript, and concat or mix).
 
 Task runner: ``settings.runner`` — threads (ThreadPoolTaskRunner), processes (ProcessPoolTaskRunner)
 or dask (prefect_dask.DaskTaskRunner: a LocalCluster of ``workers`` processes with 2 threads each, or

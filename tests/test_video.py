@@ -226,6 +226,9 @@ def test_ducking_gain():
     assert np.allclose(db[:700], 0.0) and np.allclose(db[2500:3700], 0.0) and np.allclose(db[5500:], 0.0)
     assert np.all(np.diff(gain[800:1000]) <= 0) and np.all(np.diff(gain[2000:2400]) >= 0)  # attack, release
     assert np.max(np.abs(np.diff(gain))) < 0.02  # no steps
+    # A phrase that runs past the next one's start; asked for from the middle of it
+    overlapping = original_gain([(1.0, 5.0), (2.0, 3.0)], Ducking.of(MixSettings(mode="voiceover")), 4000, 500, rate)
+    assert np.allclose(20 * np.log10(overlapping), -15.0)
     gaps = original_gain(spans, Ducking.of(MixSettings(mode="gaps")), 0, 6000, rate)
     assert np.all(gaps[1000:2000] == 0.0) and np.all(gaps[2100:3900] == 1.0)
 

@@ -7,7 +7,6 @@ last. Everything works block by block, so memory does not depend on the recordin
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -19,7 +18,9 @@ from .store import Artifact
 
 MIX_RATE = 48000
 _FRAME_S = 0.01
-_VOICE_FLOOR_DB = -50.0  # a 10 ms frame quieter than this (and 40 dB under the phrase's peak) is not voice
+# A 10 ms frame 40 dB under its phrase's peak is not voice (nor one under -90 dBFS): relative, because
+# the voice here still has the original's level, which concat normalises later.
+_VOICE_FLOOR_DB = -90.0
 
 
 def sounding_span(audio: np.ndarray, rate: int) -> tuple[int, int] | None:
@@ -79,9 +80,10 @@ def coverage(spans: list[tuple[float, float]], first: int, count: int, rate: int
     if not spans or count == 0:
         return out
     lo, hi = t[0] - before_s, t[-1] + after_s
-    # spans are sorted by start and do not nest deeply; look from the first that may still reach lo
-    ends = [end for _start, end in spans]
-    index = max(0, bisect.bisect_left(ends, t[0] - after_s) - 1)
+    # Sorted by start, spans may still overlap (a phrase that runs past the next one's start): look
+    # from the first span whose end, or an earlier span's, still reaches this block.
+    reach = np.maximum.accumulate([end for _start, end in spans])
+    index = int(np.searchsorted(reach, t[0] - after_s))
     for start, end in spans[index:]:
         if start - before_s > t[-1]:
             break
