@@ -13,6 +13,7 @@ import pytest
 
 from media import DEMO, RATE, SHIMMER_HZ, Video, audio_track, band_level_db, make_video, runs, streams, video_md5, voice_regions
 from speech import decode, prompt, run_cli, transcribe_text, wer
+from test_errors import _assert_clean_failure
 
 FRAME_S = 1 / 25  # the test videos' frame duration
 SRT = "1\n00:00:00,500 --> 00:00:03,000\nПервая строка\n\n2\n00:00:04,000 --> 00:00:06,000\nВторая строка\n"
@@ -233,14 +234,6 @@ def test_ducking_gain():
     assert np.all(gaps[1000:2000] == 0.0) and np.all(gaps[2100:3900] == 1.0)
 
 
-def _assert_one_clean_line(result, out_dir: Path, *needles: str) -> None:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode != 0 and "Traceback" not in result.stderr and len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle.lower() in lines[0].lower(), lines[0]
-    assert not any(out_dir.rglob("*")), list(out_dir.rglob("*"))
-
-
 @pytest.mark.parametrize("source, name, needles", [
     ("silent", "out.mp4", ("no audio stream",)),
     ("audio", "out.mp4", ("no video stream", ".mp3")),
@@ -254,4 +247,4 @@ def test_bad_video_input(short_videos, tmp_path, source, name, needles):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     result = run_cli("convert", str(path), str(out_dir / name), "--cache-dir", str(tmp_path / "cache"))
-    _assert_one_clean_line(result, out_dir, *needles)
+    _assert_clean_failure(result, out_dir, *needles)

@@ -14,7 +14,6 @@ import numpy as np
 
 from .audio import PcmStream
 from .config import MixSettings
-from .store import Artifact
 
 MIX_RATE = 48000
 _FRAME_S = 0.01
@@ -36,21 +35,6 @@ def sounding_span(audio: np.ndarray, rate: int) -> tuple[int, int] | None:
     if loud.size == 0:
         return None
     return int(loud[0]) * hop, min(len(audio), (int(loud[-1]) + 1) * hop)
-
-
-def voice_spans(prosodies: list[Artifact]) -> list[tuple[float, float]]:
-    """(start, end) in seconds on the output's timeline of where the new voice is heard, sorted."""
-    from .stages.concat import pieces
-
-    spans = []
-    for artifact in prosodies:
-        rate = artifact.meta["sample_rate"]
-        for piece in pieces([artifact], rate):
-            audio = artifact.array("audio")[piece.offset : piece.offset + piece.length]
-            heard = sounding_span(audio, rate)
-            if heard is not None:
-                spans.append(((piece.start + heard[0]) / rate, (piece.start + heard[1]) / rate))
-    return sorted(spans)
 
 
 @dataclass(frozen=True)
@@ -102,7 +86,7 @@ def original_gain(spans: list[tuple[float, float]], ducking: Ducking, first: int
     return 1.0 - (1.0 - ducking.floor) * under
 
 
-def mixed_blocks(voice: "PcmStream", original: "PcmStream | None", spans: list[tuple[float, float]],
+def mixed_blocks(voice: PcmStream, original: PcmStream | None, spans: list[tuple[float, float]],
                  ducking: Ducking, original_level: float, channels: int, rate: int = MIX_RATE,
                  block: int = 1 << 16) -> Iterator[np.ndarray]:
     """(frames, channels) float32 blocks: the voice (mono, on every channel) plus the original times

@@ -17,10 +17,22 @@ import numpy as np
 
 from ..audio import PcmStream
 from ..blockaudio import LoudnessMeter, encode_blocks, loudness_gain
-from ..mix import MIX_RATE, Ducking, mixed_blocks, voice_spans
+from ..mix import MIX_RATE, Ducking, mixed_blocks, sounding_span
 from ..store import Artifact
 from .base import Context, Output, Stage
-from .concat import BLOCK, read_blocks
+from .concat import BLOCK, pieces, read_blocks
+
+
+def voice_spans(prosodies: list[Artifact]) -> list[tuple[float, float]]:
+    """(start, end) in seconds on the output's timeline of where the new voice is heard, sorted."""
+    spans = []
+    for artifact in prosodies:
+        rate, audio = artifact.meta["sample_rate"], artifact.array("audio")
+        for piece in pieces([artifact], rate):
+            heard = sounding_span(audio[piece.offset : piece.offset + piece.length], rate)
+            if heard is not None:
+                spans.append(((piece.start + heard[0]) / rate, (piece.start + heard[1]) / rate))
+    return sorted(spans)
 
 
 def original_level(decoded: Artifact, target_lufs: float) -> float:
