@@ -248,3 +248,20 @@ def test_bad_video_input(short_videos, tmp_path, source, name, needles):
     out_dir.mkdir()
     result = run_cli("convert", str(path), str(out_dir / name), "--cache-dir", str(tmp_path / "cache"))
     _assert_clean_failure(result, out_dir, *needles)
+
+
+def test_mux_keeps_a_late_audio_start(tmp_path):
+    """Audio that starts after the picture (0.5 s here): the voice track starts where the original did,
+    within a frame, not at the file's start."""
+    from voicechanger.video import mux
+
+    source, voice = tmp_path / "late.mp4", tmp_path / "voice.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=3",
+                    "-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=duration=2:sample_rate=48000", "-map", "0:v",
+                    "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-y", str(source)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=2:sample_rate=48000",
+                    "-c:a", "aac", "-f", "ipod", "-y", str(voice)], check=True)
+    target = tmp_path / "out.mp4"
+    mux(source, voice, target, language="ru", keep_original=True)
+    starts = [float(s["start_time"]) for s in streams(target)["streams"] if s["codec_type"] == "audio"]
+    assert starts[1] > 0.4 and abs(starts[0] - starts[1]) <= FRAME_S

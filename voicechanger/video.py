@@ -71,9 +71,13 @@ def _named(stream: str, language: str, title: str, fmt: str) -> list[str]:
 
 
 def mux_command(source: Path, audio: Path, target: Path, fmt: str, *, language: str, keep_original: bool,
-                original_codec: str, original_language: str, subtitles: Path | None = None) -> list[str]:
+                original_codec: str, original_language: str, subtitles: Path | None = None,
+                audio_delay: float = 0.0) -> list[str]:
     """ffmpeg copying the video of ``source`` and the ``audio`` file into ``target`` (container ``fmt``)."""
-    inputs = ["-i", str(source), "-i", str(audio)] + (["-i", str(subtitles)] if subtitles else [])
+    # The mix starts at the original audio's first sample; where that comes later than the file's
+    # start (audio that begins after the picture), the new track is placed there too.
+    delay = ["-itsoffset", f"{audio_delay:.6f}"] if audio_delay > 0.0005 else []
+    inputs = ["-i", str(source), *delay, "-i", str(audio)] + (["-i", str(subtitles)] if subtitles else [])
     maps = ["-map", "0:v", "-map", "1:a:0"] + (["-map", "0:a:0"] if keep_original else [])
     maps += ["-map", "2:0"] if subtitles else []
     codecs = ["-c", "copy"]
@@ -89,6 +93,13 @@ def mux_command(source: Path, audio: Path, target: Path, fmt: str, *, language: 
             *codecs, *tags, "-f", _MUXER[fmt], "-y", str(target)]
 
 
+def _start(entry: dict) -> float:
+    try:
+        return float(entry.get("start_time", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def mux(source: Path, audio: Path, target: Path, *, language: str, keep_original: bool,
         subtitles: Path | None = None) -> None:
     """Write ``target`` whole or not at all: the muxed file appears under its name only when complete."""
@@ -101,7 +112,7 @@ def mux(source: Path, audio: Path, target: Path, *, language: str, keep_original
     part = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
     command = mux_command(source, audio, part, fmt, language=language_tag(language), keep_original=keep_original,
                           original_codec=str(original.get("codec_name")), original_language=original_language,
-                          subtitles=subtitles)
+                          subtitles=subtitles, audio_delay=_start(original) - _start(info["format"]))
     try:
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
