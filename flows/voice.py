@@ -2,8 +2,9 @@
 
 Per recording: hash the input, then decode + chunk (they give the chunk spans), then
 ``plan_from_spans`` declares every node and the per-chunk chains (transcribe → stress → synthesize →
-prosody) run, then transcript + concat, then the output is written atomically. A folder's tree is
-mirrored into the output folder (voicechanger.batch.pair_outputs). A bad file is reported and
+prosody) run, then transcript + concat (+ mix: the voice with the original's audio, for videos and
+the gaps and voiceover modes), then the output is written atomically (a video: muxed around it). A folder's tree is
+mirrored into the output folder (voicechanger.batch.folder_pairs). A bad file is reported and
 skipped; the others finish; the run then fails, naming the bad files.
 
 Scheduling. The flow submits a node only when everything it needs is done, at most ``2 × workers``
@@ -13,7 +14,7 @@ whole graph up front would either serialise it (bounded pool) or start every chu
 (unbounded). ``wait_for`` is still passed, so the UI draws the graph. Like ``Graph.ensure``, it is
 demand-driven: a node whose artifact is in the store is submitted (and shows as Cached) only when a
 sink or a missing node needs it, and its own inputs are not touched; a warm rerun submits 3 tasks per
-recording (chunk, transcript, concat).
+recording (chunk, transcript, and concat or mix).
 
 Decode reads the input file, so it runs in the flow's process when its artifact is missing (the
 decode task then finds it in the store): a Dask worker on another machine shares the store, not the
@@ -44,17 +45,19 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
-from voicechanger.audio import check_input, check_output, output_format as format_of, write_atomic
+from voicechanger.audio import check_input, check_output, output_format as format_of
 from voicechanger.batch import folder_pairs
 from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
-from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans
+from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans, write_output
+from voicechanger.video import check_video_output
 from voicechanger.store import Store, sha256_file
 
 STAGE_RANK = {
     name: rank
-    for rank, name in enumerate(("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat"))
+    for rank, name in enumerate(("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat",
+                                 "mix"))
 }
 
 
@@ -220,10 +223,12 @@ def _slug(path: Path) -> str:
     return f"transcript-{text or 'recording'}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
 
 
-def _settings(profile: str, voice_spec: str | None, overrides: dict[str, Any] | None) -> Settings:
+def _settings(profile: str, voice_spec: str | None, overrides: dict[str, Any] | None, mix: str | None = None,
+              keep_original_audio: bool | None = None) -> Settings:
     merged = dict(overrides or {})
-    if voice_spec is not None:
-        merged["voice"] = voice_spec
+    for key, value in (("voice", voice_spec), ("mix.mode", mix), ("output.keep_original_audio", keep_original_audio)):
+        if value is not None:
+            merged[key] = value
     return load_settings(profile, merged)
 
 
@@ -278,6 +283,7 @@ class Batch:
             try:
                 check_input(rec.source)
                 rec.fmt = format_of(rec.target)
+                check_video_output(rec.source, rec.target)
                 rec.root_key = sha256_file(rec.source)
                 rec.decode, rec.chunk = front_nodes(self.settings, rec.source, rec.root_key)
                 self.scheduler.want(rec.chunk, rec, {}, self._titles(rec, [rec.decode, rec.chunk]))  # may decode
@@ -316,19 +322,20 @@ class Batch:
         plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         rec.plan = plan
         priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}
-        priority[plan.transcript.key] = priority[plan.concat.key] = (rec.index, len(plan.chains))
+        for node in (plan.transcript, plan.concat, plan.final):
+            priority[node.key] = (rec.index, len(plan.chains))
         titles = self._titles(rec, plan.nodes())
         self.scheduler.want(plan.transcript, rec, priority, titles)
-        self.scheduler.want(plan.concat, rec, priority, titles)
-        rec.waiting_on = {plan.transcript.key, plan.concat.key}
+        self.scheduler.want(plan.final, rec, priority, titles)
+        rec.waiting_on = {plan.transcript.key, plan.final.key}
         rec.status = "chains"
 
     def _finish(self, rec: Recording) -> None:
         graph = Graph(self.scheduler.store, self.settings)  # store hits; rebuilds only what vanished meanwhile
-        final = graph.ensure(rec.plan.concat)
+        final = graph.ensure(rec.plan.final)
         transcript = graph.ensure(rec.plan.transcript)
         rec.ran.extend(graph.ran)
-        write_atomic(final.file(final.meta["file"]), rec.target)
+        write_output(final, rec.source, rec.target, self.settings)
         rec.duration = float(final.meta["duration"])
         rec.status = "cached" if not rec.ran else "converted"
         document = json.loads(transcript.file("transcript.json").read_text(encoding="utf-8"))
@@ -370,17 +377,21 @@ def voice(
     overrides: dict[str, Any] | None = None,
     cache_dir: str = "cache",
     output_format: str = "mp3",
+    mix: str | None = None,
+    keep_original_audio: bool | None = None,
 ) -> dict[str, Any]:
     """Convert ``input`` (a file, or a folder whose tree is mirrored) to ``output``.
 
     profile: fast, normal, high or a YAML file; voice: backend:name; overrides: settings by dotted key
     ({"whisper.model": "small", "workers": 2, "runner": "dask"}); cache_dir: the artifact store, shared
-    with the CLI; output_format: the extension of a folder's outputs. Returns the summary
+    with the CLI; output_format: the extension of a folder's outputs (mp4, mkv, webm, mov: videos); mix:
+    replace, gaps or voiceover; keep_original_audio: a video output keeps the original as a second
+    audio track. Returns the summary
     {converted, cached, failed, recordings: [...]}; the run fails when any recording failed.
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    settings = _settings(profile, voice, overrides)
+    settings = _settings(profile, voice, overrides, mix, keep_original_audio)
     source, target = Path(input).expanduser(), Path(output).expanduser()
     pairs = _pairs(source, target, output_format)
 

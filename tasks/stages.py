@@ -123,10 +123,11 @@ stress = _stage_task("stress", 1)
 synthesize = _stage_task("synthesize", 1)
 prosody = _stage_task("prosody", 1)
 concat = _stage_task("concat", 1)
+mix = _stage_task("mix", 1)
 transcript = _stage_task("transcript", 0)
 
 TASKS: dict[str, Task] = {
-    t.name: t for t in (decode, chunk, transcribe, stress, synthesize, prosody, concat, transcript)
+    t.name: t for t in (decode, chunk, transcribe, stress, synthesize, prosody, concat, mix, transcript)
 }
 
 

@@ -545,3 +545,19 @@ def test_dask_cluster_survives_a_killed_worker(prefect_server, tmp_path):
                                                  "transcript", "concat"}
     for stage, path, _size, _used in entries:
         assert store.get(stage, path.name) is not None, f"{stage}/{path.name} does not verify"
+
+
+def test_flow_video_out_with_mix(prefect_server, tmp_path):
+    """The flow takes a video to a video, with the mix mode and the original track as its parameters:
+    packets copied, the voice (Opus) and the original (AAC, copied) as tagged tracks, mix ran."""
+    from media import make_video, streams, video_md5
+
+    clip = make_video(tmp_path, seconds=8.0)
+    out, cache = tmp_path / "out" / "clip.mkv", tmp_path / "cache"
+    state = _run_flow(input=str(clip.path), output=str(out), profile="fast", cache_dir=str(cache), mix="voiceover",
+                      keep_original_audio=True)
+    assert state.is_completed(), state.message
+    assert video_md5(out) == video_md5(clip.path)
+    audio = [s for s in streams(out)["streams"] if s["codec_type"] == "audio"]
+    assert [(s["codec_name"], s["tags"]["title"]) for s in audio] == [("opus", "voice"), ("aac", "original")]
+    assert "mix" in computed_stages(cache)

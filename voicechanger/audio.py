@@ -27,6 +27,8 @@ _CODECS = {
     "m4a": ["-c:a", "aac", "-b:a", "160k"],
 }
 _CONTAINER = {"m4a": "ipod"}
+# Video outputs: the container holds the input's video stream copied, and the mixed audio (video.py).
+VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "mkv", ".webm": "webm"}
 SILENCE_RMS = 10 ** (-55 / 20)  # below -55 dBFS RMS over the whole recording counts as silent
 
 
@@ -71,7 +73,7 @@ def probe(path: Path) -> dict:
     audio = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
     if not audio:
         raise InputError(f"input {path}: has no audio stream; pass an audio file or a video with sound")
-    return {"format": info.get("format", {}), "audio": audio[0]}
+    return {"format": info.get("format", {}), "audio": audio[0], "streams": info.get("streams", [])}
 
 
 def _short(message: str) -> str:
@@ -143,19 +145,22 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
 
 
 def output_format(path: Path) -> str:
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower()) or VIDEO_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise VoiceError(
-            f"output {path}: unknown extension {path.suffix or '(none)'!r}; use one of {', '.join(OUTPUT_FORMATS)}"
+            f"output {path}: unknown extension {path.suffix or '(none)'!r}; use one of "
+            f"{', '.join([*OUTPUT_FORMATS, *VIDEO_FORMATS])}"
         )
     return fmt
 
 
-def encode_command(rate: int, target: Path, fmt: str, mp3_kbps: int = 128) -> list[str]:
-    """ffmpeg reading float32 mono at ``rate`` from stdin and writing ``target`` as ``fmt``."""
+def encode_command(rate: int, target: Path, fmt: str, mp3_kbps: int = 128, channels: int = 1) -> list[str]:
+    """ffmpeg reading float32 (interleaved ``channels``) at ``rate`` from stdin, writing ``target`` as ``fmt``."""
     require_ffmpeg()
-    return ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
-            *_CODECS[fmt], *(["-b:a", f"{mp3_kbps}k"] if fmt == "mp3" else []),
+    # Opus at 64k is plenty for speech; music under the voice (the mix) in stereo gets more.
+    wider = ["-b:a", "128k"] if fmt == "opus" and channels > 1 else []
+    return ["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(rate), "-ac", str(channels),
+            "-i", "pipe:0", *_CODECS[fmt], *wider, *(["-b:a", f"{mp3_kbps}k"] if fmt == "mp3" else []),
             "-f", _CONTAINER.get(fmt, fmt), "-y", ffmpeg_url(target)]
 
 
@@ -190,3 +195,47 @@ def check_output(path: Path) -> None:
     """Fail before any work when the output cannot be written."""
     output_format(path)
     check_writable_file(path, "output")
+
+
+class PcmStream:
+    """A file's first audio stream decoded by ffmpeg to float32 at ``rate`` with ``channels``, read a
+    block of frames at a time (memory does not grow with length). soxr resamples: its passband reaches
+    higher than ffmpeg's default, which matters for the music kept under a voice at 48 kHz."""
+
+    def __init__(self, path: Path, rate: int, channels: int, log: Path) -> None:
+        require_ffmpeg()
+        self.path, self.channels, self.log = path, channels, log
+        command = ["ffmpeg", "-nostdin", "-v", "error", "-i", ffmpeg_url(path), "-map", "0:a:0", "-vn",
+                   "-af", f"aresample={rate}:resampler=soxr:precision=28", "-ac", str(channels),
+                   "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+        with open(log, "wb") as errors:
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+
+    def read(self, frames: int) -> np.ndarray:
+        """Up to ``frames`` frames as (frames, channels); fewer at the end, none after it."""
+        data = self.proc.stdout.read(frames * self.channels * 4)
+        return np.frombuffer(data, dtype="<f4").reshape(-1, self.channels)
+
+    def close(self) -> None:
+        """Wait for ffmpeg (what was not read is drained); a failure to decode is the input's problem."""
+        while self.proc.stdout.read(1 << 20):
+            pass
+        self.proc.stdout.close()
+        code = self.proc.wait()
+        reason = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
+        self.log.unlink(missing_ok=True)
+        if code != 0:
+            raise InputError(f"input {self.path}: cannot be decoded ({_short((reason or ['failed'])[-1])}); "
+                             "the file may be corrupt")
+
+    def __enter__(self) -> "PcmStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+            return
+        self.proc.kill()  # the error on its way out says what went wrong, not ffmpeg's end
+        self.proc.stdout.close()
+        self.proc.wait()
+        self.log.unlink(missing_ok=True)

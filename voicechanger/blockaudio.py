@@ -65,30 +65,44 @@ class LoudnessMeter:
             self.buffer = self.buffer[lo - self.buffer_start :]
             self.buffer_start = lo
 
-    def integrated(self) -> float:
-        """LUFS of everything fed (pyloudnorm's gating: absolute -70 LUFS, then relative -10 LU)."""
+    def blocks(self) -> list[np.float64]:
+        """The mean square of every gating block of everything fed (the last ones cut at the end)."""
         seconds = self.samples / self.rate
         count = int(np.round(((seconds - self.block_s) / (self.block_s * self.step)))) + 1
         self._sum_blocks(count)
-        z = self.z[:count]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=RuntimeWarning)
-            levels = [-0.691 + 10.0 * np.log10(zj) for zj in z]
-            absolute = [zj for zj, level in zip(z, levels) if level >= -70.0]
-            relative = -0.691 + 10.0 * np.log10(np.mean(absolute)) - 10.0
-            gated = [zj for zj, level in zip(z, levels) if level > relative and level > -70.0]
-            mean = np.nan_to_num(np.mean(gated))
-        with np.errstate(divide="ignore"):
-            return -0.691 + 10.0 * np.log10(mean)
+        return self.z[:count]
+
+    def integrated(self) -> float:
+        """LUFS of everything fed (pyloudnorm's gating: absolute -70 LUFS, then relative -10 LU)."""
+        return gated_loudness(self.blocks())
 
 
-def loudness_gain(meter: LoudnessMeter, peak: float, silent: bool, target_lufs: float,
+def channels_loudness(meters: list[LoudnessMeter]) -> float:
+    """LUFS of a multichannel signal, one meter per channel: BS.1770 sums the channels' block powers."""
+    return gated_loudness([np.float64(sum(parts)) for parts in zip(*(m.blocks() for m in meters))])
+
+
+def gated_loudness(z: list[np.float64]) -> float:
+    """BS.1770 gating of the blocks' mean squares: absolute -70 LUFS, then relative -10 LU."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        levels = [-0.691 + 10.0 * np.log10(zj) for zj in z]
+        absolute = [zj for zj, level in zip(z, levels) if level >= -70.0]
+        relative = -0.691 + 10.0 * np.log10(np.mean(absolute)) - 10.0
+        gated = [zj for zj, level in zip(z, levels) if level > relative and level > -70.0]
+        mean = np.nan_to_num(np.mean(gated))
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10.0 * np.log10(mean)
+
+
+def loudness_gain(meter: LoudnessMeter | list[LoudnessMeter], peak: float, silent: bool, target_lufs: float,
                   peak_dbfs: float) -> tuple[np.float64 | None, float]:
     """(linear gain or None for "leave as is", LUFS after it): the gain to ``target_lufs`` capped so the
-    peak stays at ``peak_dbfs``, from a meter fed the whole signal."""
-    if meter.samples < meter.rate // 2 or silent:
+    peak stays at ``peak_dbfs``, from a meter fed the whole signal (a list: one meter per channel)."""
+    meters = meter if isinstance(meter, list) else [meter]
+    if meters[0].samples < meters[0].rate // 2 or silent:
         return None, float("-inf")
-    loudness = meter.integrated()
+    loudness = meters[0].integrated() if len(meters) == 1 else channels_loudness(meters)
     if not np.isfinite(loudness):
         return None, float("-inf")
     gain_db = target_lufs - loudness
@@ -97,9 +111,11 @@ def loudness_gain(meter: LoudnessMeter, peak: float, silent: bool, target_lufs: 
     return 10 ** (gain_db / 20), float(loudness + gain_db)  # a float64 gain: float32 * float64 -> float64
 
 
-def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128) -> None:
-    """The encode of the concatenated blocks (float32 mono, clipped to [-1, 1]), fed to ffmpeg as they come."""
-    command = encode_command(rate, target, fmt, mp3_kbps)
+def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128,
+                  channels: int = 1) -> None:
+    """The encode of the concatenated blocks (float32, clipped to [-1, 1]; (samples, channels) when
+    ``channels`` > 1), fed to ffmpeg as they come."""
+    command = encode_command(rate, target, fmt, mp3_kbps, channels)
     errors = target.with_name(target.name + ".log")
     with open(errors, "w+b") as log:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)

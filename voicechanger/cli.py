@@ -49,7 +49,7 @@ app.add_typer(cache_app, name="cache")
 console = Console(stderr=True)
 out = Console()
 
-STAGE_ORDER = ("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat")
+STAGE_ORDER = ("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat", "mix")
 
 
 class ProgressEvents:
@@ -157,8 +157,13 @@ def convert(
     temp_dir: Optional[Path] = typer.Option(None, "--temp-dir", help="Folder for temporary files.",
                                             show_default="$TMPDIR or /tmp"),
     output_format: Optional[str] = typer.Option(None, "--format", show_default="mp3",
-                                                help="Output extension for a folder: mp3, wav, flac... (a file's "
+                                                help="Output extension for a folder: mp3, wav, flac, mp4, mkv... (a file's "
                                                      "output takes its own extension)"),
+    mix: Optional[str] = typer.Option(None, "--mix", help="replace (voice on silence), gaps (original between "
+                                      "phrases) or voiceover (original ducked under the voice)."),
+    duck_db: Optional[float] = typer.Option(None, "--duck-db", help="voiceover: the original's level under the voice, dB down."),
+    keep_original_audio: Optional[bool] = typer.Option(None, "--keep-original-audio/--no-original-audio",
+                                                       help="A video output also keeps the original audio track."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
@@ -179,7 +184,8 @@ def convert(
         settings = _settings(
             profile_name,
             **{"voice": voice, "device": device, "workers": workers, "chunk_minutes": chunk_minutes,
-               "whisper.model": model, "whisper.language": language},
+               "whisper.model": model, "whisper.language": language, "mix.mode": mix, "mix.duck_db": duck_db,
+               "output.keep_original_audio": keep_original_audio},
         )
         store_root = cache_dir or default_cache_dir()
         _check_places(store_root, temp_dir, plot)

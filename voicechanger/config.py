@@ -41,6 +41,18 @@ class OutputSettings(_Strict):
     peak_dbfs: float = Field(-1.0, ge=-20, le=0)
     crossfade_ms: float = Field(10.0, ge=0, le=200)
     mp3_kbps: int = Field(128, ge=32, le=320)
+    # A video output also carries the input's own audio as a second track ("original").
+    keep_original_audio: bool = False
+
+
+class MixSettings(_Strict):
+    """How the new voice meets the original's audio (the mix stage)."""
+
+    mode: Literal["replace", "gaps", "voiceover"] = "replace"
+    duck_db: float = Field(15.0, ge=0, le=60)        # voiceover: the original's level under the voice
+    attack_ms: float = Field(200.0, ge=0, le=2000)    # voiceover: the duck's fall before a phrase
+    release_ms: float = Field(400.0, ge=0, le=3000)   # voiceover: its rise after the phrase
+    crossfade_ms: float = Field(30.0, ge=0, le=500)   # gaps: the original fades out/in at phrase edges
 
 
 class Settings(_Strict):
@@ -53,6 +65,7 @@ class Settings(_Strict):
     voice: str = "festival:msu_ru_nsh"
     prosody: ProsodySettings = ProsodySettings()
     output: OutputSettings = OutputSettings()
+    mix: MixSettings = MixSettings()
     workers: int = Field(1, ge=1, le=64)
     runner: Literal["threads", "processes", "dask"] = "threads"
     dask_address: str = ""

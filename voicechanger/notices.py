@@ -33,13 +33,15 @@ def skipped_speech(input_path: Path, transcribe_meta: dict[str, Any], rate: int)
             "(raise whisper.max_seconds_per_audio_second, or use a faster profile or device)")
 
 
-def no_speech(input_path: Path, output_path: Path, duration: float) -> str:
+def no_speech(input_path: Path, output_path: Path, duration: float, mix_mode: str = "replace") -> str:
+    if mix_mode != "replace":  # gaps and voiceover keep the original wherever nobody speaks
+        return f"input {input_path}: no speech found; {output_path} is the original audio ({duration:.1f} s)"
     return (f"input {input_path}: no speech found; {output_path} is {duration:.1f} s of silence, as long as the "
             "input, so that it stays in sync")
 
 
 def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Path, phrases: int,
-                      duration: float) -> list[str]:
+                      duration: float, mix_mode: str = "replace") -> list[str]:
     """The notices of one converted recording (``plan`` is its pipeline.Plan)."""
     notices = []
     decoded = store.get("decode", plan.decode.key, verify=False)  # metadata only: no checksum of the audio
@@ -51,5 +53,5 @@ def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Pa
             if transcribed is not None:
                 notices.append(skipped_speech(input_path, transcribed.meta, rate))
     if phrases == 0:
-        notices.append(no_speech(input_path, output_path, duration))
+        notices.append(no_speech(input_path, output_path, duration, mix_mode))
     return [notice for notice in notices if notice]

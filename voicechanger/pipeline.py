@@ -1,7 +1,10 @@
 """The stage graph of one recording, declared once, and the local runner that executes it.
 
-    decode → chunk → per chunk: transcribe → stress → synthesize → prosody → concat
+    decode → chunk → per chunk: transcribe → stress → synthesize → prosody → concat [→ mix]
                                          └──────────→ transcript (JSON + Parquet)
+
+mix (the voice at 48 kHz with the original's audio) runs for video outputs and the gaps and voiceover
+modes; an audio output in replace mode is concat's file. A video output is muxed by the final write.
 
 Keys are known before any expensive stage runs: decode's key follows from the input's bytes,
 chunk's from decode's, and the per-chunk keys from chunk's small output. ``Graph.ensure`` is
@@ -30,6 +33,7 @@ from .memory import limit_arenas, release_free_memory
 from .notices import recording_notices
 from .stages import STAGES, Context, Stage
 from .store import Artifact, Store, sha256_file, stable_key
+from .video import AUDIO_FORMAT, check_video_output, is_video, mux
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,16 @@ class Plan:
     chains: list[tuple[Node, Node, Node, Node]]  # (transcribe, stress, synthesize, prosody) per chunk
     concat: Node
     transcript: Node
+    mix: Node | None = None  # the voice with the original's audio; None: concat's file is the output
+
+    @property
+    def final(self) -> Node:
+        """The node whose file becomes the output (muxed into the video for a video output)."""
+        return self.mix or self.concat
 
     def nodes(self) -> list[Node]:
-        return [self.decode, self.chunk, *[n for chain in self.chains for n in chain], self.transcript, self.concat]
+        return [self.decode, self.chunk, *[n for chain in self.chains for n in chain], self.transcript, self.concat,
+                *([self.mix] if self.mix else [])]
 
 
 def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]) -> Artifact:
@@ -173,9 +184,14 @@ def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[l
         synthesize = make_node("synthesize", settings, (stress,), label=label)
         prosody = make_node("prosody", settings, (decode, stress, synthesize), label=label)
         chains.append((transcribe, stress, synthesize, prosody))
-    concat = make_node("concat", settings, (decode, *[c[3] for c in chains]), format=fmt)
+    prosodies = tuple(c[3] for c in chains)
+    mixed = is_video(fmt) or settings.mix.mode != "replace"
+    # The mix reads the voice losslessly (wav); an audio output in replace mode keeps today's concat.
+    concat = make_node("concat", settings, (decode, *prosodies), format="wav" if mixed else fmt)
+    mix = (make_node("mix", settings, (decode, concat, *prosodies), format=AUDIO_FORMAT.get(fmt, fmt),
+                     path=decode.param_dict()["path"]) if mixed else None)
     transcript = make_node("transcript", settings, tuple(c[1] for c in chains), recording=root_key)
-    return Plan(decode, chunk, chains, concat, transcript)
+    return Plan(decode, chunk, chains, concat, transcript, mix)
 
 
 @dataclass
@@ -189,11 +205,16 @@ class Result:
     ran: list[str]
     stage_seconds: dict[str, float]
     transcript: Path
-    concat: Artifact
+    concat: Artifact  # the final artifact: concat's, or mix's when there is a mix
     plan: Plan
     store: Store
     cached: bool = field(default=False)
     notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
+
+    @property
+    def phrases(self) -> int:
+        """How many phrases were re-voiced (0: no speech found)."""
+        return int(self.concat.meta["phrases"])
 
     def phrase_spans(self) -> list[tuple[float, float]]:
         """(start, end) of every re-voiced phrase, from the prosody artifacts."""
@@ -316,9 +337,22 @@ def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> Non
         helper.result()
 
 
+def write_output(final: Artifact, input_path: Path, output_path: Path, settings: Settings,
+                 subtitles: Path | None = None) -> None:
+    """The final write, whole or not at all: the final artifact's file, or for a video output the
+    input's video with it (and the original's audio, ``subtitles`` when given) muxed around it."""
+    audio = final.file(final.meta["file"])
+    if is_video(output_format(output_path)):
+        mux(input_path, audio, output_path, language=settings.whisper.language,
+            keep_original=settings.output.keep_original_audio, subtitles=subtitles)
+    else:
+        write_atomic(audio, output_path)
+
+
 def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
-            events: Events | None = None, graph: Graph | None = None) -> Result:
-    """Convert one recording with the local runner: transcription and voice work overlap (run_chains)."""
+            events: Events | None = None, graph: Graph | None = None, subtitles: Path | None = None) -> Result:
+    """Convert one recording with the local runner: transcription and voice work overlap (run_chains).
+    ``subtitles``: a subtitle file (.srt/.ass) a video output carries as a soft subtitle track."""
     started = time.perf_counter()
     limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
@@ -326,21 +360,22 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     check_output(output_path)  # in a folder, a mirrored name can pass 255 bytes: fail that file before its work
     check_not_input(output_path, input_path)
     fmt = output_format(output_path)
+    check_video_output(input_path, output_path)
     graph = graph or Graph(store, settings, events)
     plan = plan_recording(graph, input_path, fmt)
     graph.events.planned(plan.nodes())
-    final = store.get("concat", plan.concat.key)
+    final = store.get(plan.final.name, plan.final.key)
     if final is None:
         preflight(settings)
         run_chains(graph, plan.chains)
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
-        final = graph.ensure(plan.concat)
+        final = graph.ensure(plan.final)
     else:
-        graph.events.finished(plan.concat, 0.0, True)
+        graph.events.finished(plan.final, 0.0, True)
     transcript = graph.ensure(plan.transcript)
-    write_atomic(final.file(final.meta["file"]), output_path)
+    write_output(final, input_path, output_path, settings, subtitles)
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
-                                final.meta["duration"])
+                                final.meta["duration"], settings.mix.mode)
     return Result(
         input=input_path,
         output=output_path,

@@ -1,0 +1,267 @@
+"""Video in, video out, and the mix modes, on real media made by ffmpeg: the demo recording under a
+testsrc picture with generated chords and a high shimmer (10.5 and 12 kHz, above the voice's band, so
+the original's level can be read under the new voice)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media import DEMO, RATE, SHIMMER_HZ, Video, audio_track, band_level_db, make_video, runs, streams, video_md5, voice_regions
+from speech import decode, prompt, run_cli, transcribe_text, wer
+from test_errors import _assert_clean_failure
+
+FRAME_S = 1 / 25  # the test videos' frame duration
+SRT = "1\n00:00:00,500 --> 00:00:03,000\nПервая строка\n\n2\n00:00:04,000 --> 00:00:06,000\nВторая строка\n"
+
+
+# -- shared media and one conversion per mode ----------------------------------------------------
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Video:
+    return make_video(tmp_path_factory.mktemp("video"))
+
+
+@pytest.fixture(scope="module")
+def converted(video: Video, session_store, tmp_path_factory) -> dict:
+    """The demo video converted once cold (replace, to mp4, original kept, subtitles), then into mkv
+    (gaps) and mov (voiceover) from the same store: those rerun only the mix stage."""
+    from voicechanger.config import load_settings
+    from voicechanger.pipeline import convert
+
+    out = tmp_path_factory.mktemp("video-out")
+    subtitles = out / "voice.srt"
+    subtitles.write_text(SRT, encoding="utf-8")
+    results = {
+        "replace": convert(video.path, out / "replace.mp4", load_settings("normal", {"output.keep_original_audio": True}),
+                           session_store, subtitles=subtitles),
+        "gaps": convert(video.path, out / "gaps.mkv", load_settings("normal", {"mix.mode": "gaps"}), session_store),
+        "voiceover": convert(video.path, out / "voiceover.mov", load_settings("normal", {"mix.mode": "voiceover"}),
+                             session_store),
+    }
+    return results
+
+
+@pytest.fixture(scope="module")
+def regions(converted) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(phrases, pauses) in seconds, read from the replace output's voice track (the voice on silence)."""
+    voiced = voice_regions(audio_track(converted["replace"].output, 0))
+    phrases = [(a, b) for a, b in runs(voiced, 0.01) if b - a >= 0.05]
+    pauses = [(a, b) for a, b in runs(~voiced, 0.01) if b - a >= 0.5]
+    return phrases, pauses
+
+
+def _shimmer_db(audio: np.ndarray, start: float, end: float) -> float:
+    part = audio[int(start * RATE) : int(end * RATE)].mean(axis=1)
+    return band_level_db(part, SHIMMER_HZ[0] - 300, SHIMMER_HZ[1] + 300)
+
+
+def _duration(path: Path) -> float:
+    return float(streams(path)["format"]["duration"])
+
+
+# -- video out -------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["replace", "gaps", "voiceover"])
+def test_video_packets_copied_and_durations_kept(video, converted, mode):
+    """The output's video packets are the input's, byte for byte; its length is the input's within a
+    frame; the input's chapters and title are kept."""
+    output = converted[mode].output
+    assert video_md5(output) == video_md5(video.path)
+    assert abs(_duration(output) - _duration(video.path)) <= FRAME_S
+    info = streams(output)
+    assert [c["tags"]["title"] for c in info["chapters"]] == ["first", "second"]
+    assert info["format"]["tags"].get("title") == "demo video"
+
+
+def _title(stream: dict) -> str | None:
+    tags = stream.get("tags", {})
+    return tags.get("title") or tags.get("handler_name")
+
+
+@pytest.mark.slow
+def test_tracks_languages_titles_and_subtitles(converted):
+    """mp4 with the original kept and subtitles: voice (AAC, 48 kHz, default) and original, both
+    tagged Russian, and a mov_text subtitle track; mkv: one Opus track, no subtitles."""
+    info = streams(converted["replace"].output)
+    audio = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    assert [(s["codec_name"], s["sample_rate"], s["tags"]["language"], _title(s)) for s in audio] == [
+        ("aac", "48000", "rus", "voice"), ("aac", "48000", "rus", "original")]
+    assert [s["disposition"]["default"] for s in audio] == [1, 0]
+    assert audio[1]["channels"] == 2  # the original as it was
+    subtitles = [s for s in info["streams"] if s["codec_type"] == "subtitle"]
+    assert [s["codec_name"] for s in subtitles] == ["mov_text"]
+
+    info = streams(converted["gaps"].output)
+    audio = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    assert [(s["codec_name"], s["sample_rate"], s["channels"], s["tags"]["language"], _title(s)) for s in audio] == [
+        ("opus", "48000", 2, "rus", "voice")]
+    assert not [s for s in info["streams"] if s["codec_type"] == "subtitle"]
+
+
+# -- mix modes -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_gaps_keep_the_original_between_phrases(video, converted, regions):
+    """gaps: in every pause (less 0.1 s at each edge, past the crossfades) the output is the original
+    (r >= 0.99); under the phrases the original is gone (its shimmer 40 dB down)."""
+    phrases, pauses = regions
+    original, output = audio_track(video.path), audio_track(converted["gaps"].output)
+    inner = [(a + 0.1, b - 0.1) for a, b in pauses if b - a >= 0.5]
+    assert len(inner) >= 2
+    for start, end in inner:
+        lo, hi = int(start * RATE), int(end * RATE)
+        r = np.corrcoef(original[lo:hi].ravel(), output[lo:hi].ravel())[0, 1]
+        print(f"pause {start:.2f}-{end:.2f} s: r = {r:.4f}")
+        assert r >= 0.99
+    cores = [(a + 0.2, b - 0.2) for a, b in phrases if b - a >= 1.0]
+    in_pauses = np.median([_shimmer_db(output, a, b) for a, b in inner])
+    assert all(_shimmer_db(output, a, b) < in_pauses - 40 for a, b in cores)
+
+
+@pytest.mark.slow
+def test_voiceover_ducks_by_the_configured_depth(converted, regions):
+    """voiceover: the original under each phrase (past the attack and release) is 15 +- 1 dB below its
+    level in the pauses; the whole is at the target loudness and does not clip."""
+    import pyloudnorm
+
+    phrases, pauses = regions
+    output = audio_track(converted["voiceover"].output)
+    in_pauses = [_shimmer_db(output, a + 0.5, b - 0.5) for a, b in pauses if b - a >= 1.2]
+    under = [_shimmer_db(output, a + 0.3, b - 0.5) for a, b in phrases if b - a >= 1.2]
+    assert in_pauses and len(under) >= 5
+    depths = np.array(under) - np.median(in_pauses)
+    print(f"pauses {np.round(in_pauses, 2)}; depth under phrases {np.round(depths, 2)}")
+    assert np.all(np.abs(depths + 15.0) <= 1.0)
+    loudness = pyloudnorm.Meter(RATE).integrated_loudness(output.astype(np.float64))
+    print(f"loudness {loudness:.2f} LUFS, peak {20 * np.log10(np.max(np.abs(output))):.2f} dBFS")
+    assert abs(loudness - (-16.0)) <= 1.0
+    assert np.max(np.abs(output)) < 1.0
+
+
+@pytest.mark.slow
+def test_voiceover_wer_close_to_replace(video, converted):
+    """The voice's round-trip WER with the ducked original under it is at most 0.05 worse than alone."""
+    reference = transcribe_text(decode(DEMO))
+    figures = {}
+    for mode in ("replace", "voiceover"):
+        heard = audio_track(converted[mode].output, 0, 16000).mean(axis=1)
+        figures[mode], words = wer(reference, transcribe_text(heard))
+        print(f"{mode}: WER {figures[mode]:.3f} over {words} words")
+    assert figures["voiceover"] <= figures["replace"] + 0.05
+
+
+@pytest.mark.slow
+def test_folder_of_videos(video, converted, session_store, tmp_path):
+    """A folder of videos: the tree is mirrored, each output a video with the input's packets."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(video.path, folder / "sub" / "clip.mp4")
+    result = run_cli("convert", str(folder), str(tmp_path / "out"), "--format", "mkv", "--mix", "voiceover",
+                     "--cache-dir", str(session_store.root))
+    assert result.returncode == 0, result.stderr
+    output = tmp_path / "out" / "sub" / "clip.mkv"
+    assert video_md5(output) == video_md5(video.path)
+    assert [s["codec_name"] for s in streams(output)["streams"] if s["codec_type"] == "audio"] == ["opus"]
+
+
+@pytest.mark.slow
+def test_no_speech_keeps_the_original(tmp_path):
+    """Music only: the CLI says there is no speech, and with gaps the output is the original."""
+    clip = make_video(tmp_path, seconds=8.0, speech=False)
+    output = tmp_path / "out" / "music.mkv"
+    result = run_cli("convert", str(clip.path), str(output), "--mix", "gaps", "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert "no speech" in result.stderr
+    original, converted = audio_track(clip.path), audio_track(output)
+    frames = min(len(original), len(converted))
+    assert np.corrcoef(original[:frames].ravel(), converted[:frames].ravel())[0, 1] >= 0.99
+
+
+# -- fast: the muxer, the gain, bad input ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def short_videos(tmp_path_factory) -> dict[str, Video]:
+    folder = tmp_path_factory.mktemp("short")
+    made = {}
+    for name, kwargs in {"mp4": {}, "webm": {"container": "webm"}, "silent": {"with_audio": False}}.items():
+        (folder / name).mkdir()
+        made[name] = make_video(folder / name, seconds=3.0, **kwargs)
+    return made
+
+
+@pytest.mark.parametrize("container, subtitle_codec", [("webm", "webvtt"), ("mkv", "subrip"), ("mp4", "mov_text")])
+def test_mux_copies_video_and_adds_tracks(short_videos, tmp_path, container, subtitle_codec):
+    """The muxer alone: video packets kept, the voice and the original as tagged tracks, subtitles
+    from an SRT file in the container's own subtitle codec."""
+    from voicechanger.video import AUDIO_FORMAT, mux
+
+    source = short_videos["webm" if container == "webm" else "mp4"].path
+    audio = tmp_path / f"voice.{AUDIO_FORMAT[container]}"
+    codec = ["-c:a", "libopus", "-f", "opus"] if AUDIO_FORMAT[container] == "opus" else ["-c:a", "aac", "-f", "ipod"]
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=3:sample_rate=48000",
+                    *codec, "-y", str(audio)], check=True)
+    subtitles = tmp_path / "voice.srt"
+    subtitles.write_text(SRT, encoding="utf-8")
+    target = tmp_path / f"out.{container}"
+    mux(source, audio, target, language="ru", keep_original=True, subtitles=subtitles)
+    assert video_md5(target) == video_md5(source)
+    info = streams(target)
+    audio_streams = [s for s in info["streams"] if s["codec_type"] == "audio"]
+    assert [(s["tags"]["language"], _title(s)) for s in audio_streams] == [("rus", "voice"), ("rus", "original")]
+    assert [s["codec_name"] for s in info["streams"] if s["codec_type"] == "subtitle"] == [subtitle_codec]
+    assert not list(tmp_path.glob(".out*"))  # no temporary left
+
+
+def test_ducking_gain():
+    """The original's gain: the depth under a phrase, 1 far from it, smooth ramps between; 0 under a
+    phrase in gaps mode."""
+    from voicechanger.config import MixSettings
+    from voicechanger.mix import Ducking, original_gain
+
+    spans, rate = [(1.0, 2.0), (4.0, 5.0)], 1000
+    gain = original_gain(spans, Ducking.of(MixSettings(mode="voiceover", duck_db=12.0)), 0, 6000, rate)
+    db = 20 * np.log10(gain)
+    assert np.allclose(db[1000:2000], -12.0) and np.allclose(db[4000:5000], -12.0)
+    assert np.allclose(db[:700], 0.0) and np.allclose(db[2500:3700], 0.0) and np.allclose(db[5500:], 0.0)
+    assert np.all(np.diff(gain[800:1000]) <= 0) and np.all(np.diff(gain[2000:2400]) >= 0)  # attack, release
+    assert np.max(np.abs(np.diff(gain))) < 0.02  # no steps
+    # A phrase that runs past the next one's start; asked for from the middle of it
+    overlapping = original_gain([(1.0, 5.0), (2.0, 3.0)], Ducking.of(MixSettings(mode="voiceover")), 4000, 500, rate)
+    assert np.allclose(20 * np.log10(overlapping), -15.0)
+    gaps = original_gain(spans, Ducking.of(MixSettings(mode="gaps")), 0, 6000, rate)
+    assert np.all(gaps[1000:2000] == 0.0) and np.all(gaps[2100:3900] == 1.0)
+
+
+@pytest.mark.parametrize("source, name, needles", [
+    ("silent", "out.mp4", ("no audio stream",)),
+    ("audio", "out.mp4", ("no video stream", ".mp3")),
+    ("mp4", "out.avi", ("unknown extension", ".avi", ".mkv")),
+    ("mp4", "out.webm", ("h264", "without re-encoding", ".mkv")),
+])
+def test_bad_video_input(short_videos, tmp_path, source, name, needles):
+    """A video without sound, an audio input asked for a video, a container that is not supported or
+    cannot hold the video as it is: one clear line each, no output."""
+    path = prompt("demo-thanks") if source == "audio" else short_videos[source].path
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = run_cli("convert", str(path), str(out_dir / name), "--cache-dir", str(tmp_path / "cache"))
+    _assert_clean_failure(result, out_dir, *needles)
+
+
+def test_mux_keeps_a_late_audio_start(tmp_path):
+    """Audio that starts after the picture (0.5 s here): the voice track starts where the original did,
+    within a frame, not at the file's start."""
+    from voicechanger.video import mux
+
+    source, voice = tmp_path / "late.mp4", tmp_path / "voice.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=3",
+                    "-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=duration=2:sample_rate=48000", "-map", "0:v",
+                    "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-y", str(source)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:duration=2:sample_rate=48000",
+                    "-c:a", "aac", "-f", "ipod", "-y", str(voice)], check=True)
+    target = tmp_path / "out.mp4"
+    mux(source, voice, target, language="ru", keep_original=True)
+    starts = [float(s["start_time"]) for s in streams(target)["streams"] if s["codec_type"] == "audio"]
+    assert starts[1] > 0.4 and abs(starts[0] - starts[1]) <= FRAME_S
