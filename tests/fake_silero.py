@@ -3,6 +3,7 @@ loading code (torch.package.PackageImporter -> apply_tts) runs in tests without 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import textwrap
 import warnings
@@ -52,11 +53,15 @@ def build_fake_silero(models_dir: Path, scratch: Path) -> Path:
     """Write models_dir/silero/v4_ru.pt holding FakeTTS under ("tts_models", "model")."""
     import torch
 
-    (scratch / "fake_silero_tts.py").write_text(FAKE_SOURCE)
-    sys.path.insert(0, str(scratch))
+    source = scratch / "fake_silero_tts.py"
+    source.write_text(FAKE_SOURCE)
+    # torch.package finds the module by name and reads its source from __file__: registering it in
+    # sys.modules for the export is enough (sys.path stays as it is).
+    spec = importlib.util.spec_from_file_location("fake_silero_tts", source)
+    fake_silero_tts = importlib.util.module_from_spec(spec)
+    sys.modules["fake_silero_tts"] = fake_silero_tts
     try:
-        import fake_silero_tts
-
+        spec.loader.exec_module(fake_silero_tts)
         path = models_dir / "silero" / "v4_ru.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings(), torch.package.PackageExporter(str(path)) as exporter:
@@ -65,6 +70,5 @@ def build_fake_silero(models_dir: Path, scratch: Path) -> Path:
             exporter.extern(["torch", "torch.**"])
             exporter.save_pickle("tts_models", "model", fake_silero_tts.FakeTTS())
     finally:
-        sys.path.remove(str(scratch))
         sys.modules.pop("fake_silero_tts", None)   # the voice must load it from the package, not from here
     return path

@@ -1,26 +1,16 @@
-"""``voice convert --prefect``: hand a conversion to the Prefect flow ``voice`` (flows/voice.py).
+"""``voice convert --prefect``: hand a conversion to the runner registered as ``prefect``.
 
-The only module of the core that knows about flows/, and it imports them lazily: the default CLI path
-never loads Prefect. Without PREFECT_API_URL, Prefect starts a temporary local server in this process
-(20-40 s here); with it, the run shows up in that server's UI.
+The runner lives in flows/ (flows/runner.py) and is found through voicechanger.runners, so the core
+imports neither flows/ nor Prefect; the default CLI path never loads them.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from .config import BUILTIN_PROFILES, Settings, load_settings
-from .errors import VoiceError
-
-_PREFECT_ENV = {
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-}
+from .runners import load_runner
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -39,63 +29,13 @@ def overrides_for(settings: Settings, profile: str | Path) -> dict[str, Any]:
     return {k: v for k, v in _flatten(settings.model_dump()).items() if base.get(k) != v}
 
 
-class _OneLineUserErrors(logging.Filter):
-    """On the terminal a user error (bad input, setting) is one line, as on the local path; the
-    traceback still reaches the Prefect server's logs (its handler sees the record first)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], VoiceError):
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def _terminal_logging() -> None:
-    """Prefect's log lines through the CLI's stderr handler, in Prefect's format (run and task names)."""
-    from prefect.logging.formatters import PrefectFormatter
-
-    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
-    formatter = PrefectFormatter(
-        "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
-        "%H:%M:%S",
-        flow_run_fmt="%(asctime)s.%(msecs)03d | %(levelname)-7s | Flow run %(flow_run_name)r - %(message)s",
-        task_run_fmt="%(asctime)s.%(msecs)03d | %(levelname)-7s | Task run %(task_run_name)r - %(message)s",
-    )
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-            handler.setFormatter(formatter)
-            if not debug:
-                handler.addFilter(_OneLineUserErrors())
-
-
 def run_prefect(input: Path | str, output: Path | str, *, profile: str | Path, settings: Settings,
                 cache_dir: Path | str, output_format: str = "mp3") -> int:
-    """Run the flow ``voice`` in this process; return the exit code (0 ok, 1 some files failed, or the
-    code of the one input's error)."""
-    for name, value in _PREFECT_ENV.items():
-        os.environ.setdefault(name, value)
-    profile = str(profile)
-    if profile not in BUILTIN_PROFILES and Path(profile).is_file():
-        profile = str(Path(profile).resolve())
-    try:
-        from flows.voice import voice
-    except ImportError as exc:
-        raise VoiceError(f"--prefect: cannot load the Prefect flow ({exc}); run from the project folder or "
-                         "install the project (pip install -e .)") from None
-
-    _terminal_logging()
-    state = voice(
-        input=str(input), output=str(output), profile=profile, overrides=overrides_for(settings, profile),
-        cache_dir=str(cache_dir), output_format=output_format, return_state=True,
-    )
-    if state.is_completed():
-        summary = state.result()
-        print(f"prefect: {summary['converted']} converted, {summary['cached']} cached, {summary['failed']} failed "
-              f"in {summary['seconds']:.1f} s", file=sys.stderr)
-        for item in summary["recordings"]:
-            print(item["output"])
-        return 0
-    error = state.result(raise_on_failure=False)
-    message = str(error) if isinstance(error, VoiceError) else f"{type(error).__name__}: {error}"
-    print(f"error: {message or state.message}", file=sys.stderr)
-    return getattr(error, "exit_code", 1) if isinstance(error, BaseException) else 1
+    """Run the conversion through the ``prefect`` runner; return its exit code. A profile file is passed
+    as an absolute path: the flow may resolve it from another folder."""
+    name = str(profile)
+    if name not in BUILTIN_PROFILES and Path(name).is_file():
+        name = str(Path(name).resolve())
+    runner = load_runner("prefect")
+    return runner.run(input, output, profile=name, settings=settings, cache_dir=cache_dir,
+                      output_format=output_format)
