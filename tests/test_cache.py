@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -40,30 +39,16 @@ def test_rerun_runs_nothing(short_input, tmp_path):
     warm = _convert(short_input, tmp_path / "b.mp3", tmp_path / "cache")
     assert warm.ran == [] and warm.cached
     assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
-    print(f"cold {cold.seconds:.2f} s, warm {warm.seconds:.3f} s ({warm.seconds / cold.seconds:.1%})")
-    assert warm.seconds < 0.05 * cold.seconds
 
 
-def test_exact_invalidation(short_input, tmp_path, monkeypatch):
+def test_exact_invalidation(short_input, tmp_path):
+    """End to end, one change: another voice setting recomputes exactly synthesize, prosody and concat
+    through the real stages and store. Which keys every other setting, format and version bump moves
+    is checked without running a stage in test_graph.py."""
     cache = tmp_path / "cache"
     _convert(short_input, tmp_path / "a.mp3", cache)
     rerun = _convert(short_input, tmp_path / "b.mp3", cache, **{"prosody.fit_rate": False})
     assert set(rerun.ran) == {"synthesize", "prosody", "concat"}
-    rerun = _convert(short_input, tmp_path / "c.mp3", cache, **{"prosody.mode": "full"})
-    assert set(rerun.ran) == {"prosody", "concat"}
-    rerun = _convert(short_input, tmp_path / "d.mp3", cache, **{"output.loudness_lufs": -20.0})
-    assert set(rerun.ran) == {"concat"}
-    rerun = _convert(short_input, tmp_path / "e.mp3", cache, **{"whisper.beam_size": 2})
-    assert set(rerun.ran) == {"transcribe", "stress", "synthesize", "prosody", "concat", "transcript"}
-    rerun = _convert(short_input, tmp_path / "f.flac", cache)
-    assert set(rerun.ran) == {"concat"}
-
-    from voicechanger import stages
-
-    bumped = dataclasses.replace(stages.STAGES["stress"], version=stages.STAGES["stress"].version + 1)
-    monkeypatch.setitem(stages.STAGES, "stress", bumped)
-    rerun = _convert(short_input, tmp_path / "g.mp3", cache)
-    assert set(rerun.ran) == {"stress", "synthesize", "prosody", "concat", "transcript"}
 
 
 def test_only_the_stages_that_will_run_are_loaded_ahead(short_input, tmp_path):

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
@@ -113,13 +112,9 @@ def _check_clean(y: np.ndarray, synth: np.ndarray, sr: int) -> None:
 
 
 def test_full_mode_follows_source_contour(prompts) -> None:
-    total_t, total_s, rs = 0.0, 0.0, []
+    rs = []
     for name, (synth, ssr, src) in prompts.items():
-        t0 = time.perf_counter()
         y = transfer(synth, ssr, src, SR, [], mode="full")
-        dt = time.perf_counter() - t0
-        total_t += dt
-        total_s += len(src) / SR
         assert len(y) == round(len(src) / SR * ssr)
         _check_clean(y, synth, ssr)
         r, n = log_f0_correlation(y, ssr, src, SR)
@@ -136,16 +131,14 @@ def test_full_mode_follows_source_contour(prompts) -> None:
         within = float(np.mean(12 * np.abs(np.log2(fo[m] / tgt[m])) < 1.0))
         rs.append(r)
         print(f"\n{name:28s} r={r:.3f} over {n} frames (duration-only {r0:+.3f}), "
-              f"{within:.0%} within 1 st, envelope r={env:.2f} (duration-only {env0:.2f}), "
-              f"{dt / (len(src) / SR):.3f} s/s")
+              f"{within:.0%} within 1 st, envelope r={env:.2f} (duration-only {env0:.2f})")
         assert n >= 40
         assert r >= 0.9
         assert within >= 0.85
         # The envelope is followed gently (250 ms, attenuation only: boosts cost intelligibility);
         # measured 0.46-0.89, each 0.13-0.19 above duration-only.
         assert env >= 0.4 and env >= env0 + 0.1
-    print(f"\nfull mode: {total_t / total_s:.3f} s per audio second, mean r={np.mean(rs):.3f}")
-    assert total_t / total_s < 0.5        # ~0.03 measured; loose for a loaded machine
+    print(f"\nfull mode: mean r={np.mean(rs):.3f}")   # seconds per audio second: benchmarks.micro
 
 
 def test_duration_mode_places_speech(prompts) -> None:

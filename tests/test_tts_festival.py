@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,31 +75,15 @@ def test_unmarked_vowel_stress_is_ignored_not_fatal(voice):
     _check(s, 2)
 
 
-def test_fifty_calls_on_one_warm_process_beat_text2wave(voice, tmp_path: Path):
+def test_fifty_calls_are_served_by_one_warm_process(voice):
+    """One long-lived Festival process serves every call (how much faster than text2wave per phrase:
+    benchmarks.micro)."""
     pool = festival._pool(voice.voice_fn)
     voice.synthesize(PHRASE)                                   # warm
     processes_before = pool.count
-    audio_s = 0.0
-    t0 = time.perf_counter()
     for i in range(50):
-        s = voice.synthesize(PHRASE if i % 2 else ["прив+ет", "м+ир!"])
-        audio_s += len(s.audio) / s.sample_rate
-    warm = time.perf_counter() - t0
+        _check(voice.synthesize(PHRASE if i % 2 else ["прив+ет", "м+ир!"]), len(PHRASE) if i % 2 else 2)
     assert pool.count == processes_before                      # no new processes: the same one served all
-
-    text = "сег+одня х+орошая пог+ода, пойдём гул+ять."
-    cold_calls = 2
-    t0 = time.perf_counter()
-    for i in range(cold_calls):
-        out = tmp_path / f"{i}.wav"
-        subprocess.run(["text2wave", "-eval", "(voice_msu_ru_nsh_clunits)", "-o", str(out)],
-                       input=text.encode(), check=True, capture_output=True, timeout=60)
-    cold_per_call = (time.perf_counter() - t0) / cold_calls
-    print(f"\nfestival warm: 50 calls in {warm:.2f} s = {50 / warm:.1f} phrases/s, "
-          f"{audio_s / warm:.1f}x real time ({audio_s:.1f} s of audio); "
-          f"text2wave: {cold_per_call:.2f} s per call (~{50 * cold_per_call:.1f} s for 50)")
-    assert warm < 120                                          # sanity: nothing hangs
-    assert warm / 50 < cold_per_call                           # generous: measured ~10x better
 
 
 def test_two_threads_at_once_get_their_own_results(voice):

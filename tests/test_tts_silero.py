@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +98,8 @@ def test_list_voices_says_which_are_available(model_file: Path, tmp_path: Path):
 
 
 def test_missing_model_offline_fails_fast_and_clearly(tmp_path: Path):
-    t0 = time.monotonic()
-    with pytest.raises(VoiceError) as info:
+    with pytest.raises(VoiceError) as info:   # how fast: benchmarks.micro
         get_voice("silero:xenia", models_dir=tmp_path)
-    assert time.monotonic() - t0 < 15
     message = str(info.value)
     assert "v4_ru.pt" in message and str(tmp_path / "silero") in message
     assert "festival:msu_ru_nsh" in message
