@@ -66,10 +66,7 @@ def silero_missing(scratch: Path) -> dict[str, Any]:
 
 
 def prosody_speed(scratch: Path) -> dict[str, Any]:
-    import numpy as np
-    import soundfile as sf
-
-    from voicechanger.audio import resample
+    from voicechanger.audio import load_wav_like
     from voicechanger.engines.prosody import transfer
     from voicechanger.engines.tts import get_voice
 
@@ -78,8 +75,7 @@ def prosody_speed(scratch: Path) -> dict[str, Any]:
     voice = get_voice("festival:msu_ru_nsh")
     spent = audio = 0.0
     for name in PROSODY_PROMPTS:
-        source, rate = sf.read(SOUNDS / f"{name}.wav", dtype="float32")
-        source = resample(np.asarray(source, dtype=np.float32), rate, 16000)
+        source = load_wav_like(SOUNDS / f"{name}.wav", 16000)
         synth = voice.synthesize(texts[name].lower().split())
         started = time.perf_counter()
         transfer(synth.audio, synth.sample_rate, source, 16000, [], mode="full")
