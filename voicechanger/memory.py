@@ -3,18 +3,15 @@
 Whisper, the stress model, Praat and numpy free hundreds of MB between chunks, but glibc keeps freed
 pages in the arena of the thread that freed them, and gives every busy thread its own arena: memory
 freed by the transcribing thread could not serve the voice thread, and the peaks of both added up.
-Measured on the 10-minute bench input (profile normal, python process peak RSS; CPU of the whole
-conversion): 1518 MB by default; 1417 MB with two arenas; 1280 MB with two arenas and a trim after each
-stage; CPU 185-189 s in all three. A fixed 128 KB mmap threshold gave 1242 MB but cost 12 % more CPU
-(ctranslate2's per-step buffers then fault in fresh pages every time), a 1-4 MB one 5-6 %.
+Two arenas and a trim after each stage keep the peaks apart at no CPU cost; a fixed mmap threshold
+would save a little more memory but costs CPU (ctranslate2's per-step buffers then fault in fresh pages).
 
 Huge pages: ctranslate2 allocates its large buffers (an encoder batch's attention: ~70 MB a segment)
-with posix_memalign, which glibc serves with a fresh mmap every time and unmaps on free; on the 10-min
-bench input Whisper alone took 3.8 million page faults, 10 s of system CPU. With glibc's tunable
-glibc.malloc.hugetlb=1 malloc asks for transparent huge pages (madvise), 2 MB a fault: 0.2 million
-faults; paired runs of the whole conversion (profile normal): wall and CPU -8 %, peak RSS +24 MB.
-Tunables are read at process start only, so the entry points re-execute themselves once with it set
-(``with_huge_page_malloc``).
+with posix_memalign, which glibc serves with a fresh mmap every time and unmaps on free, so Whisper
+spends much of its system time in page faults. With glibc's tunable glibc.malloc.hugetlb=1 malloc asks
+for transparent huge pages (madvise), 2 MB a fault. Tunables are read at process start only, so the
+entry points re-execute themselves once with it set (``with_huge_page_malloc``).
+The measurements behind both choices: benchmarks/README.md ("Design choices measured": memory.py).
 """
 
 from __future__ import annotations

@@ -260,14 +260,10 @@ def plan_recording(graph: Graph, path: Path, fmt: str) -> Plan:
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
 
 
-# The voice thread's niceness while Whisper runs. Whisper's two threads leave ~0.4 of a core idle
-# (its CPU/wall is ~1.6 alone); at equal priority the voice work took a core from it instead, and a
-# Whisper thread preempted in a parallel region stalls the other one. Measured on the 10-minute bench
-# input, profile normal: wall 49.1 s -> 42.3 s (nice 19) / 40.8 s (nice 10), CPU 82.8 -> 72.6 s.
-# Later, with huge-page malloc and the lighter prosody, nice 10 left the voice work behind when the
-# machine was busy: 2.4-8.2 s of it after the last transcription. Nice 5, paired with 10 (4 pairs each):
-# wall 0.95x (fast) and 0.94x (normal), medians; tail 2.3-2.8 s (fast), 3.3-5.2 s (normal). Nice 2 vs 5:
-# 1.06x (fast), Whisper loses more than the voice work gains.
+# The voice thread's niceness while Whisper runs: the voice work should fill the ~0.4 core Whisper's
+# two threads leave idle, not take a core from them (a Whisper thread preempted in a parallel region
+# stalls the other); too low a priority leaves voice work behind after the last transcription. 5 is
+# the measured best (benchmarks/README.md, "Design choices measured": VOICE_NICENESS).
 VOICE_NICENESS = 5
 
 

@@ -14,12 +14,9 @@ jumps dropped; gaps up to 120 ms bridged) is moved into the synth voice's range 
 spread scaled to the voice's) and replaces the synth's PitchTier, at synth times found through the
 inverse time map; over longer unvoiced stretches Praat interpolates between the neighbouring points.
 Loudness ('full'): the output's smoothed (~250 ms) dB envelope is pulled toward the source's by
-attenuation only (0..-6 dB). Measured through the whole pipeline on 7 prompts (round-trip WER /
-log-F0 r): 80 ms and -12..+6 dB cost 0.34 / 0.912; 250 ms and -6..0 dB 0.296 / 0.914; duration
-only 0.25 / 0.03. Boosting weak stretches amplified Festival's joins and hurt intelligibility.
-Measured on asterisk prompts re-voiced by Festival: log-F0 r 0.97-1.00 against the source,
-~96 % of frames within 1 semitone of the imposed contour, anchors within 5 ms; CPU ~0.04 s
-per audio second ('duration' ~0.025).
+attenuation only (0..-6 dB): boosting weak stretches amplified Festival's joins and hurt
+intelligibility, and a faster envelope cost more WER than it gained. The figures behind these
+choices, and the contour accuracy and speed measured, are in benchmarks/README.md ("Prosody").
 """
 
 from __future__ import annotations
@@ -75,9 +72,8 @@ def pitch_contour(audio: np.ndarray, sr: int, *, step: float = 0.01, fmin: float
 
 Bounds = tuple[float, float]
 # Time step of the pitch analysis inside "To Manipulation" (which places the PSOLA pulses; its pitch
-# tier is replaced in 'full' mode). Praat's default is 0.01. Per 100 s of voice: 0.53 CPU s at 0.01,
-# 0.38 at 0.015, 0.30 at 0.02; but at 0.02 the largest sample jump of test_word_anchors_land's output
-# grew from 6.2 to 7.1 local RMS (its limit), at 0.015 to 6.7. Quality set at 0.02: WER and r unchanged.
+# tier is replaced in 'full' mode). Coarser than Praat's 0.01 to save CPU, but not 0.02, where the
+# pulses get sparse enough for test_word_anchors_land's click limit (benchmarks/README.md: _PSOLA_STEP_S).
 _PSOLA_STEP_S = 0.015
 _RANGE_STEP_S = 0.03  # time step of the wide first pass over a whole chunk: its quartiles need no finer
 

@@ -52,11 +52,9 @@ VOICES = {"msu_ru_nsh": "msu_ru_nsh_clunits"}
 SAMPLE_RATE = 16000
 CALL_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0
-# Lisp heap in cells (~31 bytes each; Festival's default is 10M, 0.31 GB resident). The voice needs
-# 0.4-0.8M live cells and a 400-token phrase still synthesizes in 1M. Measured over 1062 phrases on one
-# process: peak RSS 809 MB at 10M cells, 535 MB at 3M, 494 MB at 2M; Festival CPU 60.2, 64.7, 69.3 s
-# (more frequent GC); the audio is identical. The rest of a process (~0.45 GB once warm) is the unit
-# database: the wave and coefficient files of every unit used so far stay loaded.
+# Lisp heap in cells: Festival's default (10M) costs ~0.3 GB of resident memory the voice never needs
+# (0.4-0.8M live cells); smaller heaps collect garbage more often. 3M trades a few % of Festival's CPU
+# for ~0.27 GB less per process, with identical audio (benchmarks/README.md: HEAP_CELLS).
 HEAP_CELLS = 3_000_000
 # Processes per voice, one per concurrent caller up to this many. One by default: a conversion
 # synthesizes on one thread (pipeline.run_chains), and each process holds up to ~0.55 GB; concurrent
