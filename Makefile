@@ -54,6 +54,12 @@ bench: install
 bench-micro: install
 	$(PY) -m benchmarks.micro --strict
 
+# ruff (unused names, import order, duplicate set items, bugbear) and mypy on voicechanger/, as
+# configured in pyproject.toml. Not yet part of `make test`.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 # Serve the Prefect deployment voice/convert (flows/serve.py) against the server at PREFECT_API_URL:
 #   prefect server start; export PREFECT_API_URL=http://127.0.0.1:4200/api; make serve
 #   prefect deployment run voice/convert -p input=recordings/ -p output=out/ --watch

@@ -404,7 +404,7 @@ def targets(cases: dict[str, dict[str, Any]], minutes: float) -> list[dict[str, 
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a and b else None
 
-    normal, fast = wall("normal"), wall("fast")
+    normal = wall("normal")
     floor_cpu = cpu(floor_name) if floor_name else None
     rounds = pair_ratios(cases)
     for profile, limit in (("normal", 1.5), ("fast", 1.25)):

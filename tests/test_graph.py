@@ -12,13 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speech import store_events
 from voicechanger import stages
 from voicechanger.config import load_settings
 from voicechanger.pipeline import Graph, front_nodes, make_node, plan_from_spans
 from voicechanger.stages import Context, Output, Stage
 from voicechanger.store import Store, sha256_file, stable_key
-
-from speech import store_events
 
 
 class Calls:
