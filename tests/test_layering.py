@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,8 +92,11 @@ def test_prefect_runner_that_cannot_be_loaded(tmp_path: Path):
     (dist / "entry_points.txt").write_text(f"[{GROUP}]\nprefect = no_such_flows.runner:PrefectRunner\n")
     out = tmp_path / "out"
     out.mkdir()
+    # Run from tmp_path with the broken registration first on the path: a checkout's own metadata
+    # (voicechanger.egg-info beside pyproject.toml) must not come before it.
     done = run_cli("convert", str(prompt("one-moment-please")), str(out / "x.mp3"), "--prefect",
-                   "--cache-dir", str(tmp_path / "cache"), env={"PYTHONPATH": str(tmp_path / "site")})
+                   "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path,
+                   env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])})
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
