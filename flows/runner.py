@@ -63,7 +63,11 @@ class PrefectRunner:
         the one input's error)."""
         for name, value in _PREFECT_ENV.items():
             os.environ.setdefault(name, value)
-        from flows.voice import voice
+        try:
+            from flows.voice import voice
+        except ImportError as exc:   # Prefect (or prefect-dask) missing: one line, as on the local path
+            raise VoiceError(f"--prefect: cannot load the Prefect flow ({exc}); install the project with its "
+                             "dependencies (pip install -e .)") from None
 
         _terminal_logging()
         state = voice(

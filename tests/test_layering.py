@@ -97,11 +97,31 @@ def test_prefect_runner_that_cannot_be_loaded(tmp_path: Path):
     done = run_cli("convert", str(prompt("one-moment-please")), str(out / "x.mp3"), "--prefect",
                    "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path,
                    env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])})
+    line = _clean_one_line_failure(done, out)
+    assert "runner 'prefect'" in line and "no_such_flows" in line, line
+
+
+def _clean_one_line_failure(done, out: Path) -> str:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
-    assert "runner 'prefect'" in lines[0] and "no_such_flows" in lines[0], lines[0]
     assert not any(out.iterdir())
+    return lines[0]
+
+
+def test_prefect_runner_without_prefect_installed(tmp_path: Path):
+    """The runner is registered but Prefect cannot be imported (a package on the path that refuses to
+    import stands for an environment without it): one line naming the flow, exit 2, nothing written."""
+    shim = tmp_path / "no-prefect" / "prefect"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text('raise ImportError("No module named \'prefect\'")\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    done = run_cli("convert", str(prompt("one-moment-please")), str(out / "x.mp3"), "--prefect",
+                   "--cache-dir", str(tmp_path / "cache"), cwd=tmp_path,
+                   env={"PYTHONPATH": os.pathsep.join([str(shim.parent), str(ROOT)])})
+    line = _clean_one_line_failure(done, out)
+    assert "cannot load the Prefect flow" in line and "prefect" in line and "pip install" in line, line
 
 
 def test_runner_protocol_is_structural():
