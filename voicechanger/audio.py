@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import interrupt
 from .errors import InputError, VoiceError
 
 ANALYSIS_RATE = 16000
@@ -56,7 +57,9 @@ def probe(path: Path) -> dict:
         [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
         capture_output=True,
         text=True,
+        **interrupt.CHILD,
     )
+    interrupt.check()
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["unknown format"])[-1]
         raise InputError(f"input {path}: not a readable audio file ({_short(reason)}); pass an audio or video file")
@@ -84,7 +87,8 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple
         "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
         "-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(target),
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, **interrupt.CHILD)
+    interrupt.check()
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["decoding failed"])[-1]
         raise InputError(f"input {path}: cannot be decoded ({_short(reason)}); the file may be corrupt")
@@ -146,6 +150,7 @@ def write_atomic(source: Path, destination: Path) -> None:
     tmp = destination.with_name(f".{destination.name}.part-{uuid.uuid4().hex[:8]}")
     try:
         shutil.copyfile(source, tmp)
+        interrupt.check()  # an interrupted run writes no output
         os.replace(tmp, destination)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     ran: tuple[str, ...] = ()
+    unsaid: tuple[dict, ...] = ()  # phrases the voice could not say (pipeline.unsaid_phrases)
 
 
 def find_recordings(folder: Path) -> list[Path]:
@@ -70,5 +71,8 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
             log.exception("converting %s failed", source)
             return Outcome(source, target, "failed", error=f"{type(exc).__name__}: {exc}")
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording")
+    try:
         return list(pool.map(guarded, pairs))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # interrupted: the recordings not begun never start

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from . import interrupt
 from .errors import InputError, VoiceError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-voice Russian speech recordings.")
@@ -87,6 +88,21 @@ def _summary(result: Any) -> None:
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
     console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}")
+    _report_unsaid(result.input, result.unsaid)
+
+
+def _report_unsaid(source: Path, unsaid: Any, shown: int = 10) -> None:
+    """Every run that uses an unsaid phrase says so, cached reruns included (pipeline.unsaid_phrases)."""
+    if not unsaid:
+        return
+    console.print(f"[bold yellow]warning:[/] {source}: {len(unsaid)} phrase(s) not said (silent in the output): "
+                  "nothing in them the voice can read; respell them, or use --strict to fail instead",
+                  highlight=False, soft_wrap=True)
+    for item in list(unsaid)[:shown]:
+        console.print(f"  at {item['start']:.1f} s: {item['text'][:80]!r}: {item['why']}", highlight=False,
+                      soft_wrap=True)
+    if len(unsaid) > shown:
+        console.print(f"  and {len(unsaid) - shown} more", highlight=False)
 
 
 @app.command()
@@ -105,11 +121,13 @@ def convert(
     temp_dir: Optional[Path] = typer.Option(None, "--temp-dir", help="Folder for temporary files."),
     output_format: str = typer.Option("mp3", "--format", help="Output extension for a folder: mp3, wav, flac..."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
+    strict: bool = typer.Option(False, "--strict", help="A phrase the voice cannot say is an error (no output)."),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Convert INPUT to OUTPUT in another voice, keeping timing and intonation."""
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    interrupt.install()  # SIGINT and SIGTERM: stop cleanly, store nothing unfinished, write no output
     try:
         from .paths import default_cache_dir
 
@@ -119,7 +137,7 @@ def convert(
         settings = _settings(
             profile, quality,
             **{"voice": voice, "device": device, "workers": workers, "chunk_minutes": chunk_minutes,
-               "whisper.model": model, "whisper.language": language},
+               "whisper.model": model, "whisper.language": language, "strict": strict or None},
         )
         store_root = cache_dir or default_cache_dir()
         if prefect:
@@ -137,9 +155,10 @@ def convert(
         _convert_file(input, output, settings, store, plot)
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]; finished stages stay cached, rerun to resume")
-        raise typer.Exit(130)
+    except KeyboardInterrupt as exc:
+        console.print(f"[bold red]{exc or 'interrupted'}[/]: no output written, nothing unfinished stored; "
+                      "rerun to resume from the finished stages", highlight=False)
+        raise typer.Exit(getattr(exc, "exit_code", 130))
     except Exception as exc:  # one line for the user, the traceback only with --debug
         _fail(exc, debug)
 
@@ -188,7 +207,8 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
             finally:
                 progress.advance(overall)
             status = "cached" if result.cached else "converted"
-            return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran))
+            return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
+                           unsaid=tuple(result.unsaid))
 
         outcomes = run_batch(pairs, one, settings.workers, debug)
     return report_batch(outcomes)
@@ -209,6 +229,7 @@ def report_batch(outcomes: list) -> int:
     for item in outcomes:
         if item.status == "failed":
             console.print(f"[red]failed:[/] {item.input}: {item.error}", soft_wrap=True, highlight=False)
+        _report_unsaid(item.input, item.unsaid)
     return 1 if counts["failed"] else 0
 
 

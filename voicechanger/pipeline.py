@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import interrupt
 from .audio import check_input, output_format, write_atomic
 from .config import Settings
 from .engines.tts import close_voices
+from .errors import UnsaidPhrases
 from .memory import limit_arenas, release_free_memory
 from .stages import STAGES, Context, Stage
 from .store import Artifact, Store, sha256_file, stable_key
@@ -143,6 +145,7 @@ class Graph:
                 self._cached(node)
                 return found
             inputs = [self.ensure(dep) for dep in node.deps]
+            interrupt.check()  # after a stop request no new work starts
             self.events.started(node)
             started = time.perf_counter()
             artifact = execute(node, self.store, self.settings, inputs)
@@ -191,6 +194,7 @@ class Result:
     plan: Plan
     store: Store
     cached: bool = field(default=False)
+    unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
 
     def phrase_spans(self) -> list[tuple[float, float]]:
         """(start, end) of every re-voiced phrase, from the prosody artifacts."""
@@ -200,6 +204,33 @@ class Result:
             if artifact is not None:
                 spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
         return spans
+
+
+def unsaid_phrases(graph: Graph, plan: Plan) -> list[dict[str, Any]]:
+    """The phrases of this recording that the voice could not say (stored as unsaid by synthesize), as
+    {"start", "text", "why"}. Read from the synthesize and stress artifacts' metadata, so a cached rerun
+    reports them too (a pruned artifact is made again)."""
+    found: list[dict[str, Any]] = []
+    for _transcribe, stress, synthesize, _prosody in plan.chains:
+        said = graph.store.get(synthesize.name, synthesize.key, verify=False) or graph.ensure(synthesize)
+        failed = [(i, entry["error"]) for i, entry in enumerate(said.meta["phrases"]) if entry.get("error")]
+        if not failed:
+            continue
+        stressed = graph.store.get(stress.name, stress.key, verify=False) or graph.ensure(stress)
+        for i, why in failed:
+            phrase = stressed.meta["phrases"][i]
+            found.append({"start": round(phrase["start"], 2), "text": phrase.get("text") or phrase["stressed"],
+                          "why": why})
+    return found
+
+
+def check_unsaid(unsaid: list[dict[str, Any]], source: Path, strict: bool) -> None:
+    """With ``strict``, unsaid phrases are an error (raised before any output is written)."""
+    if strict and unsaid:
+        first = unsaid[0]
+        raise UnsaidPhrases(
+            f"input {source}: {len(unsaid)} phrase(s) have nothing the voice can say (first at {first['start']:.1f} s: "
+            f"{first['text'][:80]!r}); no output written (strict); respell them or run without --strict")
 
 
 def preflight(settings: Settings) -> None:
@@ -330,6 +361,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     else:
         graph.events.finished(plan.concat, 0.0, True)
     transcript = graph.ensure(plan.transcript)
+    unsaid = unsaid_phrases(graph, plan)
+    check_unsaid(unsaid, input_path, settings.strict)
     write_atomic(final.file(final.meta["file"]), output_path)
     return Result(
         input=input_path,
@@ -343,5 +376,6 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         plan=plan,
         store=store,
         cached=not graph.ran,
+        unsaid=unsaid,
     )
 
