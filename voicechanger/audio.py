@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -90,6 +91,8 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple
     result = subprocess.run(command, capture_output=True, text=True, **interrupt.CHILD)
     interrupt.check()
     if result.returncode != 0:
+        if "No space left on device" in result.stderr:
+            raise OSError(errno.ENOSPC, f"no space left on the device of {target.parent}")
         reason = (result.stderr.strip().splitlines() or ["decoding failed"])[-1]
         raise InputError(f"input {path}: cannot be decoded ({_short(reason)}); the file may be corrupt")
     samples = target.stat().st_size // 4

@@ -9,6 +9,7 @@ per-sample operations; ffmpeg reads the same bytes from its stdin.
 
 from __future__ import annotations
 
+import errno
 import signal
 import subprocess
 import warnings
@@ -128,6 +129,8 @@ def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: st
     errors.unlink(missing_ok=True)
     if code != 0:
         interrupt.check()
+        if "No space left on device" in message:
+            raise OSError(errno.ENOSPC, f"no space left on the device of {target.parent}")
         raise VoiceError(f"encoding {fmt} failed: {exit_reason('ffmpeg', code, message)}")
 
 

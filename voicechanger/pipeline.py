@@ -29,7 +29,7 @@ from .engines.tts import close_voices
 from .errors import UnsaidPhrases
 from .memory import limit_arenas, release_free_memory
 from .stages import STAGES, Context, Stage
-from .store import Artifact, Store, sha256_file, stable_key
+from .store import DISK_FULL, Artifact, Store, sha256_file, stable_key, write_failure
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,12 @@ def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]
     """Run one stage on its (already available) inputs and store the result."""
     scratch = store.scratch()
     try:
-        output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
+        try:
+            output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
+        except OSError as exc:
+            if exc.errno in DISK_FULL:  # the stage's work files fill the store's disk
+                raise write_failure(store.root, node.name, exc) from None
+            raise
         return store.put(node.name, node.key, output.meta, arrays=output.arrays, files=output.files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -114,13 +114,17 @@ def owner_alive(pid: int, start: str) -> bool:
     return now is not None and (now == start or now == "" or start == "")
 
 
-def _write_failure(root: Path, stage: str, exc: OSError) -> StoreWriteError:
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def write_failure(root: Path, stage: str, exc: OSError) -> StoreWriteError:
+    """The one line for a write into the store (or a stage's scratch folder there) that failed."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        reason = "no space left on the device"
+        reason = "the disk is full: no space left on the device"
     elif exc.errno == errno.EFBIG:
-        reason = "file size limit reached"
+        reason = "file size limit reached (or the disk is full)"
     elif exc.errno is None and "requested and" in str(exc):  # numpy's short write: the disk filled up
-        reason = f"the disk is full ({exc})"
+        reason = f"the disk is full or a file size limit was reached ({exc})"
     else:
         reason = exc.strerror or str(exc)
     return StoreWriteError(f"cache {root}: cannot write the {stage} artifact ({reason}); "
@@ -237,7 +241,7 @@ class Store:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
         except OSError as exc:
-            raise _write_failure(self.root, stage, exc) from None
+            raise write_failure(self.root, stage, exc) from None
         try:
             listing = self._fill(tmp, stage, key, meta, arrays, files)
             interrupt.check()  # a stage that finished after the stop request is not stored either
@@ -252,7 +256,7 @@ class Store:
                 tmp.rename(final)  # the other copy was bad and got discarded: ours goes in
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise _write_failure(self.root, stage, exc) from None
+            raise write_failure(self.root, stage, exc) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
