@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import interrupt
 from .errors import VoiceError
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,10 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
         try:
             return convert_one(source, target)
         except VoiceError as exc:
+            interrupt.check()  # after a stop request a failure is the stop's doing, not this file's
             return Outcome(source, target, "failed", error=str(exc))
         except Exception as exc:  # a bug or an environment problem must not stop the other files
+            interrupt.check()
             if debug:
                 traceback.print_exc()
             log.exception("converting %s failed", source)

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import interrupt
-from .errors import InputError, VoiceError
+from .errors import InputError, Interrupted, VoiceError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-voice Russian speech recordings.")
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or prune the artifact store.")
@@ -156,11 +156,17 @@ def convert(
     except typer.Exit:
         raise
     except KeyboardInterrupt as exc:
-        console.print(f"[bold red]{exc or 'interrupted'}[/]: no output written, nothing unfinished stored; "
-                      "rerun to resume from the finished stages", highlight=False)
-        raise typer.Exit(getattr(exc, "exit_code", 130))
+        _interrupted(exc)
     except Exception as exc:  # one line for the user, the traceback only with --debug
+        if interrupt.stopping():  # a consequence of the stop (a C extension turned it into an ImportError)
+            _interrupted(Interrupted(interrupt.signal_number()))
         _fail(exc, debug)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    console.print(f"[bold red]{exc or 'interrupted'}[/]: no output written, nothing unfinished stored; "
+                  "rerun to resume from the finished stages", highlight=False)
+    raise typer.Exit(getattr(exc, "exit_code", 130))
 
 
 def _progress() -> Progress:

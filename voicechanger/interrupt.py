@@ -35,6 +35,11 @@ def stopping() -> bool:
     return _stop.is_set()
 
 
+def signal_number() -> int:
+    """The signal of the stop request (SIGINT when none came)."""
+    return int(_signum)
+
+
 def check() -> None:
     """Raise Interrupted when a stop was requested."""
     if _stop.is_set():

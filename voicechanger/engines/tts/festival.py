@@ -344,7 +344,7 @@ class FestivalVoice:
                                   "stored; rerun")
             if audio is None or len(audio) == 0:
                 # Festival's front end rejects the text itself (a Scheme error on it, or 0 s of audio)
-                raise Unsayable(f"festival: cannot say {text[:120]!r} ({_first_error(out)}); "
+                raise Unsayable(f"festival: no audio for {text[:120]!r}, it cannot say it ({_first_error(out)}); "
                                 "rephrase or drop the word it cannot read")
             return audio, _parse_tokens(out)
         raise AssertionError("unreachable")
