@@ -339,11 +339,12 @@ class FestivalVoice:
                 proc.kill()  # it was signalled from outside; a fresh process takes the next phrase
                 raise EngineError(f"festival was interrupted (SIGINT) while saying {text[:120]!r}; nothing was "
                                   "stored; rerun")
-            if audio is None and "SIOD ERROR" not in out:
+            if audio is None and _first_error(out) == "no message":
                 raise EngineError(f"festival wrote no audio for {text[:120]!r} and gave no reason; nothing was "
                                   "stored; rerun")
             if audio is None or len(audio) == 0:
-                # Festival's front end rejects the text itself (a Scheme error on it, or 0 s of audio)
+                # Festival's front end rejects the text itself (it says why: a letter-to-sound rule that does
+                # not match, a Scheme error), or says it in 0 s
                 raise Unsayable(f"festival: no audio for {text[:120]!r}, it cannot say it ({_first_error(out)}); "
                                 "rephrase or drop the word it cannot read")
             return audio, _parse_tokens(out)
