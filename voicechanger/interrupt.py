@@ -17,8 +17,9 @@ from typing import Any
 
 from .errors import Interrupted
 
-# Popen keyword arguments for every engine process: a process group of its own (see the module doc).
-CHILD: dict[str, Any] = {"process_group": 0}
+# Popen keyword arguments for every engine process: a session, so a process group, of its own (see the
+# module doc). Not process_group=0: that needs Python 3.11, and none of them needs the terminal.
+CHILD: dict[str, Any] = {"start_new_session": True}
 
 _stop = threading.Event()
 _signum = signal.SIGINT

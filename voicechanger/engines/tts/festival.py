@@ -328,6 +328,8 @@ class FestivalVoice:
                                   "stored; rerun (a busy machine: fewer --workers)") from None
             except BrokenPipeError as exc:
                 interrupt.check()
+                if "control-c interrupt" in str(exc):  # signalled from outside: a stop, not a crash to retry
+                    raise _interrupted(text) from None
                 if attempt == 2:
                     raise EngineError(f"festival: {exc} twice while saying {text[:120]!r}; nothing was stored; "
                                       "rerun, and check memory (dmesg) if it repeats") from None
@@ -337,8 +339,7 @@ class FestivalVoice:
                 pool.release(proc)
             if "control-c interrupt" in out:
                 proc.kill()  # it was signalled from outside; a fresh process takes the next phrase
-                raise EngineError(f"festival was interrupted (SIGINT) while saying {text[:120]!r}; nothing was "
-                                  "stored; rerun")
+                raise _interrupted(text)
             if audio is None and _first_error(out) == "no message":
                 raise EngineError(f"festival wrote no audio for {text[:120]!r} and gave no reason; nothing was "
                                   "stored; rerun")
@@ -349,6 +350,10 @@ class FestivalVoice:
                                 "rephrase or drop the word it cannot read")
             return audio, _parse_tokens(out)
         raise AssertionError("unreachable")
+
+
+def _interrupted(text: str) -> EngineError:
+    return EngineError(f"festival was interrupted (SIGINT) while saying {text[:120]!r}; nothing was stored; rerun")
 
 
 def _read_wav(path: Path, sample_rate: int) -> np.ndarray | None:
