@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
+                               update_progress_artifact)
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
@@ -50,7 +51,8 @@ from voicechanger.batch import folder_pairs
 from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
-from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans, write_output
+from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, unsaid_phrases,
+                                   write_output)
 from voicechanger.video import check_video_output
 from voicechanger.store import Store, sha256_file
 
@@ -93,12 +95,13 @@ class Recording:
     started: float = 0.0
     seconds: float = 0.0
     phrases: list[dict[str, Any]] = field(default_factory=list)
+    unsaid: list[dict[str, Any]] = field(default_factory=list)  # phrases the voice could not say
 
     def outcome(self) -> dict[str, Any]:
         return {
             "input": str(self.source), "output": str(self.target), "status": self.status,
             "duration": round(self.duration, 3), "seconds": round(self.seconds, 3), "error": self.error,
-            "ran": sorted(set(self.ran)),
+            "ran": sorted(set(self.ran)), "unsaid": self.unsaid,
         }
 
 
@@ -218,6 +221,20 @@ def make_runner(settings: Settings) -> tuple[Any, int]:
     return DaskTaskRunner(cluster_kwargs=cluster), limit
 
 
+def _unsaid_line(item: dict[str, Any]) -> str:
+    return f"at {item['start']:.1f} s {item['text'][:80]!r}: {item['why']}"
+
+
+def _summary_markdown(recordings: list[Recording], counts: dict[str, int]) -> str:
+    """The run's summary artifact: one row per recording, then every phrase that was not said."""
+    rows = ["| input | status | audio s | output / error | unsaid phrases |", "|---|---|---:|---|---:|"]
+    rows += [f"| {r.source} | {r.status} | {r.duration:.1f} | {r.error or r.target} | {len(r.unsaid)} |"
+             for r in recordings]
+    notes = [f"- {r.source}: {_unsaid_line(u)}" for r in recordings for u in r.unsaid]
+    head = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return "\n".join([f"**{head}**", "", *rows, *(["", "Phrases not said (silent in the output):", *notes] if notes else [])])
+
+
 def _slug(path: Path) -> str:
     text = re.sub(r"[^a-z0-9]+", "-", str(path).lower()).strip("-")[-48:].strip("-")
     return f"transcript-{text or 'recording'}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
@@ -334,7 +351,9 @@ class Batch:
         graph = Graph(self.scheduler.store, self.settings)  # store hits; rebuilds only what vanished meanwhile
         final = graph.ensure(rec.plan.final)
         transcript = graph.ensure(rec.plan.transcript)
+        rec.unsaid = unsaid_phrases(graph, rec.plan)
         rec.ran.extend(graph.ran)
+        check_unsaid(rec.unsaid, rec.source, self.settings.strict)
         write_output(final, rec.source, rec.target, self.settings)
         rec.duration = float(final.meta["duration"])
         rec.status = "cached" if not rec.ran else "converted"
@@ -350,6 +369,9 @@ class Batch:
         )
         self.logger.info("%s: %s → %s (%.1f s of audio, %d phrases)", rec.status, rec.source, rec.target,
                          rec.duration, len(rec.phrases))
+        if rec.unsaid:
+            self.logger.warning("%s: %d phrase(s) not said (silent in the output; strict makes this an error): %s",
+                                rec.source, len(rec.unsaid), "; ".join(_unsaid_line(u) for u in rec.unsaid))
 
     def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
         rec.status = "failed"
@@ -417,6 +439,8 @@ def voice(
              for r in recordings]
     logger.info("summary: %d converted, %d cached, %d failed in %.1f s (%d tasks)\n%s", counts["converted"],
                 counts["cached"], counts["failed"], summary["seconds"], scheduler.submitted, "\n".join(lines))
+    create_markdown_artifact(_summary_markdown(recordings, counts), key="voice-summary",
+                             description="Outcome of every recording, and the phrases that were not said")
     failed = [r for r in recordings if r.status == "failed"]
     if failed:
         if len(recordings) == 1 and isinstance(failed[0].exception, VoiceError):

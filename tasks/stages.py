@@ -24,7 +24,7 @@ from typing import Any
 
 from prefect import Task, task
 
-from voicechanger.errors import VoiceError
+from voicechanger.errors import EngineError, VoiceError
 from voicechanger.pipeline import Graph, Node
 from voicechanger.store import MANIFEST, Store
 
@@ -78,10 +78,13 @@ def node_cache_key(context: Any, parameters: dict[str, Any]) -> str:
 
 
 def _retry_unless_user_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a crash (a model or an external process that fell over), not a bad input or setting."""
+    """Retry a crash (a model or an external process that fell over), not a bad input or setting, and
+    never an interrupted run."""
     try:
         state.result()
-    except VoiceError:
+    except EngineError:
+        return True
+    except (VoiceError, KeyboardInterrupt):
         return False
     except BaseException:
         return True

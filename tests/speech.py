@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -169,3 +170,19 @@ def store_events(cache: Path) -> list[dict]:
 def computed_stages(cache: Path, since: int = 0) -> list[str]:
     """Stage names written to the store (computed, not cached) after event number ``since``."""
     return [e["stage"] for e in store_events(cache)[since:] if e["event"] == "put"]
+
+
+def make_phrase_unsayable(cache: Path, stress_key: str) -> str:
+    """Rewrite the first phrase of a stored stress artifact into one with nothing a voice can read, as a
+    transcript of symbols that normalise to no word would be; the artifact stays valid (put seals it).
+    Returns the phrase's new text. What was made from the artifact must be dropped by the caller."""
+    from voicechanger.store import Store
+
+    store = Store(cache)
+    meta = dict(store.get("stress", stress_key).meta)
+    phrase = meta["phrases"][0]
+    meta["phrases"] = [{**phrase, "text": "%%%", "stressed": "%%%",
+                        "tokens": [{**t, "text": "%%%"} for t in phrase["tokens"]]}, *meta["phrases"][1:]]
+    shutil.rmtree(store.path_of("stress", stress_key))
+    store.put("stress", stress_key, meta)
+    return "%%%"

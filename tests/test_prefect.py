@@ -550,3 +550,38 @@ def test_flow_video_out_with_mix(prefect_server, tmp_path):
     audio = [s for s in streams(out)["streams"] if s["codec_type"] == "audio"]
     assert [(s["codec_name"], s["tags"]["title"]) for s in audio] == [("opus", "voice"), ("aac", "original")]
     assert "mix" in computed_stages(cache)
+
+
+def test_unsaid_phrases_in_the_flow_run(converted, prompts, tmp_path):
+    """A phrase the voice cannot say: the flow lists it in its summary and its voice-summary artifact, on a
+    computed and on a cached run; with strict the recording fails and gets no output."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from speech import make_phrase_unsayable
+
+    from voicechanger.config import load_settings
+    from voicechanger.pipeline import Graph, plan_recording
+    from voicechanger.store import Store
+
+    cache = tmp_path / "cache"
+    shutil.copytree(converted["cache"], cache, ignore=shutil.ignore_patterns(".scratch", ".prefect-results"))
+    name = next(iter(PROMPTS))
+    plan = plan_recording(Graph(Store(cache), load_settings("fast")), prompts / name, "mp3")
+    text = make_phrase_unsayable(cache, plan.chains[0][1].key)
+    for node in (plan.chains[0][2], plan.chains[0][3], plan.concat, plan.transcript):
+        shutil.rmtree(Store(cache).path_of(node.name, node.key))
+    for attempt in ("computed", "cached"):
+        out = tmp_path / attempt
+        state = _run_flow(input=str(prompts), output=str(out), profile="fast", cache_dir=str(cache))
+        assert state.is_completed(), state.message
+        unsaid = {Path(r["input"]).name: r["unsaid"] for r in state.result()["recordings"]}
+        assert [u["text"] for u in unsaid.pop(name)] == [text] and not any(unsaid.values()), (attempt, unsaid)
+        with get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+        (summary,) = [a for a in artifacts if a.key == "voice-summary"]
+        assert name in summary.data and repr(text) in summary.data, summary.data
+    strict = _run_flow(input=str(prompts), output=str(tmp_path / "strict"), profile="fast", cache_dir=str(cache),
+                       overrides={"strict": True})
+    assert strict.is_failed() and "nothing the voice can say" in strict.message, strict.message
+    assert not (tmp_path / "strict" / Path(name).with_suffix(".mp3")).exists()

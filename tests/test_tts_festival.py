@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from voicechanger.engines import tts
-from voicechanger.engines.tts import Synthesis, TTSError, get_voice, list_voices, speech_span, synthesize_to_fit
+from voicechanger.engines.tts import Synthesis, TTSError, Unsayable, get_voice, list_voices, speech_span, synthesize_to_fit
 from voicechanger.engines.tts import festival
-from voicechanger.errors import VoiceError
+from voicechanger.errors import EngineError, VoiceError
 
 pytestmark = pytest.mark.skipif(not festival.list_voices()[0].available,
                                 reason="festival + festvox-ru not installed (apt-get install festival festvox-ru)")
@@ -119,7 +119,7 @@ def test_foreign_characters_are_sanitised_and_spans_still_line_up(voice):
 
 def test_festival_choking_is_detected_not_a_silent_empty_result(voice):
     # bypass the sanitiser: a standalone '.' makes Festival's Russian front end abort the utterance
-    with pytest.raises(TTSError, match=r"no audio for 'при \. вет'"):
+    with pytest.raises(Unsayable, match=r"no audio for 'при \. вет'"):
         voice._run("при . вет")
     _check(voice.synthesize(["прив+ет"]), 1)                  # the process is still fine
 
@@ -154,7 +154,7 @@ def test_a_dead_process_is_replaced(voice):
 def test_a_stuck_call_times_out_kills_and_recovers():
     v = festival.FestivalVoice("msu_ru_nsh")
     v.timeout = 0.001
-    with pytest.raises(TTSError, match="no answer"):
+    with pytest.raises(EngineError, match="no answer"):  # aborts the stage: never stored as an unsaid phrase
         v.synthesize(PHRASE)
     v.timeout = 30
     _check(v.synthesize(PHRASE), len(PHRASE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import interrupt
 from .checks import NAME_MAX, check_writable_file
 from .errors import InputError, VoiceError
 
@@ -65,7 +67,9 @@ def probe(path: Path) -> dict:
         [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", ffmpeg_url(path)],
         capture_output=True,
         text=True,
+        **interrupt.CHILD,
     )
+    interrupt.check()
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["unknown format"])[-1]
         raise InputError(f"input {path}: not a readable audio file ({_short(reason)}); pass an audio or video file")
@@ -105,8 +109,11 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple
         "ffmpeg", "-nostdin", "-v", "error", "-i", ffmpeg_url(path), "-map", "0:a:0", "-vn",
         "-ac", "1", "-ar", str(rate), "-c:a", "pcm_f32le", "-f", "f32le", "-y", ffmpeg_url(target),
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, **interrupt.CHILD)
+    interrupt.check()
     if result.returncode != 0:
+        if "No space left on device" in result.stderr:
+            raise OSError(errno.ENOSPC, f"no space left on the device of {target.parent}")
         reason = (result.stderr.strip().splitlines() or ["decoding failed"])[-1]
         raise InputError(f"input {path}: cannot be decoded ({_short(reason)}); the file may be corrupt")
     samples = target.stat().st_size // 4
@@ -181,6 +188,7 @@ def write_atomic(source: Path, destination: Path) -> None:
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, tmp)
+        interrupt.check()  # an interrupted run writes no output
         os.replace(tmp, destination)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -209,7 +217,7 @@ class PcmStream:
                    "-af", f"aresample={rate}:resampler=soxr:precision=28", "-ac", str(channels),
                    "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
         with open(log, "wb") as errors:
-            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, **interrupt.CHILD)
 
     def read(self, frames: int) -> np.ndarray:
         """Up to ``frames`` frames as (frames, channels); fewer at the end, none after it."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import interrupt
 from .checks import file_id, is_within, same_file
 from .errors import InputError, VoiceError
 
@@ -31,6 +32,7 @@ class Outcome:
     error: str = ""
     ran: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()  # warnings of a finished recording (notices.py)
+    unsaid: tuple[dict, ...] = ()  # phrases the voice could not say (pipeline.unsaid_phrases)
 
 
 def find_recordings(folder: Path, skip: Path | None = None) -> list[Path]:
@@ -90,12 +92,17 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
         try:
             return convert_one(source, target)
         except VoiceError as exc:
+            interrupt.check()  # after a stop request a failure is the stop's doing, not this file's
             return Outcome(source, target, "failed", error=str(exc))
         except Exception as exc:  # a bug or an environment problem must not stop the other files
+            interrupt.check()
             if debug:
                 traceback.print_exc()
             log.exception("converting %s failed", source)
             return Outcome(source, target, "failed", error=f"{type(exc).__name__}: {exc}")
 
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording")
+    try:
         return list(pool.map(guarded, pairs))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # interrupted: the recordings not begun never start

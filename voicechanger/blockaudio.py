@@ -9,6 +9,8 @@ per-sample operations; ffmpeg reads the same bytes from its stdin.
 
 from __future__ import annotations
 
+import errno
+import signal
 import subprocess
 import warnings
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import interrupt
 from .audio import encode_command
 from .errors import VoiceError
 
@@ -114,16 +117,23 @@ def loudness_gain(meter: LoudnessMeter | list[LoudnessMeter], peak: float, silen
 def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128,
                   channels: int = 1) -> None:
     """The encode of the concatenated blocks (float32, clipped to [-1, 1]; (samples, channels) when
-    ``channels`` > 1), fed to ffmpeg as they come."""
+    ``channels`` > 1), fed to ffmpeg as they come. ffmpeg runs in its own process group
+    (interrupt.CHILD): on a stop we kill it, and a Ctrl-C meant for us cannot make it exit with nothing
+    to say."""
     command = encode_command(rate, target, fmt, mp3_kbps, channels)
     errors = target.with_name(target.name + ".log")
     with open(errors, "w+b") as log:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                                **interrupt.CHILD)
         try:
             for block in blocks:
+                interrupt.check()
                 proc.stdin.write(np.clip(np.asarray(block, dtype="<f4"), -1.0, 1.0).tobytes())
         except BrokenPipeError:
             pass  # ffmpeg stopped early: its exit status and message say why
+        except BaseException:
+            proc.kill()  # interrupted, or our own failure: a half-encoded file is never used
+            raise
         finally:
             try:
                 proc.stdin.close()
@@ -134,4 +144,19 @@ def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: st
         message = log.read().decode(errors="replace").strip()
     errors.unlink(missing_ok=True)
     if code != 0:
-        raise VoiceError(f"encoding {fmt} failed: {message[-200:]}")
+        interrupt.check()
+        if "No space left on device" in message:
+            raise OSError(errno.ENOSPC, f"no space left on the device of {target.parent}")
+        raise VoiceError(f"encoding {fmt} failed: {exit_reason('ffmpeg', code, message)}")
+
+
+def exit_reason(program: str, code: int, message: str) -> str:
+    """Why a child process failed, never empty: its last message, else how it ended."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        how = f"{program} was killed by {name} (signal {-code})"
+        return f"{how}: {message[-200:]}" if message else f"{how}; nothing was stored, rerun"
+    return message[-200:] if message else f"{program} exited with status {code} and no message"

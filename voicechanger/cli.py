@@ -22,7 +22,8 @@ from rich.table import Table
 
 from . import __version__
 from .config import Settings
-from .errors import VoiceError
+from . import interrupt
+from .errors import Interrupted, VoiceError
 
 EXIT_CODES = {
     0: "done (warnings, if any, are printed)",
@@ -30,7 +31,11 @@ EXIT_CODES = {
     2: "a bad setting, option or environment (profile, voice, model, language, output, cache or temp folder, "
        "a full disk)",
     3: "a bad input recording (missing, empty, corrupt, silent, not audio)",
-    130: "interrupted (Ctrl-C); finished stages stay cached",
+    4: "an engine process (Festival, ffmpeg) died, hung or was interrupted: rerun",
+    5: "the cache could not be written (a full disk: free space or use --cache-dir)",
+    6: "--strict and phrases the voice cannot say",
+    130: "interrupted by SIGINT (Ctrl-C); finished stages stay cached",
+    143: "interrupted by SIGTERM; finished stages stay cached",
 }
 EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
 DEFAULTS = Settings()  # what every built-in profile leaves these at
@@ -128,6 +133,21 @@ def _summary(result: Any) -> None:
     console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}", soft_wrap=True,
                   highlight=False)
     _notices(result.notices)
+    _report_unsaid(result.input, result.unsaid)
+
+
+def _report_unsaid(source: Path, unsaid: Any, shown: int = 10) -> None:
+    """Every run that uses an unsaid phrase says so, cached reruns included (pipeline.unsaid_phrases)."""
+    if not unsaid:
+        return
+    console.print(f"[bold yellow]warning:[/] {source}: {len(unsaid)} phrase(s) not said (silent in the output): "
+                  "nothing in them the voice can read; respell them, or use --strict to fail instead",
+                  highlight=False, soft_wrap=True)
+    for item in list(unsaid)[:shown]:
+        console.print(f"  at {item['start']:.1f} s: {item['text'][:80]!r}: {item['why']}", highlight=False,
+                      soft_wrap=True)
+    if len(unsaid) > shown:
+        console.print(f"  and {len(unsaid) - shown} more", highlight=False)
 
 
 def _notices(notices: list[str]) -> None:
@@ -165,6 +185,7 @@ def convert(
     keep_original_audio: Optional[bool] = typer.Option(None, "--keep-original-audio/--no-original-audio",
                                                        help="A video output also keeps the original audio track."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
+    strict: bool = typer.Option(False, "--strict", help="A phrase the voice cannot say is an error (no output)."),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -173,6 +194,7 @@ def convert(
     Defaults shown are those of every built-in profile; an option given here overrides the profile.
     """
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    interrupt.install()  # SIGINT and SIGTERM: stop cleanly, store nothing unfinished, write no output
     try:
         from .paths import default_cache_dir
 
@@ -185,7 +207,7 @@ def convert(
             profile_name,
             **{"voice": voice, "device": device, "workers": workers, "chunk_minutes": chunk_minutes,
                "whisper.model": model, "whisper.language": language, "mix.mode": mix, "mix.duck_db": duck_db,
-               "output.keep_original_audio": keep_original_audio},
+               "output.keep_original_audio": keep_original_audio, "strict": strict or None},
         )
         store_root = cache_dir or default_cache_dir()
         _check_places(store_root, temp_dir, plot)
@@ -208,10 +230,11 @@ def convert(
         _convert_file(input, output, settings, store, plot)
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]; finished stages stay cached, rerun to resume")
-        raise typer.Exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:  # one line for the user, the traceback only with --debug
+        if interrupt.stopping():  # a consequence of the stop (a C extension turned it into an ImportError)
+            _interrupted(Interrupted(interrupt.signal_number()))
         _fail(exc, debug)
 
 
@@ -224,6 +247,12 @@ def _check_places(store_root: Path, temp_dir: Optional[Path], plot: Optional[Pat
         check_writable_folder(temp_dir, "temp folder")
     if plot is not None:
         check_writable_file(plot, "plot")
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    console.print(f"[bold red]{exc or 'interrupted'}[/]: no output written, nothing unfinished stored; "
+                  "rerun to resume from the finished stages", highlight=False)
+    raise typer.Exit(getattr(exc, "exit_code", 130))
 
 
 def _progress() -> Progress:
@@ -270,7 +299,7 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
                 progress.advance(overall)
             status = "cached" if result.cached else "converted"
             return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
-                           notices=tuple(result.notices))
+                           notices=tuple(result.notices), unsaid=tuple(result.unsaid))
 
         outcomes = run_batch(pairs, one, settings.workers, debug)
     return report_batch(outcomes)
@@ -291,6 +320,7 @@ def report_batch(outcomes: list) -> int:
     for item in outcomes:
         if item.status == "failed":
             console.print(f"[red]failed:[/] {item.input}: {item.error}", soft_wrap=True, highlight=False)
+        _report_unsaid(item.input, item.unsaid)
     _notices([notice for item in outcomes for notice in item.notices])
     return 1 if counts["failed"] else 0
 

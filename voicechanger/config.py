@@ -70,6 +70,7 @@ class Settings(_Strict):
     workers: int = Field(1, ge=1, le=64)
     runner: Literal["threads", "processes", "dask"] = "threads"
     dask_address: str = ""
+    strict: bool = False  # a phrase the voice cannot say fails the recording (no stage reads it)
 
     def get(self, dotted: str) -> Any:
         """Value of a dotted field name such as ``whisper.model``."""

@@ -25,14 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import interrupt
 from .audio import check_input, check_output, output_format, write_atomic
 from .checks import check_not_input
 from .config import Settings
 from .engines.tts import close_voices
+from .errors import UnsaidPhrases
 from .memory import limit_arenas, release_free_memory
 from .notices import recording_notices
 from .stages import STAGES, Context, Stage
-from .store import Artifact, Store, sha256_file, stable_key
+from .store import DISK_FULL, Artifact, Store, sha256_file, stable_key, write_failure
 from .video import AUDIO_FORMAT, check_video_output, is_video, mux
 
 
@@ -111,7 +113,12 @@ def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]
     """Run one stage on its (already available) inputs and store the result."""
     scratch = store.scratch()
     try:
-        output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
+        try:
+            output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
+        except OSError as exc:
+            if exc.errno in DISK_FULL:  # the stage's work files fill the store's disk
+                raise write_failure(store.root, node.name, exc) from None
+            raise
         return store.put(node.name, node.key, output.meta, arrays=output.arrays, files=output.files)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -156,6 +163,7 @@ class Graph:
                 self._cached(node)
                 return found
             inputs = [self.ensure(dep) for dep in node.deps]
+            interrupt.check()  # after a stop request no new work starts
             self.events.started(node)
             started = time.perf_counter()
             artifact = execute(node, self.store, self.settings, inputs)
@@ -210,6 +218,7 @@ class Result:
     store: Store
     cached: bool = field(default=False)
     notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
+    unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
 
     @property
     def phrases(self) -> int:
@@ -224,6 +233,33 @@ class Result:
             if artifact is not None:
                 spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
         return spans
+
+
+def unsaid_phrases(graph: Graph, plan: Plan) -> list[dict[str, Any]]:
+    """The phrases of this recording that the voice could not say (stored as unsaid by synthesize), as
+    {"start", "text", "why"}. Read from the synthesize and stress artifacts' metadata, so a cached rerun
+    reports them too (a pruned artifact is made again)."""
+    found: list[dict[str, Any]] = []
+    for _transcribe, stress, synthesize, _prosody in plan.chains:
+        said = graph.store.get(synthesize.name, synthesize.key, verify=False) or graph.ensure(synthesize)
+        failed = [(i, entry["error"]) for i, entry in enumerate(said.meta["phrases"]) if entry.get("error")]
+        if not failed:
+            continue
+        stressed = graph.store.get(stress.name, stress.key, verify=False) or graph.ensure(stress)
+        for i, why in failed:
+            phrase = stressed.meta["phrases"][i]
+            found.append({"start": round(phrase["start"], 2), "text": phrase.get("text") or phrase["stressed"],
+                          "why": why})
+    return found
+
+
+def check_unsaid(unsaid: list[dict[str, Any]], source: Path, strict: bool) -> None:
+    """With ``strict``, unsaid phrases are an error (raised before any output is written)."""
+    if strict and unsaid:
+        first = unsaid[0]
+        raise UnsaidPhrases(
+            f"input {source}: {len(unsaid)} phrase(s) have nothing the voice can say (first at {first['start']:.1f} s: "
+            f"{first['text'][:80]!r}); no output written (strict); respell them or run without --strict")
 
 
 def preflight(settings: Settings) -> None:
@@ -369,6 +405,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     else:
         graph.events.finished(plan.final, 0.0, True)
     transcript = graph.ensure(plan.transcript)
+    unsaid = unsaid_phrases(graph, plan)
+    check_unsaid(unsaid, input_path, settings.strict)
     write_output(final, input_path, output_path, settings, subtitles)
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
                                 final.meta["duration"], settings.mix.mode)
@@ -385,5 +423,6 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         store=store,
         cached=not graph.ran,
         notices=notices,
+        unsaid=unsaid,
     )
 

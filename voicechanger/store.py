@@ -1,21 +1,28 @@
 """Content-addressed artifact store.
 
 Layout: ``<root>/<stage>/<key[:2]>/<key>/`` holds an artifact's files and ``manifest.json``
-(its JSON metadata plus the size and sha256 of every file). Rules (design.md):
+(its JSON metadata plus the size and sha256 of every file, sealed by a sha256 of the whole manifest).
+Rules (design.md):
 
 - write into a temporary folder beside the final one, then rename: a crash never leaves a
   half artifact, and two writers of one key race harmlessly (the loser's copy is dropped);
-- verify on read (sizes and checksums); a bad artifact is moved aside and reported missing,
-  so the caller recomputes it;
+- verify on read (the manifest's seal, sizes and checksums); a bad artifact (a manifest that is not
+  one, edited metadata, a changed file) is moved aside and reported missing, so the caller recomputes it;
+- store success only: a write that fails (full disk) leaves nothing and raises StoreWriteError, and
+  after a stop was requested (interrupt.py) nothing is renamed into the store;
+- ``.scratch/`` holds the work folders of running stages, named after their owner process (pid, start
+  time, host); one whose owner is gone (kill -9) is removed by the next process that opens scratch;
 - no lock is held across long work; an append-only event log feeds ``voice cache stats``.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -24,6 +31,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from . import interrupt
+from .errors import StoreWriteError
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
@@ -42,6 +52,83 @@ def stable_key(*parts: Any) -> str:
     """sha256 of a canonical JSON rendering of the parts."""
     text = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _seal(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest without its seal, as JSON would read it back."""
+    body = {k: v for k, v in manifest.items() if k != "check"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def manifest_problem(manifest: Any, stage: str, key: str) -> str | None:
+    """Why a parsed manifest.json is not this artifact's intact manifest, or None when it is."""
+    if not isinstance(manifest, dict):
+        return f"manifest is a {type(manifest).__name__}, not an object"
+    if manifest.get("stage") != stage or manifest.get("key") != key:
+        return "manifest belongs to another artifact"
+    files = manifest.get("files")
+    if not isinstance(manifest.get("meta"), dict) or not isinstance(files, dict):
+        return "manifest lacks meta or files"
+    for name, info in files.items():
+        if not (isinstance(info, dict) and type(info.get("size")) is int and isinstance(info.get("sha256"), str)):
+            return f"manifest entry for {name} is malformed"
+    if manifest.get("check") != _seal(manifest):
+        return "manifest fails its seal (edited, or written by an older version)"
+    return None
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+# Which host a scratch folder's owner runs on: stores can be shared between machines, and a pid only
+# means something on its own host (and boot).
+HOST_TAG = hashlib.sha1(f"{socket.gethostname()}/{_boot_id()}".encode()).hexdigest()[:8]
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), "" where unknown, None when it is gone.
+    With the pid it names a process uniquely: a reused pid has another start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass
+    return ""
+
+
+def owner_alive(pid: int, start: str) -> bool:
+    now = process_start(pid)
+    return now is not None and (now == start or now == "" or start == "")
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def write_failure(root: Path, stage: str, exc: OSError) -> StoreWriteError:
+    """The one line for a write into the store (or a stage's scratch folder there) that failed."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full: no space left on the device"
+    elif exc.errno == errno.EFBIG:
+        reason = "file size limit reached (or the disk is full)"
+    elif exc.errno is None and "requested and" in str(exc):  # numpy's short write: the disk filled up
+        reason = f"the disk is full or a file size limit was reached ({exc})"
+    else:
+        reason = exc.strerror or str(exc)
+    return StoreWriteError(f"cache {root}: cannot write the {stage} artifact ({reason}); "
+                           "free space there or use --cache-dir on another disk")
 
 
 @dataclass
@@ -75,6 +162,7 @@ class Store:
         self.root = Path(root).expanduser().resolve()
         self._verified: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._swept = False
 
     def path_of(self, stage: str, key: str) -> Path:
         return self.root / stage / key[:2] / key
@@ -90,6 +178,10 @@ class Store:
         except (OSError, ValueError):
             if path.exists():
                 self._discard(path, stage, key, "unreadable manifest")
+            return None
+        problem = manifest_problem(manifest, stage, key)
+        if problem:
+            self._discard(path, stage, key, problem)
             return None
         files: dict[str, int] = {name: info["size"] for name, info in manifest["files"].items()}
         if verify and self._verified.get(key) != stamp:
@@ -144,48 +236,85 @@ class Store:
     ) -> Artifact:
         """Write an artifact atomically. ``files`` values that are paths are moved in (same disk)."""
         final = self.path_of(stage, key)
-        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
         try:
-            for name, array in (arrays or {}).items():
-                np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-            for name, content in (files or {}).items():
-                if isinstance(content, bytes):
-                    (tmp / name).write_bytes(content)
-                else:
-                    shutil.move(str(content), tmp / name)
-            listing = {
-                item.name: {"size": item.stat().st_size, "sha256": sha256_file(item)}
-                for item in sorted(tmp.iterdir())
-            }
-            manifest = {"stage": stage, "key": key, "created": time.time(), "meta": meta, "files": listing}
-            with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
-                json.dump(manifest, handle, ensure_ascii=False)
-                handle.flush()
-                os.fsync(handle.fileno())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+        except OSError as exc:
+            raise write_failure(self.root, stage, exc) from None
+        try:
+            listing = self._fill(tmp, stage, key, meta, arrays, files)
+            interrupt.check()  # a stage that finished after the stop request is not stored either
             try:
                 tmp.rename(final)
             except OSError:
                 # Another writer finished first (the folder exists, non-empty): its copy is as good.
-                shutil.rmtree(tmp, ignore_errors=True)
                 existing = self.get(stage, key)
                 if existing is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
                     return existing
                 tmp.rename(final)  # the other copy was bad and got discarded: ours goes in
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise write_failure(self.root, stage, exc) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self.log("put", stage, key)
         return Artifact(stage, key, final, meta, {n: i["size"] for n, i in listing.items()})
 
+    @staticmethod
+    def _fill(tmp: Path, stage: str, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None,
+              files: dict[str, Path | bytes] | None) -> dict[str, dict[str, Any]]:
+        """Write the files and the sealed manifest into ``tmp``; the files' listing."""
+        for name, array in (arrays or {}).items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        for name, content in (files or {}).items():
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                shutil.move(str(content), tmp / name)
+        listing = {
+            item.name: {"size": item.stat().st_size, "sha256": sha256_file(item)}
+            for item in sorted(tmp.iterdir())
+        }
+        manifest = {"stage": stage, "key": key, "created": time.time(), "meta": meta, "files": listing}
+        manifest = json.loads(json.dumps(manifest, ensure_ascii=False))  # sealed as a reader will see it
+        manifest["check"] = _seal(manifest)
+        with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return listing
+
     def scratch(self) -> Path:
         """A private folder on the store's disk for work files (moved into artifacts cheaply)."""
         base = self.root / ".scratch"
         base.mkdir(parents=True, exist_ok=True)
-        path = base / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        if not self._swept:
+            self._swept = True
+            self.sweep_scratch()
+        path = base / f"{os.getpid()}-{_own_start()}-{HOST_TAG}-{uuid.uuid4().hex[:12]}"
         path.mkdir()
         return path
+
+    def sweep_scratch(self) -> int:
+        """Remove the scratch folders of this host's processes that are gone; how many were removed.
+        Folders of other hosts, and of the older naming (pid-uuid), are left to prune's 24-hour rule."""
+        removed = 0
+        base = self.root / ".scratch"
+        try:
+            entries = list(base.iterdir())
+        except OSError:
+            return 0
+        for entry in entries:
+            parts = entry.name.split("-")
+            if len(parts) != 4 or parts[2] != HOST_TAG or not parts[0].isdigit():
+                continue
+            if not owner_alive(int(parts[0]), parts[1]):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+        return removed
 
     # -- bookkeeping -------------------------------------------------------------------------
     def log(self, event: str, stage: str, key: str, **extra: Any) -> None:
@@ -270,7 +399,12 @@ class Store:
             total -= size
         scratch = self.root / ".scratch"
         if scratch.is_dir():
+            self.sweep_scratch()
             for stale in scratch.iterdir():
                 if now - stale.stat().st_mtime > 24 * 3600:
                     shutil.rmtree(stale, ignore_errors=True)
         return removed, freed
+
+
+def _own_start() -> str:
+    return process_start(os.getpid()) or "0"

@@ -9,7 +9,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from .audio import VIDEO_FORMATS, ffmpeg_url, probe, require_ffmpeg
+from . import interrupt
+from .audio import VIDEO_FORMATS, ffmpeg_url, part_name, probe, require_ffmpeg
 from .errors import InputError, VoiceError
 
 # The audio the mix stage writes for each container, and the container's ffmpeg muxer.
@@ -54,7 +55,7 @@ def check_video_output(source: Path, target: Path) -> None:
         result = subprocess.run(
             [require_ffmpeg(), "-nostdin", "-v", "error", "-i", ffmpeg_url(source), "-map", "0:v", "-c", "copy",
              "-frames:v", "1", "-f", _MUXER[fmt], "-y", ffmpeg_url(scratch)],
-            capture_output=True, text=True,
+            capture_output=True, text=True, **interrupt.CHILD,
         )
     finally:
         scratch.unlink(missing_ok=True)
@@ -110,12 +111,13 @@ def mux(source: Path, audio: Path, target: Path, *, language: str, keep_original
     tagged = (original.get("tags") or {}).get("language", "und")
     original_language = tagged if tagged != "und" else language_tag(language)
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
+    part = part_name(target)
     command = mux_command(source, audio, part, fmt, language=language_tag(language), keep_original=keep_original,
                           original_codec=str(original.get("codec_name")), original_language=original_language,
                           subtitles=subtitles, audio_delay=_start(original) - _start(info["format"]))
     try:
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = subprocess.run(command, capture_output=True, text=True, **interrupt.CHILD)
+        interrupt.check()  # an interrupted run writes no output
         if result.returncode != 0:
             reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
             raise VoiceError(f"output {target}: writing the video failed ({reason[-160:]}); check the subtitles "

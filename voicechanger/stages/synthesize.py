@@ -4,6 +4,10 @@ Where the voice has a native rate control (Silero's SSML rate), the phrase is fi
 original's length with it, and PSOLA in the prosody stage only does the rest. Festival's clunits voice
 ignores Duration_Stretch (measured: identical audio at 0.7, 1.0 and 1.5), so any fitting there would
 be a second PSOLA pass on top of the prosody stage's: it is said once at its natural rate instead.
+
+Only a phrase the voice cannot say (Unsayable: nothing in it it can read) is recorded as unsaid, with
+its reason in ``error``; any other failure (an engine that died, hung or was interrupted) propagates,
+so the stage fails and nothing is stored (version 2: version 1 stored those as unsaid phrases).
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import logging
 import numpy as np
 
 from ..config import Settings
-from ..errors import VoiceError
 from .base import Context, Output, Stage
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,7 @@ def _voice(settings: Settings):
 
 
 def run(ctx: Context) -> Output:
-    from ..engines.tts import synthesize_to_fit
+    from ..engines.tts import Unsayable, synthesize_to_fit
 
     stressed = ctx.one("stress")
     voice = _voice(ctx.settings)
@@ -45,7 +48,7 @@ def run(ctx: Context) -> Output:
                     synthesis, rate = synthesize_to_fit(voice, tokens, target)
                 else:
                     synthesis, rate = voice.synthesize(tokens), 1.0
-            except VoiceError as exc:
+            except Unsayable as exc:
                 log.warning("phrase at %.2f s not synthesized: %s", phrase["start"], exc)
                 entry["error"] = str(exc)
             else:
@@ -65,4 +68,4 @@ def warm_up(settings: Settings) -> None:
         start()
 
 
-STAGE = Stage("synthesize", 1, ("voice", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)
+STAGE = Stage("synthesize", 2, ("voice", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)

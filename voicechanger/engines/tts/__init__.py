@@ -30,7 +30,13 @@ _ESPEAK_NOTE = ("not offered: espeak-ng is largely unintelligible in Russian (ro
 
 
 class TTSError(VoiceError):
-    """One phrase could not be synthesized (the text names it); the rest of a recording can go on."""
+    """A voice failed on one phrase (the text names it)."""
+
+
+class Unsayable(TTSError):
+    """The phrase has nothing the voice can say (no word it can read): a property of the text, so the
+    synthesize stage records the phrase as unsaid and goes on, and every run that uses it reports it.
+    Any other failure (a dead, hung or interrupted engine) aborts the stage and nothing is stored."""
 
 
 @dataclass
@@ -157,5 +163,5 @@ def close_voices() -> None:
             close()
 
 
-__all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Voice", "VoiceInfo", "close_voices", "get_voice",
+__all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Unsayable", "Voice", "VoiceInfo", "close_voices", "get_voice",
            "list_voices", "nonsilent_span", "speech_span", "synthesize_to_fit"]

@@ -7,8 +7,11 @@ request we send ``(format stderr "@@VC-END n@@")`` and read stderr until that se
 in a request (``SIOD ERROR``) aborts only that form, so the sentinel still comes and the process lives
 on. One process per concurrent caller (a small pool, of one by default, started lazily, checked out under a
 lock), each writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out
-(a call that gets no answer in 30 s kills its process and raises TTSError), recycled after
-MAX_CALLS_PER_PROCESS calls. stdin is written non-blocking inside the same select loop that drains
+(a call that gets no answer in 30 s kills its process and raises EngineError), recycled after
+MAX_CALLS_PER_PROCESS calls. Processes run in a process group of their own (interrupt.CHILD): a Ctrl-C
+meant for us used to reach Festival, which printed ``SIOD ERROR: control-c interrupt`` for the phrase
+it was saying, and that phrase was stored as unsaid. Now only a text with nothing Festival can read
+is Unsayable; a dead, hung or interrupted process raises EngineError, which aborts the stage. stdin is written non-blocking inside the same select loop that drains
 stderr, so neither pipe can fill up and deadlock. ``(Utterance Text x)`` does not evaluate ``x``, so
 the text goes in as a string literal; it is sanitised first to Cyrillic letters, '+', spaces and
 single . , ! ? after a word (no quote or backslash can reach the Scheme reader).
@@ -43,8 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import VoiceError
-from . import Synthesis, TTSError, VoiceInfo, nonsilent_span
+from ... import interrupt
+from ...errors import EngineError, VoiceError
+from . import Synthesis, TTSError, Unsayable, VoiceInfo, nonsilent_span
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +133,8 @@ class _Process:
         self.count = 0
         try:
             self.proc = subprocess.Popen(["festival", "--heap", str(HEAP_CELLS), "--pipe"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir)
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir,
+                                         **interrupt.CHILD)
         except OSError as exc:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise VoiceError(f"festival could not be started ({exc}); {_INSTALL_HINT}") from None
@@ -148,7 +153,8 @@ class _Process:
 
     def request(self, scheme: str, timeout: float) -> str:
         """Send Scheme forms, return what Festival wrote to stderr up to our sentinel.
-        Raises TimeoutError (process killed) or BrokenPipeError (process gone)."""
+        Raises TimeoutError (process killed) or BrokenPipeError (process gone); Interrupted (process
+        killed) when a stop is requested meanwhile."""
         self.count += 1
         sentinel = f"@@VC-END {self.count}@@".encode()
         data = (scheme + f'\n(format stderr "\\n@@VC-END {self.count}@@\\n")\n').encode("utf-8")
@@ -156,11 +162,14 @@ class _Process:
         buf = bytearray()
         deadline = time.monotonic() + timeout
         while sentinel not in buf:
+            if interrupt.stopping():
+                self.kill()
+                interrupt.check()
             left = deadline - time.monotonic()
             if left <= 0:
                 self.kill()
                 raise TimeoutError(f"festival gave no answer in {timeout:.0f} s")
-            readable, writable, _ = select.select([ferr], [fin] if data else [], [], left)
+            readable, writable, _ = select.select([ferr], [fin] if data else [], [], min(left, 0.2))
             if writable:
                 try:
                     n = os.write(fin, data)
@@ -280,11 +289,11 @@ class FestivalVoice:
         self.timeout = CALL_TIMEOUT_S
 
     def synthesize(self, tokens: list[str], rate: float = 1.0) -> Synthesis:
-        """Say ``tokens``; ``rate`` multiplies the duration (pitch kept). Raises TTSError naming the
-        text when there is nothing sayable in it or Festival produces no audio."""
+        """Say ``tokens``; ``rate`` multiplies the duration (pitch kept). Raises Unsayable naming the
+        text when there is nothing Festival can say in it, EngineError when the process fails."""
         text, owner = festival_text(tokens)
         if not text:
-            raise TTSError(f"festival: nothing sayable in {' '.join(tokens)[:120]!r} (it needs Cyrillic words); "
+            raise Unsayable(f"festival: nothing sayable in {' '.join(tokens)[:120]!r} (it needs Cyrillic words); "
                            "normalise digits and foreign words to Russian first")
         audio, token_spans = self._run(text)
         spans = _map_spans(tokens, text, owner, token_spans, audio, self.sample_rate)
@@ -315,19 +324,36 @@ class FestivalVoice:
                 out = proc.request(scheme.replace("{wav}", proc.wav.name), self.timeout)
                 audio = _read_wav(proc.wav, self.sample_rate)
             except TimeoutError as exc:
-                raise TTSError(f"festival: {exc} for {text[:120]!r}; the process was restarted") from None
+                raise EngineError(f"festival: {exc} for {text[:120]!r}; the process was stopped, nothing was "
+                                  "stored; rerun (a busy machine: fewer --workers)") from None
             except BrokenPipeError as exc:
+                interrupt.check()
+                if "control-c interrupt" in str(exc):  # signalled from outside: a stop, not a crash to retry
+                    raise _interrupted(text) from None
                 if attempt == 2:
-                    raise TTSError(f"festival: {exc} while saying {text[:120]!r}") from None
+                    raise EngineError(f"festival: {exc} twice while saying {text[:120]!r}; nothing was stored; "
+                                      "rerun, and check memory (dmesg) if it repeats") from None
                 log.warning("festival process died (%s); retrying on a fresh one", exc)
                 continue
             finally:
                 pool.release(proc)
+            if "control-c interrupt" in out:
+                proc.kill()  # it was signalled from outside; a fresh process takes the next phrase
+                raise _interrupted(text)
+            if audio is None and _first_error(out) == "no message":
+                raise EngineError(f"festival wrote no audio for {text[:120]!r} and gave no reason; nothing was "
+                                  "stored; rerun")
             if audio is None or len(audio) == 0:
-                raise TTSError(f"festival: no audio for {text[:120]!r} ({_first_error(out)}); "
-                               "rephrase or drop the word it cannot read")
+                # Festival's front end rejects the text itself (it says why: a letter-to-sound rule that does
+                # not match, a Scheme error), or says it in 0 s
+                raise Unsayable(f"festival: no audio for {text[:120]!r}, it cannot say it ({_first_error(out)}); "
+                                "rephrase or drop the word it cannot read")
             return audio, _parse_tokens(out)
         raise AssertionError("unreachable")
+
+
+def _interrupted(text: str) -> EngineError:
+    return EngineError(f"festival was interrupted (SIGINT) while saying {text[:120]!r}; nothing was stored; rerun")
 
 
 def _read_wav(path: Path, sample_rate: int) -> np.ndarray | None:

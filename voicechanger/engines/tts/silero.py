@@ -28,7 +28,7 @@ import numpy as np
 
 from ...errors import VoiceError
 from ...paths import models_dir as default_models_dir
-from . import Synthesis, TTSError, VoiceInfo
+from . import Synthesis, TTSError, Unsayable, VoiceInfo
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class SileroVoice:
         """Say ``tokens`` (Silero reads '+' stress marks itself); word_spans is None."""
         words = [w for w in (re.sub(r"[^а-яёА-ЯЁa-zA-Z0-9+.,!?\-]", "", t) for t in tokens) if w]
         if not any(re.search(r"[а-яёА-ЯЁa-zA-Z0-9]", w) for w in words):
-            raise TTSError(f"{self.spec}: nothing sayable in {' '.join(tokens)[:120]!r}")
+            raise Unsayable(f"{self.spec}: nothing sayable in {' '.join(tokens)[:120]!r}")
         step = rate_step(rate)
         parts = []
         for piece in chunks(words):

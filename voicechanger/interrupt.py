@@ -1,0 +1,66 @@
+"""Stopping a run cleanly on SIGINT or SIGTERM.
+
+Only this Python process reacts to the terminal's signals: engine processes (Festival, ffmpeg) are
+started in a process group of their own (``CHILD``), so a Ctrl-C or a ``kill -- -PGID`` never reaches
+them, and they are stopped by us instead. A signal sets one process-wide flag and raises
+``Interrupted`` in the main thread; the other threads (the voice thread, a folder's workers) see the
+flag at their next check: before a node runs, before an artifact is renamed into the store, before an
+output is renamed into place, and while waiting on an engine process. So an interrupted run stores
+nothing after the signal and writes no output.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from .errors import Interrupted
+
+# Popen keyword arguments for every engine process: a session, so a process group, of its own (see the
+# module doc). Not process_group=0: that needs Python 3.11, and none of them needs the terminal.
+CHILD: dict[str, Any] = {"start_new_session": True}
+
+_stop = threading.Event()
+_signum = signal.SIGINT
+
+
+def request_stop(signum: int = signal.SIGINT) -> None:
+    """Ask every thread to stop at its next check."""
+    global _signum
+    _signum = signum
+    _stop.set()
+
+
+def stopping() -> bool:
+    return _stop.is_set()
+
+
+def signal_number() -> int:
+    """The signal of the stop request (SIGINT when none came)."""
+    return int(_signum)
+
+
+def check() -> None:
+    """Raise Interrupted when a stop was requested."""
+    if _stop.is_set():
+        raise Interrupted(_signum)
+
+
+def reset() -> None:
+    """Forget an earlier stop (a new run in the same process, e.g. in tests)."""
+    _stop.clear()
+
+
+def _handler(signum: int, _frame: Any) -> None:
+    request_stop(signum)
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """From now on SIGINT and SIGTERM raise Interrupted in the main thread (after setting the flag). A
+    signal the process was started ignoring (a background job's SIGINT, nohup) stays ignored."""
+    reset()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _handler)
