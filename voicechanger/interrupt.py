@@ -23,6 +23,7 @@ CHILD: dict[str, Any] = {"start_new_session": True}
 
 _stop = threading.Event()
 _signum = signal.SIGINT
+_local = threading.local()  # .deferring: the main thread is in a block a signal must not cut short
 
 
 def request_stop(signum: int = signal.SIGINT) -> None:
@@ -54,7 +55,23 @@ def reset() -> None:
 
 def _handler(signum: int, _frame: Any) -> None:
     request_stop(signum)
-    raise Interrupted(signum)
+    if not getattr(_local, "deferring", False):
+        raise Interrupted(signum)
+
+
+class deferred:
+    """A block that a signal must not cut in two (making or removing a work folder): a signal that
+    comes meanwhile only sets the stop flag, and Interrupted is raised when the block ends (unless
+    another exception is already on its way out)."""
+
+    def __enter__(self) -> None:
+        self._outer = getattr(_local, "deferring", False)
+        _local.deferring = True
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        _local.deferring = self._outer
+        if exc_type is None and not self._outer:
+            check()
 
 
 def install() -> None:

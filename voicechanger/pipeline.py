@@ -111,7 +111,8 @@ class Plan:
 
 def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]) -> Artifact:
     """Run one stage on its (already available) inputs and store the result."""
-    scratch = store.scratch()
+    with interrupt.deferred():  # a signal between the folder's creation and the try would leave it behind
+        scratch = store.scratch()
     try:
         try:
             output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
@@ -121,8 +122,9 @@ def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]
             raise
         return store.put(node.name, node.key, output.meta, arrays=output.arrays, files=output.files)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        release_free_memory()  # what the stage freed, so that the other thread's peak does not add to it
+        with interrupt.deferred():  # nor may one cut the removal short
+            shutil.rmtree(scratch, ignore_errors=True)
+            release_free_memory()  # what the stage freed, so that the other thread's peak does not add to it
 
 
 class Graph:
