@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru
+DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-gsm
 DEMO_IN  := examples/demo-ru.mp3
 DEMO_OUT := out/demo-ru.voice.mp3
 export DO_NOT_TRACK := 1
