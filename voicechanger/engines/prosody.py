@@ -29,7 +29,7 @@ import numpy as np
 Span = tuple[float, float]
 
 __all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
-           "speaker_bounds", "speech_offset",
+           "speaker_bounds", "speech_offset", "voiced_onset",
            "bridged_log_f0", "pitch_register"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
@@ -168,17 +168,19 @@ def _frame_db(audio: np.ndarray, sr: int, *, win: float = 0.02,
     return (starts + (ends - starts) / 2) / sr, 10 * np.log10(power + 1e-12)
 
 
-def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
-    """(threshold, low threshold) in dB: relative to the peak, raised above a noise floor.
-
-    The floor is the quietest ~50 ms that is not digital silence, so it works whether the
-    recording has much silence or almost none."""
-    peak = float(np.percentile(db, 99))
+def _noise_floor(db: np.ndarray) -> float:
+    """The quietest ~50 ms that is not digital silence, so it works whether the recording has much
+    silence or almost none."""
     live = db[db > -100.0]
     if len(live) >= 5:
-        floor = float(np.min(np.convolve(live, np.ones(5) / 5, mode="valid")))
-    else:
-        floor = float(np.min(db)) if len(db) else -120.0
+        return float(np.min(np.convolve(live, np.ones(5) / 5, mode="valid")))
+    return float(np.min(db)) if len(db) else -120.0
+
+
+def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
+    """(threshold, low threshold) in dB: relative to the peak, raised above the noise floor."""
+    peak = float(np.percentile(db, 99))
+    floor = _noise_floor(db)
     thr = max(peak - 30.0, min(floor + 10.0, peak - 15.0))
     low = min(max(peak - 45.0, floor + 5.0), thr)
     return thr, low
@@ -261,6 +263,28 @@ def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> fl
     silent = np.flatnonzero(~mask)
     end = float(t[silent[0]]) if len(silent) else float(t[-1]) + 0.01
     return min(max(at, lo / sr + end - 0.005), not_after)
+
+
+def voiced_onset(audio: np.ndarray, sr: int, at: float, not_after: float, *, drop_db: float = 30.0) -> float:
+    """The first moment from ``at`` on (up to ``not_after``) where the speech itself starts: 40 ms or
+    more within ``drop_db`` of the loud frames of [at, not_after] and clearly over the noise floor
+    before it. Breath, a click and noise are weaker or shorter than that, so a phrase that Whisper
+    starts in them starts here instead; ``at`` when no such stretch is found."""
+    lo = max(int((at - 0.5) * sr), 0)
+    hi = min(int(not_after * sr), len(audio))
+    if hi - int(at * sr) < int(0.05 * sr):
+        return at
+    t, db = _frame_db(audio[lo:hi], sr)
+    t = t + lo / sr
+    inside = t >= at
+    if inside.sum() < 3:
+        return at
+    loud = float(np.percentile(db[inside], 95))
+    strong = (db > max(loud - drop_db, min(_noise_floor(db) + 12.0, loud - 6.0))) & inside
+    for i, j in _true_runs(strong):
+        if j - i >= 4:
+            return max(at, float(t[i]) - 0.01)
+    return at
 
 
 # --------------------------------------------------------------------------- the time map
