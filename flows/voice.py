@@ -49,6 +49,7 @@ from voicechanger.batch import folder_pairs
 from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
+from voicechanger.notices import recording_notices
 from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans
 from voicechanger.store import Store, sha256_file
 
@@ -343,6 +344,9 @@ class Batch:
         )
         self.logger.info("%s: %s → %s (%.1f s of audio, %d phrases)", rec.status, rec.source, rec.target,
                          rec.duration, len(rec.phrases))
+        for notice in recording_notices(self.scheduler.store, rec.plan, rec.source, rec.target, len(rec.phrases),
+                                        rec.duration):
+            self.logger.warning("warning: %s", notice)
 
     def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
         rec.status = "failed"

@@ -434,3 +434,19 @@ def test_a_collapsed_phrase_takes_its_span_from_the_speech_and_the_pause_after()
     # The last phrase of a chunk may use the rest of the chunk, not more.
     last = widen_rushed([collapsed], [20.0], audio, SR, 3.0, 2.0)
     assert last[0]["end"] == pytest.approx(3.0, abs=0.002)
+
+
+def test_a_rushed_voice_is_reported() -> None:
+    """The prosody artifacts' squeeze summary becomes one notice for the whole recording (the CLI and
+    the Prefect flow print the notices, cached reruns too); artifacts made before it have none."""
+    from voicechanger.notices import rushed_voice
+    from voicechanger.stages.prosody import squeeze_summary
+
+    phrases = [_words(0.0, 1.0, 2), _words(2.0, 3.0, 2), _words(4.0, 4.5, 2)]
+    first = {"phrases": [{}, {}], "squeeze": squeeze_summary(phrases[:2], [1.2, 1.8])}
+    second = {"phrases": [{}], "squeeze": squeeze_summary(phrases[2:], [1.6])}
+    assert first["squeeze"] == {"rushed": 1, "worst": 1.8} and second["squeeze"] == {"rushed": 1, "worst": 3.2}
+    notice = rushed_voice(Path("talk.mp3"), [first, second])
+    assert notice is not None and "talk.mp3" in notice and "2 of 3 phrases" in notice and "3.2x" in notice
+    assert rushed_voice(Path("talk.mp3"), [{"phrases": [{}], "squeeze": {"rushed": 0, "worst": 1.4}}]) is None
+    assert rushed_voice(Path("talk.mp3"), [{"phrases": [{}]}]) is None
