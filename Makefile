@@ -10,7 +10,7 @@ DEMO_OUT := out/demo-ru.voice.mp3
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install debs venv models run test test-fast bench serve clean
+.PHONY: install debs venv models run test test-fast bench quality serve clean
 
 install: debs venv models
 
@@ -49,6 +49,10 @@ test-fast: install
 BENCH_ARGS ?= --long
 bench: install
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# The quality table over every recording condition (tests/conditions.py), for the README.
+quality: install
+	$(PY) -m benchmarks.quality
 
 # Serve the Prefect deployment voice/convert (flows/serve.py) against the server at PREFECT_API_URL:
 #   prefect server start; export PREFECT_API_URL=http://127.0.0.1:4200/api; make serve

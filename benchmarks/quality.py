@@ -42,28 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import conditions
-    from conftest import QUALITY_PROMPTS
+    from conftest import QUALITY_PROMPTS, convert_with
     from roundtrip import Referee, measure
     from speech import assemble
 
-    from voicechanger.config import load_settings
-    from voicechanger.pipeline import convert
     from voicechanger.store import Store
 
     wanted = [n for n in args.only.split(",") if n] or ["clean", *conditions.NAMES]
     folder = args.work / "conditions"
     folder.mkdir(parents=True, exist_ok=True)
     store, referee = Store(args.work / "store"), Referee(args.work / "referee.json")
-    settings = load_settings(args.profile, {})
+    out_dir = args.work / "out"
+    out_dir.mkdir(exist_ok=True)
     rows = []
     for name in wanted:
         if name == "clean":
-            condition = conditions.clean(assemble(QUALITY_PROMPTS, folder / "clean.wav"), folder)
+            condition = conditions.clean(assemble(QUALITY_PROMPTS, folder / "clean.wav"))
         else:
             condition = conditions.build(name, folder)
-        out_dir = args.work / "out"
-        out_dir.mkdir(exist_ok=True)
-        result = convert(condition.path, out_dir / f"{name}.{args.profile}.wav", settings, store)
+        result = convert_with(condition, args.profile, store, out_dir)
         figures = measure(condition, result, store, referee, log=args.log)
         rows.append(figures.row())
         print(json.dumps(figures.row(), ensure_ascii=False), flush=True)

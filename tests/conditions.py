@@ -19,7 +19,7 @@ import numpy as np
 
 from speech import RATE, SOUNDS, decode, transcripts, write_wav
 
-FORMAT = 1  # bump when the way conditions are made changes
+FORMAT = 2  # bump when the way conditions are made changes
 CLEAN_SECONDS = 55.0  # speech per condition before any time-scaling (fast: 42 s after it)
 SNR_DB = 10.0
 QUIET_DBFS = -30.0
@@ -30,7 +30,8 @@ FAST = 1.3
 class Condition:
     name: str
     path: Path          # the recording to convert
-    dry: Path           # the same timeline with the speech undegraded (no noise, echo or codec)
+    dry: Path           # the same timeline with the speech undegraded (no noise, echo or codec): where
+                        # speech really is, and its intonation
     names: tuple[str, ...]
     spans: tuple[tuple[float, float], ...]  # each prompt's (start, end) in seconds
     texts: tuple[str, ...]                  # each prompt's true transcript
@@ -92,14 +93,17 @@ def pink_noise(samples: int, seed: int) -> np.ndarray:
     return noise / np.sqrt(np.mean(noise ** 2))
 
 
-def room_response(seed: int, rt60: float = 0.5, length_s: float = 0.6) -> np.ndarray:
+def room_response(seed: int, rt60: float = 0.4, direct_to_reverb_db: float = 4.0, length_s: float = 0.5
+                  ) -> np.ndarray:
     """A synthetic room impulse response: the direct sound, then exponentially decaying noise
-    (-60 dB at ``rt60``) after a few ms, as a small furnished room gives."""
+    (-60 dB at ``rt60``) from 4 ms on, ``direct_to_reverb_db`` below it in energy: a phone held in a
+    small room (a distant microphone has far more echo than a voice note)."""
     rng = np.random.default_rng(seed)
     n = int(length_s * RATE)
     t = np.arange(n) / RATE
-    tail = rng.standard_normal(n) * np.exp(-6.91 * t / rt60) * 0.25
+    tail = rng.standard_normal(n) * np.exp(-6.91 * t / rt60)
     tail[: int(0.004 * RATE)] = 0.0
+    tail *= np.sqrt(10 ** (-direct_to_reverb_db / 10) / np.sum(tail ** 2))
     tail[0] = 1.0
     return tail
 
@@ -236,7 +240,7 @@ def _condition(name: str, folder: Path, saved: dict) -> Condition:
                      tuple((float(a), float(b)) for a, b in saved["spans"]), tuple(saved["texts"]))
 
 
-def clean(assembled, folder: Path) -> Condition:
+def clean(assembled) -> Condition:
     """The studio set (tests/conftest.py's quality prompts) as a Condition: its dry speech is itself."""
     return Condition("clean", assembled.path, assembled.path, assembled.names, assembled.spans,
                      tuple(transcripts()[n] for n in assembled.names))

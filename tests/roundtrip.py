@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,8 +60,12 @@ class Referee:
         key = hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
         if key not in self.table:
             self.table[key] = transcribe_text(audio)
-            if self.cache is not None:
-                self.cache.write_text(json.dumps(self.table, ensure_ascii=False), encoding="utf-8")
+            if self.cache is not None:  # whole or not at all, and keeping what another run added
+                if self.cache.is_file():
+                    self.table = {**json.loads(self.cache.read_text(encoding="utf-8")), **self.table}
+                partial = self.cache.with_suffix(f".{os.getpid()}.partial")
+                partial.write_text(json.dumps(self.table, ensure_ascii=False), encoding="utf-8")
+                partial.replace(self.cache)
         return self.table[key]
 
 
@@ -161,7 +166,9 @@ def measure(condition: Condition, result, store, referee=transcribe_text, log: b
     source, dry, output = decode(condition.path), decode(condition.dry), decode(result.output)
     rate, rate_in, rate_out, words = round_trip_wer(condition, source, output, referee, log)
     corr, frames = log_f0_correlation(output, RATE, dry, RATE)
-    offsets, misses = start_offsets(result, store, dry, output)
+    # Starts are judged on the input as heard: the dry speech's digital silence would make inaudible
+    # sounds (a stop's burst 50 dB under the noise) count as the start.
+    offsets, misses = start_offsets(result, store, source, output)
     if log:
         for miss in misses:
             print(f"{condition.name}: start off by more than 100 ms: {miss}")
