@@ -176,8 +176,8 @@ def measure(condition: Condition, result, store, referee=transcribe_text, log: b
     squeeze = np.array([r[0] for r in rows]) if rows else np.zeros(1)
     with_room = sum(1 for s, roomy in rows if s > ROOM_SQUEEZE and roomy <= ROOM_SQUEEZE)
     return Figures(
-        name=condition.name, seconds=round(len(source) / RATE, 1), words=words, wer=round(rate, 3),
-        wer_input=round(rate_in, 3), wer_truth=round(rate_out, 3), log_f0_r=round(corr, 3), f0_frames=frames,
+        name=condition.name, seconds=round(len(source) / RATE, 1), words=words, wer=round(float(rate), 3),
+        wer_input=round(float(rate_in), 3), wer_truth=round(float(rate_out), 3), log_f0_r=round(corr, 3), f0_frames=frames,
         starts=len(offsets), start_median_ms=round(float(np.median(np.abs(offsets))) * 1000, 1) if len(offsets) else 0.0,
         starts_within_100ms=round(float(np.mean(np.abs(offsets) <= 0.1)), 3) if len(offsets) else 0.0,
         over_silence=round(over_silence(dry, output), 4), phrases=len(rows),
