@@ -4,13 +4,13 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru
+DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-gsm
 DEMO_IN  := examples/demo-ru.mp3
 DEMO_OUT := out/demo-ru.voice.mp3
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install debs venv models run test test-fast bench bench-micro lint serve clean
+.PHONY: install debs venv models run test test-fast bench bench-micro quality lint serve clean
 
 install: debs venv models
 
@@ -59,6 +59,10 @@ bench-micro: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# The quality table over every recording condition (tests/conditions.py), for the README.
+quality: install
+	$(PY) -m benchmarks.quality
 
 # Serve the Prefect deployment voice/convert (flows/serve.py) against the server at PREFECT_API_URL:
 #   prefect server start; export PREFECT_API_URL=http://127.0.0.1:4200/api; make serve

@@ -51,6 +51,7 @@ from voicechanger.batch import folder_pairs
 from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
+from voicechanger.notices import recording_notices
 from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, unsaid_phrases,
                                    write_output)
 from voicechanger.video import check_video_output
@@ -372,6 +373,9 @@ class Batch:
         if rec.unsaid:
             self.logger.warning("%s: %d phrase(s) not said (silent in the output; strict makes this an error): %s",
                                 rec.source, len(rec.unsaid), "; ".join(_unsaid_line(u) for u in rec.unsaid))
+        for notice in recording_notices(self.scheduler.store, rec.plan, rec.source, rec.target, len(rec.phrases),
+                                        rec.duration, self.settings.mix.mode):
+            self.logger.warning("warning: %s", notice)
 
     def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
         rec.status = "failed"

@@ -49,7 +49,7 @@ def session_store(tmp_path_factory: pytest.TempPathFactory):
     return Store(kept if kept else tmp_path_factory.mktemp("store"))
 
 
-def _convert(assembled: Assembled, profile: str, store, out_dir: Path, **overrides):
+def convert_with(assembled: Assembled, profile: str, store, out_dir: Path, **overrides):
     from voicechanger.config import load_settings
     from voicechanger.pipeline import convert
 
@@ -60,12 +60,12 @@ def _convert(assembled: Assembled, profile: str, store, out_dir: Path, **overrid
 
 @pytest.fixture(scope="session")
 def normal_result(quality_input: Assembled, session_store, speech_dir: Path):
-    return _convert(quality_input, "normal", session_store, speech_dir)
+    return convert_with(quality_input, "normal", session_store, speech_dir)
 
 
 @pytest.fixture(scope="session")
 def fast_result(quality_input: Assembled, session_store, speech_dir: Path):
-    return _convert(quality_input, "fast", session_store, speech_dir)
+    return convert_with(quality_input, "fast", session_store, speech_dir)
 
 
 @pytest.fixture(scope="session")

@@ -132,8 +132,8 @@ def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.
     and not before ``not_before`` (less 0.1 s: Whisper's phrase edges, which set it, can be that far off).
 
     A rise, not just a loud frame: where the window opens on the decaying tail of the previous
-    phrase, that tail is not this phrase's start. The floor is taken from 0.3 s more of context,
-    so a pause just before the window still counts."""
+    phrase, that tail is not this phrase's start; and one held for 30 ms. The floor is taken from 0.3 s
+    more of context, so a pause just before the window still counts."""
     hop = rate // 100
     start = max(around - before, not_before)
     lo = max(0, int((start - 0.3) * rate))
@@ -148,7 +148,9 @@ def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.
         return None
     above = energy > floor + min(20.0, (peak - floor) / 2)
     first = max(1, int(round((start - 0.1) * rate - lo)) // hop)
-    rises = [k for k in range(first, frames) if above[k] and not above[k - 1]]
+    # held for 30 ms: a 10-20 ms blip (the release of the previous word's last stop, in a pause that
+    # room echo keeps from silence) is not a phrase's start
+    rises = [k for k in range(first, frames - 2) if above[k : k + 3].all() and not above[k - 1]]
     return lo / rate + rises[0] * hop / rate if rises else None
 
 

@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from speech import RATE, decode, onset, transcribe_text, wer
+from roundtrip import phrases_of, start_offsets
+from speech import RATE, decode, transcribe_text, wer
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ def test_timing_length_and_phrase_starts(quality_input, normal_result, session_s
     """Output length = input length ± 50 ms; every phrase starts within 100 ms of the original's."""
     source, output = decode(quality_input.path), decode(normal_result.output)
     assert abs(len(output) - len(source)) / RATE <= 0.05
-    offsets, misses = _start_offsets(quality_input, normal_result, session_store, source, output)
+    offsets, misses = start_offsets(normal_result, session_store, source, output)
     print(f"{len(offsets)} phrases; |offset| median {np.median(np.abs(offsets)) * 1000:.0f} ms; "
           f"off by more than 100 ms: {misses}")
     assert len(offsets) >= len(quality_input.names)
@@ -69,33 +70,9 @@ def test_timing_length_and_phrase_starts(quality_input, normal_result, session_s
     assert not misses
 
 
-def _start_offsets(quality_input, result, store, source: np.ndarray, output: np.ndarray):
-    """(output onset - input onset) per phrase, and the phrases off by more than 100 ms."""
-    offsets, misses = [], []
-    previous_end = 0.0
-    for phrase in _phrases(result, store):
-        # Look for the onset after the middle of the pause before the phrase, so that the tail of the
-        # previous phrase is not taken for this one's start.
-        floor = (previous_end + phrase["start"]) / 2
-        src = onset(source, phrase["start"], not_before=floor)
-        out = onset(output, phrase["start"], not_before=floor)
-        previous_end = phrase["end"]
-        if src is None:
-            continue
-        offsets.append(9.9 if out is None else out - src)
-        if out is None or abs(out - src) > 0.1:
-            misses.append((phrase["start"], round(src, 3), out and round(out, 3), phrase["text"]))
-    return np.array(offsets), misses
-
-
-def _phrases(result, store) -> list[dict]:
-    """The stressed phrases of every chunk of a conversion, from the store."""
-    return [p for chain in result.plan.chains for p in store.get("stress", chain[1].key).meta["phrases"]]
-
-
 def test_text_for_the_voice_has_stress_marks_and_no_digits(normal_result, session_store):
     """basic-pbx-ivr-main says 1, 2, 3, 4, 0: the voice must get words with stress marks instead."""
-    phrases = _phrases(normal_result, session_store)
+    phrases = phrases_of(normal_result, session_store)
     said = " ".join(p["text"] for p in phrases)
     handed = " ".join(p["stressed"] for p in phrases)
     assert re.search(r"\d", said), "Whisper wrote no digits; the prompt set should contain numbers"

@@ -35,6 +35,7 @@ class WhisperSettings(_Strict):
 class ProsodySettings(_Strict):
     mode: Literal["duration", "full"] = "full"
     fit_rate: bool = True
+    max_squeeze: float = Field(2.0, ge=1.0, le=20.0)
 
 
 class OutputSettings(_Strict):

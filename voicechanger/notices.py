@@ -1,11 +1,12 @@
 """What a successful run must still tell the user: a truncated input file, speech that a time limit
-left out, no speech at all. Read from the artifacts' metadata, so a cached rerun says it too."""
+left out, no speech at all, a voice rushed to keep up with the speaker. Read from the artifacts' metadata, so a cached rerun says it too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from .stages.prosody import RUSHED
 from .store import Store
 
 # Decoded audio this much shorter than the container declares means a cut file (mp3 frames rounding,
@@ -40,6 +41,19 @@ def no_speech(input_path: Path, output_path: Path, duration: float, mix_mode: st
             "input, so that it stays in sync")
 
 
+def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> str | None:
+    """How many phrases the voice had to say much faster than its own pace (the prosody stage's
+    ``squeeze`` meta: phrases beyond its RUSHED ratio, and the worst ratio)."""
+    summaries = [meta["squeeze"] for meta in prosody_metas if "squeeze" in meta]
+    rushed = sum(int(s["rushed"]) for s in summaries)
+    if not rushed:
+        return None
+    total = sum(len(meta["phrases"]) for meta in prosody_metas)
+    worst = max(float(s["worst"]) for s in summaries)
+    return (f"input {input_path}: the voice is rushed in {rushed} of {total} phrases (squeezed beyond {RUSHED}x its "
+            f"own pace, the worst {worst:.1f}x): the speaker talks faster than the voice, which may be hard to follow")
+
+
 def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Path, phrases: int,
                       duration: float, mix_mode: str = "replace") -> list[str]:
     """The notices of one converted recording (``plan`` is its pipeline.Plan)."""
@@ -52,6 +66,8 @@ def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Pa
             transcribed = store.get("transcribe", chain[0].key, verify=False)
             if transcribed is not None:
                 notices.append(skipped_speech(input_path, transcribed.meta, rate))
+    prosodies = [store.get("prosody", chain[3].key, verify=False) for chain in plan.chains]
+    notices.append(rushed_voice(input_path, [artifact.meta for artifact in prosodies if artifact is not None]))
     if phrases == 0:
         notices.append(no_speech(input_path, output_path, duration, mix_mode))
     return [notice for notice in notices if notice]

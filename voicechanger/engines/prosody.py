@@ -26,7 +26,7 @@ import numpy as np
 Span = tuple[float, float]
 
 __all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
-           "speaker_bounds", "speech_offset",
+           "speaker_bounds", "speech_offset", "voiced_onset",
            "bridged_log_f0", "pitch_register"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
@@ -41,6 +41,8 @@ _ENV_SMOOTH_S = 0.25     # loudness envelope smoothing (shorter tracks syllables
 _GAIN_MIN_DB = -6.0
 _GAIN_MAX_DB = 0.0       # attenuate only: boosts amplified Festival's joins
 _BOOST_RANGE_DB = 20.0
+_LEAD_IN_S = 0.3         # how far before a phrase's first loud sound its weak first consonants may reach
+_LEAD_IN_GAP_S = 0.06    # the longest quiet gap inside them (a stop's closure; a breath ends earlier)
 
 
 # --------------------------------------------------------------------------- analysis helpers
@@ -164,17 +166,19 @@ def _frame_db(audio: np.ndarray, sr: int, *, win: float = 0.02,
     return (starts + (ends - starts) / 2) / sr, 10 * np.log10(power + 1e-12)
 
 
-def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
-    """(threshold, low threshold) in dB: relative to the peak, raised above a noise floor.
-
-    The floor is the quietest ~50 ms that is not digital silence, so it works whether the
-    recording has much silence or almost none."""
-    peak = float(np.percentile(db, 99))
+def _noise_floor(db: np.ndarray) -> float:
+    """The quietest ~50 ms that is not digital silence, so it works whether the recording has much
+    silence or almost none."""
     live = db[db > -100.0]
     if len(live) >= 5:
-        floor = float(np.min(np.convolve(live, np.ones(5) / 5, mode="valid")))
-    else:
-        floor = float(np.min(db)) if len(db) else -120.0
+        return float(np.min(np.convolve(live, np.ones(5) / 5, mode="valid")))
+    return float(np.min(db)) if len(db) else -120.0
+
+
+def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
+    """(threshold, low threshold) in dB: relative to the peak, raised above the noise floor."""
+    peak = float(np.percentile(db, 99))
+    floor = _noise_floor(db)
     thr = max(peak - 30.0, min(floor + 10.0, peak - 15.0))
     low = min(max(peak - 45.0, floor + 5.0), thr)
     return thr, low
@@ -257,6 +261,41 @@ def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> fl
     silent = np.flatnonzero(~mask)
     end = float(t[silent[0]]) if len(silent) else float(t[-1]) + 0.01
     return min(max(at, lo / sr + end - 0.005), not_after)
+
+
+def voiced_onset(audio: np.ndarray, sr: int, at: float, not_after: float, *, drop_db: float = 30.0) -> float:
+    """Where the speech itself starts, from ``at`` on (up to ``not_after``): the first 40 ms within
+    ``drop_db`` of the loud frames of [at, not_after], clearly over the noise floor, and the weaker
+    sounds just before it that belong to the word (an initial "с" 25-35 dB below the vowel, a stop's
+    closure): up to _LEAD_IN_S back over quieter speech with gaps under _LEAD_IN_GAP_S. Breath, a
+    click and noise are weaker or shorter, and a breath ends a moment before the speech, so a phrase
+    that Whisper starts in them starts here instead; ``at`` when nothing is found."""
+    lo = max(int((at - 0.5) * sr), 0)
+    hi = min(int(not_after * sr), len(audio))
+    if hi - int(at * sr) < int(0.05 * sr):
+        return at
+    t, db = _frame_db(audio[lo:hi], sr)
+    t = t + lo / sr
+    inside = t >= at
+    if inside.sum() < 4:
+        return at
+    # The noise level is the window's quieter frames (its pause and stops), not its quietest 50 ms:
+    # under steady noise only a few dB separate the two, and speech stands 10-20 dB above it.
+    loud, noise = float(np.percentile(db[inside], 95)), float(np.percentile(db, 10))
+    strong = (db > max(loud - drop_db, min(noise + 6.0, loud - 6.0))) & inside
+    core = next((i for i, j in _true_runs(strong) if j - i >= 4), None)
+    if core is None:
+        return at
+    weak = db > max(loud - drop_db - 12.0, min(noise + 4.0, loud - 6.0))
+    first, gap = core, 0
+    for k in range(core - 1, -1, -1):
+        if t[k] < at or t[k] < t[core] - _LEAD_IN_S:
+            break
+        if weak[k]:
+            first, gap = k, 0
+        elif (gap := gap + 1) * (t[1] - t[0]) > _LEAD_IN_GAP_S:
+            break
+    return max(at, float(t[first]) - 0.01)
 
 
 # --------------------------------------------------------------------------- the time map

@@ -12,6 +12,8 @@ from .base import Context, Output, Stage
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
 MAX_LEAD_S = 0.5  # how far before Whisper's first word a phrase's real onset is looked for
+PAUSE_KEEP_S = 0.1  # a widened phrase ends at least this long before the next phrase starts
+RUSHED = 1.5  # a phrase squeezed beyond this is reported: the voice sounds rushed
 
 Span = tuple[float, float]
 
@@ -35,8 +37,11 @@ def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int
 
     Whisper sometimes puts a phrase's first word late, after a first syllable; the voice would then
     start late and squeeze that syllable out. The onset is searched back to where the previous phrase's
-    speech ends (Whisper's end for it, or later where its speech goes on: see speech_offset)."""
-    from ..engines.prosody import speech_offset, speech_onset
+    speech ends (Whisper's end for it, or later where its speech goes on: see speech_offset).
+    Whisper also starts a phrase early, in the breath, a click or noise before it; the voice would then
+    start before the speaker does. The start is then moved on to where the voice itself starts
+    (voiced_onset), never past the first word's end."""
+    from ..engines.prosody import speech_offset, speech_onset, voiced_onset
 
     refined = []
     for j, phrase in enumerate(phrases):
@@ -48,11 +53,67 @@ def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int
         # Not back into the previous phrase's speech, which can go on past Whisper's end for it.
         previous_end = lower if j == 0 else speech_offset(audio, rate, phrases[j - 1]["end"], start - 0.03) + 0.03
         onset = speech_onset(audio, rate, start, max(previous_end, start - MAX_LEAD_S, lower))
-        if onset < start - 0.02:
+        onset = voiced_onset(audio, rate, onset, words[0]["end"])
+        if abs(onset - start) > 0.02:
             first = {**words[0], "start": round(onset, 3)}
-            phrase = {**phrase, "start": min(phrase["start"], first["start"]), "words": [first, *words[1:]]}
+            phrase = {**phrase, "start": first["start"], "words": [first, *words[1:]]}
         refined.append(phrase)
     return refined
+
+
+def natural_lengths(synth_phrases: list[dict[str, Any]], synth_audio: np.ndarray, rate: int) -> list[float]:
+    """The voice's own length of each phrase's speech (its first to last word, else its speech span)."""
+    from ..engines.prosody import speech_span
+
+    lengths = []
+    for synth in synth_phrases:
+        spans = synth.get("word_spans")
+        if spans:
+            lengths.append(float(max(b for _a, b in spans) - min(a for a, _b in spans)))
+        elif synth["length"]:
+            a, b = speech_span(synth_audio[synth["offset"]: synth["offset"] + synth["length"]], rate)
+            lengths.append(b - a)
+        else:
+            lengths.append(0.0)
+    return lengths
+
+
+def squeeze(phrase: dict[str, Any], natural: float) -> float:
+    """How much faster than its own pace the voice must speak to fit the phrase's span."""
+    return natural / max(phrase["end"] - phrase["start"], 0.01)
+
+
+def widen_rushed(phrases: list[dict[str, Any]], naturals: list[float], audio: np.ndarray, rate: int,
+                 upper: float, max_squeeze: float) -> list[dict[str, Any]]:
+    """Phrases too short for their words (squeeze beyond ``max_squeeze``: Whisper's word times can
+    collapse) take their span from the speech: the end goes on to where the speech really ends and,
+    if the voice needs more, into the pause after, never closer than PAUSE_KEEP_S to the next
+    phrase's start (nor past the chunk's end). The words keep their share of the widened span."""
+    from ..engines.prosody import speech_offset
+
+    widened = []
+    for j, (phrase, natural) in enumerate(zip(phrases, naturals)):
+        words = phrase.get("words") or []
+        limit = upper if j == len(phrases) - 1 else phrases[j + 1]["start"] - PAUSE_KEEP_S
+        start, end = phrase["start"], phrase["end"]
+        if not words or squeeze(phrase, natural) <= max_squeeze or limit <= end:
+            widened.append(phrase)
+            continue
+        new_end = min(max(speech_offset(audio, rate, end, limit), start + natural / max_squeeze), limit)
+        scale = (new_end - start) / max(end - start, 0.01)
+
+        def moved(t: float) -> float:
+            return round(start + (t - start) * scale, 3)
+
+        words = [{**w, "start": moved(w["start"]), "end": moved(w["end"])} for w in words]
+        widened.append({**phrase, "end": round(new_end, 3), "words": words})
+    return widened
+
+
+def squeeze_summary(phrases: list[dict[str, Any]], naturals: list[float]) -> dict[str, float | int]:
+    """What the voice had to do: phrases squeezed beyond RUSHED and the worst squeeze."""
+    ratios = [squeeze(p, n) for p, n in zip(phrases, naturals) if n > 0]
+    return {"rushed": sum(1 for r in ratios if r > RUSHED), "worst": round(max(ratios, default=0.0), 2)}
 
 
 def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slot_start: float) -> list[tuple[Span, Span]]:
@@ -100,6 +161,8 @@ def run(ctx: Context) -> Output:
     synth_audio = synthesized.array("audio")
     first, last = stressed.meta["span"]
     phrases = with_real_onsets(stressed.meta["phrases"], source_audio, rate, first / rate)
+    naturals = natural_lengths(synthesized.meta["phrases"], synth_audio, voice_rate)
+    phrases = widen_rushed(phrases, naturals, source_audio, rate, last / rate, ctx.settings.prosody.max_squeeze)
     slots = phrase_slots(phrases, first / rate, last / rate)
     full = ctx.settings.prosody.mode == "full"
     sources = [np.array(source_audio[int(a * rate) : int(b * rate)], dtype=np.float32) for a, b in slots]
@@ -119,7 +182,8 @@ def run(ctx: Context) -> Output:
         placed.append({"start": slot[0], "end": slot[1], "length": len(out), "anchors": len(pairs)})
         pieces.append(out.astype(np.float32))
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-    meta = {"index": stressed.meta["index"], "sample_rate": voice_rate, "phrases": placed}
+    meta = {"index": stressed.meta["index"], "sample_rate": voice_rate, "phrases": placed,
+            "squeeze": squeeze_summary(phrases, naturals)}
     return Output(meta, arrays={"audio": audio})
 
 
@@ -127,4 +191,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 7, ("prosody.mode",), run, warm_up=warm_up)
+STAGE = Stage("prosody", 8, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)

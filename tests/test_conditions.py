@@ -1,0 +1,98 @@
+"""Recordings like people's own (tests/conditions.py): every condition converted with the normal profile
+and held to the targets of issue 14, and to no worse than before the slot and onset work.
+
+The figures of every condition are printed (run with -s); benchmarks/quality.py prints them as a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import conditions
+from conftest import convert_with
+from roundtrip import measure
+
+pytestmark = pytest.mark.slow
+
+# Measured on main before slots came from the speech (prosody stage version 7), benchmarks/quality.py:
+# round-trip WER and log-F0 r per condition. A condition may not fall behind these by more than the
+# referee's noise: timing changes of a few tens of ms moved one condition's WER between 0.39 and 0.46
+# (112 words), so 2 points plus 3 words.
+BEFORE = {
+    "clean": (0.237, 0.968), "fast": (0.374, 0.971), "telephone": (0.438, 0.978), "noise": (0.426, 0.959),
+    "low-male": (0.353, 0.990), "echo-note": (0.292, 0.961), "dialogue": (0.339, 0.995),
+}
+WER_NOISE = 0.02
+WER_NOISE_WORDS = 3
+R_NOISE = 0.01
+
+
+@pytest.fixture(scope="module")
+def condition_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("conditions")
+
+
+@pytest.fixture(scope="module")
+def measured(condition_dir: Path, quality_input, normal_result, session_store):
+    """name -> Figures; the conversions share the session's store (and Whisper)."""
+    def run(name: str):
+        if name == "clean":
+            condition, result = conditions.clean(quality_input), normal_result
+        else:
+            condition = conditions.build(name, condition_dir)
+            result = convert_with(condition, "normal", session_store, condition_dir)
+        figures = measure(condition, result, session_store)
+        print(figures.row())
+        return figures, result
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = run(name)
+        return cache[name]
+    return get
+
+
+ALL = ["clean", *conditions.NAMES]
+# fast: 17 of 18 starts (0.944) both before and after. The one off ("В конце...", 45.4 s) starts
+# together in input and output (both rise from -56 dB at 45.33-45.34 s); the measure's floor, the
+# 10th percentile of a window that is nearly all speech at 0.15-0.3 s pauses, puts the input's start
+# at its loud "ко" 70 ms later, so it reads 110 ms. Left as a known gap, not tuned away.
+STARTS = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="see STARTS")) if n == "fast" else n
+          for n in ALL]
+
+
+@pytest.mark.parametrize("name", STARTS)
+def test_phrases_start_with_the_speaker(measured, name: str) -> None:
+    """At least 95 % of the measured phrases start within 100 ms of the input's."""
+    figures, result = measured(name)
+    assert figures.starts >= len(result.phrase_spans()) // 2  # most phrases measured, not a few
+    assert figures.starts_within_100ms >= 0.95
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_speech_over_silence(measured, name: str) -> None:
+    """At most 1 % of the output's speech where the input has none within 200 ms."""
+    assert measured(name)[0].over_silence <= 0.01
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_needless_squeeze(measured, name: str) -> None:
+    """No phrase squeezed beyond 2x when the pause after it had room; the summary says when the
+    voice was rushed (beyond 1.5x, from the prosody artifacts' squeeze record)."""
+    figures, result = measured(name)
+    assert figures.squeeze_over_2_with_room == 0
+    rushed = [n for n in result.notices if "the voice is rushed" in n]
+    assert bool(rushed) == any(
+        result.store.get("prosody", chain[3].key).meta["squeeze"]["rushed"] for chain in result.plan.chains)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_worse_than_before(measured, name: str) -> None:
+    """Round-trip WER and log-F0 r no worse than before this work, within the referee's noise."""
+    figures, _result = measured(name)
+    wer_before, r_before = BEFORE[name]
+    assert figures.wer <= wer_before + WER_NOISE + WER_NOISE_WORDS / figures.words
+    assert figures.log_f0_r >= r_before - R_NOISE
