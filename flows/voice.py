@@ -49,7 +49,7 @@ from voicechanger.store import Store, sha256_file
 
 STAGE_RANK = {
     name: rank
-    for rank, name in enumerate(("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat"))
+    for rank, name in enumerate(("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat"))
 }
 
 

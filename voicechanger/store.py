@@ -141,8 +141,10 @@ class Store:
         *,
         arrays: dict[str, np.ndarray] | None = None,
         files: dict[str, Path | bytes] | None = None,
+        durable: bool = True,
     ) -> Artifact:
-        """Write an artifact atomically. ``files`` values that are paths are moved in (same disk)."""
+        """Write an artifact atomically. ``files`` values that are paths are moved in (same disk).
+        ``durable=False`` skips the fsync (small per-phrase memos: a torn one fails verification)."""
         final = self.path_of(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -163,7 +165,8 @@ class Store:
             with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
                 json.dump(manifest, handle, ensure_ascii=False)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             try:
                 tmp.rename(final)
             except OSError:

@@ -1,10 +1,10 @@
 """The stages of one recording, in pipeline order (each a plain function; see base.Stage)."""
 
-from . import chunk, concat, decode, prosody, stress, synthesize, transcribe, transcript
+from . import chunk, concat, decode, prosody, script, stress, synthesize, transcribe, transcript
 from .base import Context, Output, Stage
 
 STAGES: dict[str, Stage] = {
-    m.STAGE.name: m.STAGE for m in (decode, chunk, transcribe, stress, synthesize, prosody, concat, transcript)
+    m.STAGE.name: m.STAGE for m in (decode, chunk, transcribe, script, stress, synthesize, prosody, concat, transcript)
 }
 
 __all__ = ["STAGES", "Context", "Output", "Stage"]
