@@ -36,7 +36,8 @@ def main() -> None:
     voice.serve(
         name="convert",
         description="Re-voice a recording or a folder: -p input=recordings/ -p output=out/ "
-        "[-p profile=fast] [-p voice=festival:msu_ru_nsh] [-p cache_dir=cache]",
+        "[-p profile=fast] [-p voice=festival:msu_ru_nsh] [-p cache_dir=cache] "
+        "[-p script=talk.script.srt] [-p lexicon=words.yaml]",
         tags=["voicechanger"],
     )
 

@@ -26,7 +26,6 @@ the shell for ``voice convert --prefect``, the folder where ``make serve`` runs 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -36,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
+                               update_progress_artifact)
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
@@ -44,7 +44,8 @@ from voicechanger.audio import check_input, check_output, output_format as forma
 from voicechanger.batch import pair_outputs
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
-from voicechanger.pipeline import Graph, Node, Plan, front_nodes, plan_from_spans
+from voicechanger.pipeline import (Graph, Node, Plan, front_nodes, plan_from_spans, plan_script, recording_phrases,
+                                   write_subtitles)
 from voicechanger.store import Store, sha256_file
 
 STAGE_RANK = {
@@ -231,7 +232,8 @@ class Batch:
     """Drives the recordings of one flow run through the scheduler, ``workers + 1`` at a time."""
 
     def __init__(self, pairs: list[tuple[Path, Path]], scheduler: Scheduler, settings: Settings, logger: Any,
-                 progress_id: Any) -> None:
+                 progress_id: Any, script: Path | None = None) -> None:
+        self.script = script
         self.queue = deque(Recording(i, Path(os.path.abspath(src)), dst) for i, (src, dst) in enumerate(pairs))
         self.total = len(self.queue)
         self.scheduler = scheduler
@@ -299,9 +301,12 @@ class Batch:
 
     def _plan(self, rec: Recording) -> None:
         graph = Graph(self.scheduler.store, self.settings)
-        spans = graph.ensure(rec.chunk).meta["spans"]
+        if self.script is not None:  # the cues are the phrases: script nodes instead of transcribe
+            plan = plan_script(graph, rec.source, rec.fmt, self.script)
+        else:
+            spans = graph.ensure(rec.chunk).meta["spans"]
+            plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         rec.ran.extend(graph.ran)
-        plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         rec.plan = plan
         priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}
         priority[plan.transcript.key] = priority[plan.concat.key] = (rec.index, len(plan.chains))
@@ -319,16 +324,21 @@ class Batch:
         write_atomic(final.file(final.meta["file"]), rec.target)
         rec.duration = float(final.meta["duration"])
         rec.status = "cached" if not rec.ran else "converted"
-        document = json.loads(transcript.file("transcript.json").read_text(encoding="utf-8"))
-        rec.phrases = [
-            {"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in document["phrases"]
-        ]
+        phrases = recording_phrases(transcript)
+        subtitles = write_subtitles(phrases, rec.target, self.settings.subtitles, rec.duration)
+        rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]
         self._done(rec)
         create_table_artifact(
             rec.phrases or [{"start": None, "end": None, "text": "(no speech found)"}],
             key=_slug(rec.source),
             description=f"Phrases of {rec.source} → {rec.target} ({rec.duration:.1f} s, {rec.status})",
         )
+        if subtitles is not None:
+            create_markdown_artifact(
+                f"Subtitles of `{rec.source}` ({subtitles.name}):\n\n```\n{subtitles.read_text(encoding='utf-8')}```\n",
+                key=_slug(rec.source).replace("transcript-", "subtitles-", 1),
+                description=f"{subtitles} ({len(phrases)} phrases)",
+            )
         self.logger.info("%s: %s → %s (%.1f s of audio, %d phrases)", rec.status, rec.source, rec.target,
                          rec.duration, len(rec.phrases))
 
@@ -358,19 +368,25 @@ def voice(
     overrides: dict[str, Any] | None = None,
     cache_dir: str = "cache",
     output_format: str = "mp3",
+    script: str | None = None,
+    lexicon: str | None = None,
 ) -> dict[str, Any]:
     """Convert ``input`` (a file, or a folder whose tree is mirrored) to ``output``.
 
     profile: fast, normal, high or a YAML file; voice: backend:name; overrides: settings by dotted key
     ({"whisper.model": "small", "workers": 2, "runner": "dask"}); cache_dir: the artifact store, shared
-    with the CLI; output_format: the extension of a folder's outputs. Returns the summary
+    with the CLI; output_format: the extension of a folder's outputs; script: an edited script (.srt or
+    .vtt, from `voice script`) for a one-file input: its cues are the phrases and Whisper does not run;
+    lexicon: a YAML file of 'word: how to say it'. Returns the summary
     {converted, cached, failed, recordings: [...]}; the run fails when any recording failed.
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    settings = _settings(profile, voice, overrides)
+    settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})})
     source, target = Path(input).expanduser(), Path(output).expanduser()
     pairs = _pairs(source, target, output_format)
+    if script and source.is_dir():
+        raise VoiceError(f"script {script}: a script belongs to one recording; give a file, not the folder {source}")
 
     from voicechanger.engines.asr import resolve_device
 
@@ -384,7 +400,8 @@ def voice(
     progress_id = create_progress_artifact(0.0, key="voice-progress", description=f"0 of {len(pairs)} recordings done")
     with runner:
         scheduler = Scheduler(runner, store, settings, gpu=device == "cuda", limit=limit)
-        recordings = Batch(pairs, scheduler, settings, logger, progress_id).run()
+        recordings = Batch(pairs, scheduler, settings, logger, progress_id,
+                           Path(script).expanduser() if script else None).run()
 
     counts = {s: sum(1 for r in recordings if r.status == s) for s in ("converted", "cached", "failed")}
     summary = {**counts, "seconds": round(time.perf_counter() - started, 3), "tasks": scheduler.submitted,

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from .errors import VoiceError
+from .paths import read_user_text
 
 Lexicon = dict[str, str]
 
@@ -65,12 +66,7 @@ def load_lexicon(path: Path) -> Lexicon:
     from ruamel.yaml import YAML, YAMLError
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LexiconError(f"lexicon {path}: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LexiconError(f"lexicon {path}: cannot read it as UTF-8 text ({exc})") from None
+    text = read_user_text(path, "lexicon", LexiconError)
     try:
         data = YAML(typ="rt").load(text)  # round-trip mode keeps each entry's line number
     except YAMLError as exc:

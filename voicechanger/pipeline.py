@@ -255,10 +255,11 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
     spans, rate = chunked.meta["spans"], chunked.meta["sample_rate"]
     cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
     heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+    audio = graph.ensure(decode).raw_f32("audio.f32")
     scripted = []
     for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
         known = graph.store.get("stress", chain[1].key) or graph.store.get("transcribe", chain[0].key)
-        scripted.append(script_phrases(here, known.meta["phrases"] if known is not None else []))
+        scripted.append(script_phrases(here, known.meta["phrases"] if known is not None else [], audio, rate))
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted)
 
 

@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .subtitles import Cue, ScriptError, read_cues
 
 UNSURE = "\u2047"  # ⁇ after a word Whisper gave a low probability
@@ -129,13 +131,13 @@ def cue_phrase(cue: Cue, known: Phrase | None) -> Phrase:
         if same_words and ("tokens" not in known and not any("+" in w for w in written)
                            or "tokens" in known and plus_marks(script_text(known)).split() == written):
             return {k: v for k, v in known.items() if k in ("start", "end", "text", "words")}
-    if known is not None and len(known["words"]) == len(written):
-        times = [(w["start"], w["end"]) for w in known["words"]]
-    else:
-        times = _spread(plain_words, cue.start, cue.end)
+    timed = known is not None and len(known["words"]) == len(written)
+    times = [(w["start"], w["end"]) for w in known["words"]] if timed else _spread(plain_words, cue.start, cue.end)
     words = []
     for text, bare, (start, end) in zip(written, plain_words, times):
         word: dict[str, Any] = {"start": start, "end": end, "word": " " + bare, "probability": 1.0}
+        if not timed:  # a guess: prosody aligns such a phrase by its pauses instead (see word_pairs)
+            word["timed"] = False
         if "+" in text:
             word["stress"] = text
         words.append(word)
@@ -170,7 +172,63 @@ def script_cues(phrases: list[Phrase]) -> list[Cue]:
     return [Cue(s, e, script_text(p)) for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
 
 
-def script_phrases(cues: list[Cue], known: list[Phrase]) -> list[Phrase]:
-    """One chunk's phrases from its cues, each matched to a known phrase with the same cue times."""
+_CLAUSE_END = tuple(".!?;:,…")
+SPLIT_TOLERANCE = 0.08  # how far a clause end's share of the letters may be from a pause's share of the speech
+
+
+def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]:
+    """A long cue cut where the speaker pauses, so that each part is a phrase of its own, said and
+    placed on its own as Whisper's phrases are. A pause takes the clause end (a word ending in
+    punctuation) whose share of the cue's letters is nearest its share of the speech before it, when
+    they are within SPLIT_TOLERANCE; ``stretches``: the cue's speech stretches (absolute seconds)
+    separated by pauses of at least PAUSE_S."""
+    from .phrases import PAUSE_S
+
+    words = cue.text.split()
+    if len(stretches) < 2 or len(words) < 2:
+        return [cue]
+    letters = np.cumsum([len(_letters(plain(w))) for w in words], dtype=float)
+    if letters[-1] <= 0:
+        return [cue]
+    durations = np.array([b - a for a, b in stretches])
+    spoken = np.cumsum(durations) / durations.sum()
+    ends = [k for k, w in enumerate(words[:-1]) if plain(w).endswith(_CLAUSE_END)]
+    cuts: list[tuple[int, int]] = []  # (index of the last word before the cut, index of the stretch before it)
+    for j in range(len(stretches) - 1):
+        if stretches[j + 1][0] - stretches[j][1] < PAUSE_S:
+            continue
+        free = [k for k in ends if not cuts or k > cuts[-1][0]]
+        if not free:
+            break
+        k = min(free, key=lambda k: abs(letters[k] / letters[-1] - spoken[j]))
+        if abs(letters[k] / letters[-1] - spoken[j]) <= SPLIT_TOLERANCE:
+            cuts.append((k, j))
+    if not cuts:
+        return [cue]
+    parts, first_word, start = [], 0, cue.start
+    for k, j in cuts:
+        parts.append(Cue(round(start, 3), round(stretches[j][1], 3), " ".join(words[first_word : k + 1]), cue.line))
+        first_word, start = k + 1, stretches[j + 1][0]
+    parts.append(Cue(round(start, 3), cue.end, " ".join(words[first_word:]), cue.line))
+    return [p for p in parts if p.end > p.start]
+
+
+def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | None = None, rate: int = 16000
+                   ) -> list[Phrase]:
+    """One chunk's phrases from its cues. A cue matched to a known phrase (same cue times) keeps it;
+    another is cut at the speaker's pauses in ``audio`` (the recording) where its punctuation allows."""
+    from .engines.prosody import speech_stretches
+    from .phrases import PAUSE_S
+
     by_time = dict(zip(cue_times(known), known))
-    return [cue_phrase(c, by_time.get((round(c.start, 3), round(c.end, 3)))) for c in cues]
+    phrases = []
+    for cue in cues:
+        match = by_time.get((round(cue.start, 3), round(cue.end, 3)))
+        if match is not None or audio is None:
+            phrases.append(cue_phrase(cue, match))
+            continue
+        first = int(cue.start * rate)
+        found = speech_stretches(np.asarray(audio[first : int(cue.end * rate)], dtype=np.float32), rate, PAUSE_S)
+        stretches = [(cue.start + a, cue.start + b) for a, b in found]
+        phrases += [cue_phrase(part, None) for part in split_at_pauses(cue, stretches)]
+    return phrases

@@ -8,11 +8,13 @@ the ``WEBVTT`` header, ``HH:MM:SS.mmm``, NOTE blocks for comments).
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VoiceError
+from .paths import read_user_text
 
 FORMATS = ("srt", "vtt")
 
@@ -56,14 +58,26 @@ def _parse_time(text: str) -> float | None:
 
 def format_srt(cues: list[Cue]) -> str:
     blocks = [
-        f"{n}\n{format_time(c.start, ',')} --> {format_time(c.end, ',')}\n{c.text}\n" for n, c in enumerate(cues, 1)
+        f"{n}\n{format_time(c.start, ',')} --> {format_time(c.end, ',')}\n{_lines(c.text)}\n"
+        for n, c in enumerate(cues, 1)
     ]
     return "\n".join(blocks)
 
 
+def _escape(text: str) -> str:
+    """WebVTT cue text: '&', '<' and '>' as character references (a raw '<' starts a tag), and no
+    blank line inside a cue (it would end it)."""
+    return _lines(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _lines(text: str) -> str:
+    """A cue's text without blank lines (a blank line ends a cue in both formats)."""
+    return "\n".join(line for line in text.split("\n") if line.strip())
+
+
 def format_vtt(cues: list[Cue], note: str = "") -> str:
     head = "WEBVTT\n\n" + (f"NOTE\n{note.strip()}\n\n" if note.strip() else "")
-    blocks = [f"{format_time(c.start, '.')} --> {format_time(c.end, '.')}\n{c.text}\n" for c in cues]
+    blocks = [f"{format_time(c.start, '.')} --> {format_time(c.end, '.')}\n{_escape(c.text)}\n" for c in cues]
     return head + "\n".join(blocks)
 
 
@@ -146,20 +160,15 @@ def _parse_vtt(path: Path, lines: list[str]) -> list[Cue]:
             raise ScriptError(f"{path} line {number}: expected a timing line 'HH:MM:SS.mmm --> HH:MM:SS.mmm', "
                               f"got {head[:60]!r}; fix that block")
         start, end = _timing(path, number + timing_at, block[timing_at])
-        text = _TAG.sub("", "\n".join(block[timing_at + 1 :])).replace("&amp;", "&").replace("&lt;", "<")
-        cues.append(Cue(start, end, text.replace("&gt;", ">").strip(), number))
+        text = html.unescape(_TAG.sub("", "\n".join(block[timing_at + 1 :])))
+        cues.append(Cue(start, end, text.strip(), number))
     return cues
 
 
 def read_cues(path: Path) -> list[Cue]:
     """The cues of an SRT or WebVTT file (by its extension, or by a WEBVTT header), in file order."""
     path = Path(path)
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScriptError(f"script {path}: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptError(f"script {path}: cannot read it as UTF-8 text ({exc}); save it as UTF-8") from None
+    content = read_user_text(path, "script", ScriptError)
     lines = content.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     is_vtt = path.suffix.lower() == ".vtt" or (lines and lines[0].startswith("WEBVTT"))
     return _parse_vtt(path, lines) if is_vtt else _parse_srt(path, lines)

@@ -30,7 +30,7 @@ Span = tuple[float, float]
 
 __all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
            "speaker_bounds", "speech_offset",
-           "bridged_log_f0", "pitch_register", "chunk_register"]
+           "bridged_log_f0", "pitch_register", "chunk_register", "speech_stretches"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
 _MARGIN_S = 0.04         # synth kept before the first / after the last anchor, mapped 1:1
@@ -302,6 +302,13 @@ def _runs(t: np.ndarray, mask: np.ndarray, min_pause: float = _PAUSE_S) -> list[
         prev = tk
     out.append((max(start - 0.01, 0.0), prev + 0.01))
     return out
+
+
+def speech_stretches(audio: np.ndarray, sr: int, min_pause: float) -> list[Span]:
+    """(start, end) in seconds of the speech stretches of ``audio`` separated by pauses of at least
+    ``min_pause`` (energy based, as pause matching reads them)."""
+    t, db = _frame_db(audio, sr)
+    return _runs(t, _speech_mask(db), min_pause)
 
 
 def _match_pauses(syn: list[Span], src: list[Span], tol: float = 0.15) -> list[tuple[Span, Span]]:

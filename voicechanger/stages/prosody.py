@@ -66,6 +66,8 @@ def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slo
     pairs = []
     for src in sorted(grouped):
         word = phrase["words"][src]
+        if not word.get("timed", True):  # spread over a script's cue, not heard: no anchor
+            continue
         synth = (float(grouped[src][0]), float(grouped[src][1]))
         target = (max(0.0, word["start"] - slot_start), max(0.0, word["end"] - slot_start))
         if synth[1] > synth[0] and target[1] > target[0]:
