@@ -341,14 +341,14 @@ def stages_to_load(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) ->
     return [STAGES[name] for name in missing + after]
 
 
-def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]], warm: bool = True) -> None:
+def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]],
+               warm: list[Stage] | None = None) -> None:
     """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
     uses every core), while a second thread, at a lower priority (VOICE_NICENESS), first loads the voice
     stages' models and then takes each transcribed chunk through stress -> synthesize -> prosody, so the
     voice work fills the CPU time Whisper leaves idle. Once every chunk is transcribed this thread joins
-    the voice work (the tail, or all of it when transcripts are cached). ``warm=False`` loads nothing
-    ahead (a re-dub from a script: most phrases come from the memo, and a model a changed phrase does
-    not need is never loaded)."""
+    the voice work (the tail, or all of it when transcripts are cached). ``warm``: the stages to load
+    ahead, instead of stages_to_load's choice."""
     transcribed: queue.Queue[tuple[Node, Node, Node, Node] | None] = queue.Queue()
 
     def voice_work() -> None:
@@ -357,8 +357,7 @@ def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]], warm: 
 
     def voice_thread() -> None:
         lower_thread_priority(VOICE_NICENESS)
-        if warm:
-            warm_up(stages_to_load(graph, chains), graph.settings)
+        warm_up(stages_to_load(graph, chains) if warm is None else warm, graph.settings)
         voice_work()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
@@ -391,7 +390,9 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     final = store.get("concat", plan.concat.key)
     if final is None:
         preflight(settings, whisper=not script)
-        run_chains(graph, plan.chains, warm=not script)
+        # A re-dub from a script: most phrases come from the memo, so no model is loaded ahead (a changed
+        # phrase may need none); only the imports of prosody and concat, which some phrase will need.
+        run_chains(graph, plan.chains, warm=[STAGES["prosody"], STAGES["concat"]] if script else None)
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
         final = graph.ensure(plan.concat)
     else:
