@@ -163,13 +163,13 @@ def front_nodes(settings: Settings, path: Path, root_key: str) -> tuple[Node, No
 
 
 def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[list[int]], fmt: str,
-                    root_key: str, scripted: list[list[dict[str, Any]]] | None = None) -> Plan:
-    """Every node of a recording. ``scripted``: each chunk's phrases from a user's script; the chunks
-    then take them from ``script`` nodes instead of Whisper (no transcription at all)."""
+                    root_key: str, scripted: list[list[dict[str, Any]] | None] | None = None) -> Plan:
+    """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
+    takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
     chains = []
     for index, span in enumerate(spans):
         label = f"[{index + 1}/{len(spans)}]"
-        if scripted is None:
+        if scripted is None or scripted[index] is None:
             transcribe = make_node("transcribe", settings, (decode,), label=label, index=index, span=list(span))
         else:
             transcribe = make_node("script", settings, root=decode.key, label=label, index=index, span=list(span),
@@ -256,10 +256,16 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
     cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
     heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
     audio = graph.ensure(decode).raw_f32("audio.f32")
-    scripted = []
+    scripted: list[list[dict[str, Any]] | None] = []
     for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
         known = graph.store.get("stress", chain[1].key) or graph.store.get("transcribe", chain[0].key)
-        scripted.append(script_phrases(here, known.meta["phrases"] if known is not None else [], audio, rate))
+        known_phrases = known.meta["phrases"] if known is not None else []
+        heard_phrases = [{k: p[k] for k in ("start", "end", "text", "words")} for p in known_phrases] \
+            if known is not None else None
+        phrases = script_phrases(here, known_phrases, audio, rate)
+        # A chunk whose cues all read as transcribed keeps the transcription's chain, all of it in the
+        # store: only chunks with an edit rerun their nodes (and in them only the edited phrases).
+        scripted.append(None if phrases == heard_phrases else phrases)
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted)
 
 
