@@ -55,6 +55,21 @@ def test_subtitles_are_valid_for_libraries_and_ffmpeg(tmp_path, fmt):
     assert "Поздравляем!" in converted.read_text(encoding="utf-8")
 
 
+def test_phrase_cues_increase_within_the_output_and_carry_no_marks(tmp_path):
+    import webvtt
+
+    from voicechanger.pipeline import write_subtitles
+
+    phrases = [{"start": 0.2, "end": 1.5004, "text": " Зам+ок закрыт."}, {"start": 1.4, "end": 2.0, "text": "Да"},
+               {"start": 2.5, "end": 9.0, "text": "Конец"}, {"start": 9.5, "end": 9.9, "text": " "}]
+    path = write_subtitles(phrases, tmp_path / "talk.voice.mp3", "vtt", duration=8.0)
+    assert path == tmp_path / "talk.voice.vtt"
+    cues = [(_vtt_seconds(c.start), _vtt_seconds(c.end), c.text) for c in webvtt.read(str(path))]
+    assert cues == [(0.2, 1.5, "Замок закрыт."), (1.5, 2.0, "Да"), (2.5, 8.0, "Конец")]
+    assert write_subtitles(phrases, tmp_path / "other.mp3", "none", 8.0) is None
+    assert not (tmp_path / "other.srt").exists() and not (tmp_path / "other.vtt").exists()
+
+
 def _vtt_seconds(stamp: str) -> float:
     hours, minutes, seconds = stamp.split(":")
     return round(int(hours) * 3600 + int(minutes) * 60 + float(seconds), 3)
@@ -202,9 +217,11 @@ def test_subtitles_beside_the_output(dubbed, long_input):
     assert len(parsed) == len(cues) >= 7
     assert all(a.end <= b.start for a, b in zip(cues, cues[1:])) and all(c.start < c.end <= length for c in cues)
     assert not any("+" in c.text or "\u2047" in c.text for c in cues)  # viewers read no stress marks
-    text = " ".join(c.text for c in cues)
+    (transcript,) = (dubbed["cache"] / "transcript").glob("*/*/transcript.json")
+    heard = [" ".join(p["text"].split()) for p in json.loads(transcript.read_text(encoding="utf-8"))["phrases"]]
+    assert [c.text for c in cues] == [t for t in heard if t]  # what Whisper heard, phrase by phrase
     truth = " ".join(transcripts()[name] for name in long_input.names)
-    assert wer(truth, text)[0] < 0.35  # it is what Whisper heard of these prompts
+    assert wer(truth, " ".join(c.text for c in cues))[0] < 0.5  # of these prompts
     script = dubbed["script"].read_text(encoding="utf-8")
     assert "+" in script and len(read_cues(dubbed["script"])) == len(cues)
 
