@@ -85,6 +85,17 @@ def test_stress_marks_in_the_script_and_back():
     assert plain("Зам+ок\u2047 и замо\u0301к") == "Замок и замок"
 
 
+def test_a_long_cue_is_cut_where_the_speaker_pauses_at_a_clause_end():
+    from voicechanger.script import split_at_pauses
+    from voicechanger.subtitles import Cue
+
+    cue = Cue(0.0, 10.0, "Раз два три. Четыре пять шесть.", 7)
+    parts = split_at_pauses(cue, [(0.1, 3.3), (4.5, 9.5)])  # 9 of 25 letters, 3.2 of 8.2 s of speech
+    assert parts == [Cue(0.0, 3.3, "Раз два три.", 7), Cue(4.5, 10.0, "Четыре пять шесть.", 7)]
+    assert split_at_pauses(cue, [(0.1, 4.0), (5.0, 9.5)]) == [cue]  # 0.36 of the letters, 0.46 of the speech
+    assert split_at_pauses(cue, [(0.1, 3.3), (3.5, 9.5)]) == [cue]  # a breath, not a pause
+
+
 def test_lexicon_whole_words_case_insensitive_longest_first():
     from voicechanger.lexicon import expand
 

@@ -25,7 +25,6 @@ from .subtitles import Cue, ScriptError, read_cues
 UNSURE = "\u2047"  # ⁇ after a word Whisper gave a low probability
 UNSURE_BELOW = 0.5  # word probability under which a word is marked unsure
 ACUTE = "\u0301"
-VOWELS = "аеёиоуыэюяaeiouy"
 _LETTER = re.compile(r"[^\W\d_]")
 
 Phrase = dict[str, Any]
@@ -48,7 +47,8 @@ def plain(text: str) -> str:
     return text.replace("+", "").replace(ACUTE, "").replace(UNSURE, "")
 
 
-def _letters(text: str) -> str:
+def letters(text: str) -> str:
+    """The letters of a word as compared across spellings: lowercase, ё as е, nothing else."""
     return "".join(c for c in text.lower() if c.isalpha()).replace("ё", "е")
 
 
@@ -58,8 +58,8 @@ def mark_word(word: str, tokens: list[str]) -> str:
     if len(tokens) != 1 or "+" not in tokens[0]:
         return word
     token = tokens[0]
-    stressed_letter = len(_letters(token[: token.index("+")]))
-    if _letters(token) != _letters(word):
+    stressed_letter = len(letters(token[: token.index("+")]))
+    if letters(token) != letters(word):
         return word
     seen = 0
     for position, c in enumerate(word):
@@ -110,7 +110,7 @@ def load_script(path: Path, duration: float) -> list[Cue]:
 
 def _spread(words: list[str], start: float, end: float) -> list[dict[str, Any]]:
     """Word timings over [start, end] in proportion to each word's letters (at least one each)."""
-    weights = [max(1, len(_letters(w))) for w in words]
+    weights = [max(1, len(letters(w))) for w in words]
     total = sum(weights)
     out, at = [], start
     for weight in weights:
@@ -187,8 +187,8 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
     words = cue.text.split()
     if len(stretches) < 2 or len(words) < 2:
         return [cue]
-    letters = np.cumsum([len(_letters(plain(w))) for w in words], dtype=float)
-    if letters[-1] <= 0:
+    counts = np.cumsum([len(letters(plain(w))) for w in words], dtype=float)
+    if counts[-1] <= 0:
         return [cue]
     durations = np.array([b - a for a, b in stretches])
     spoken = np.cumsum(durations) / durations.sum()
@@ -200,8 +200,8 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
         free = [k for k in ends if not cuts or k > cuts[-1][0]]
         if not free:
             break
-        k = min(free, key=lambda k: abs(letters[k] / letters[-1] - spoken[j]))
-        if abs(letters[k] / letters[-1] - spoken[j]) <= SPLIT_TOLERANCE:
+        k = min(free, key=lambda k: abs(counts[k] / counts[-1] - spoken[j]))
+        if abs(counts[k] / counts[-1] - spoken[j]) <= SPLIT_TOLERANCE:
             cuts.append((k, j))
     if not cuts:
         return [cue]

@@ -11,15 +11,11 @@ from typing import Any
 
 from ..config import Settings
 from ..lexicon import expand
-from ..script import plain
+from ..script import letters, plain
 from .base import Context, Memo, Output, Stage
 
 PHRASE_STAGE = "stress-phrase"
 PHRASE_VERSION = 1
-
-
-def _letters(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalpha()).replace("ё", "е")
 
 
 def say(words: list[dict[str, Any]], lexicon: dict[str, str], stress: bool) -> list[dict[str, Any]]:
@@ -37,7 +33,7 @@ def say(words: list[dict[str, Any]], lexicon: dict[str, str], stress: bool) -> l
     texts = []
     for token in tokens:
         unit = units[token.src][0]
-        if "+" in unit and produced[token.src] == 1 and _letters(unit) == _letters(token.text):
+        if "+" in unit and produced[token.src] == 1 and letters(unit) == letters(token.text):
             mark = token.text[len(token.text.rstrip(".,!?")):]
             texts.append("".join(c for c in unit.lower() if c.isalpha() or c == "+").replace("ё", "е") + mark)
         else:
