@@ -58,7 +58,8 @@ class PrefectRunner:
     """voicechanger.runners.Runner over the flow ``voice``."""
 
     def run(self, input: Path | str, output: Path | str, *, profile: str, settings: Settings,
-            cache_dir: Path | str, output_format: str = "mp3") -> int:
+            cache_dir: Path | str, output_format: str = "mp3",
+            script: Path | str | None = None) -> int:
         """Run the flow in this process; return the exit code (0 ok, 1 some files failed, or the code of
         the one input's error)."""
         for name, value in _PREFECT_ENV.items():
@@ -72,7 +73,8 @@ class PrefectRunner:
         _terminal_logging()
         state = voice(
             input=str(input), output=str(output), profile=profile, overrides=overrides_for(settings, profile),
-            cache_dir=str(cache_dir), output_format=output_format, return_state=True,
+            cache_dir=str(cache_dir), output_format=output_format, script=str(script) if script else None,
+            return_state=True,
         )
         if state.is_completed():
             summary = state.result()

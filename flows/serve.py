@@ -37,7 +37,7 @@ def main() -> None:
         name="convert",
         description="Re-voice a recording or a folder: -p input=recordings/ -p output=out/ "
         "[-p profile=fast] [-p voice=festival:msu_ru_nsh] [-p cache_dir=cache] [-p output_format=mp4] "
-        "[-p mix=voiceover] [-p keep_original_audio=true]",
+        "[-p mix=voiceover] [-p keep_original_audio=true] [-p script=talk.script.srt] [-p lexicon=words.yaml]",
         tags=["voicechanger"],
     )
 

@@ -31,7 +31,6 @@ the shell for ``voice convert --prefect``, the folder where ``make serve`` runs 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -52,15 +51,15 @@ from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
 from voicechanger.notices import recording_notices
-from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, unsaid_phrases,
-                                   write_output)
+from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, plan_script,
+                                   recording_phrases, unsaid_phrases, write_output, write_subtitles)
 from voicechanger.video import check_video_output
 from voicechanger.store import Store, sha256_file
 
 STAGE_RANK = {
     name: rank
-    for rank, name in enumerate(("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat",
-                                 "mix"))
+    for rank, name in enumerate(("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody",
+                                 "transcript", "concat", "mix"))
 }
 
 
@@ -266,7 +265,8 @@ class Batch:
     """Drives the recordings of one flow run through the scheduler, ``workers + 1`` at a time."""
 
     def __init__(self, pairs: list[tuple[Path, Path]], scheduler: Scheduler, settings: Settings, logger: Any,
-                 progress_id: Any) -> None:
+                 progress_id: Any, script: Path | None = None) -> None:
+        self.script = script
         self.queue = deque(Recording(i, Path(os.path.abspath(src)), dst) for i, (src, dst) in enumerate(pairs))
         self.total = len(self.queue)
         self.scheduler = scheduler
@@ -335,9 +335,12 @@ class Batch:
 
     def _plan(self, rec: Recording) -> None:
         graph = Graph(self.scheduler.store, self.settings)
-        spans = graph.ensure(rec.chunk).meta["spans"]
+        if self.script is not None:  # the cues are the phrases: script nodes instead of transcribe
+            plan = plan_script(graph, rec.source, rec.fmt, self.script)
+        else:
+            spans = graph.ensure(rec.chunk).meta["spans"]
+            plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         rec.ran.extend(graph.ran)
-        plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         rec.plan = plan
         priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}
         for node in (plan.transcript, plan.concat, plan.final):
@@ -355,19 +358,24 @@ class Batch:
         rec.unsaid = unsaid_phrases(graph, rec.plan)
         rec.ran.extend(graph.ran)
         check_unsaid(rec.unsaid, rec.source, self.settings.strict)
-        write_output(final, rec.source, rec.target, self.settings)
         rec.duration = float(final.meta["duration"])
+        phrases = recording_phrases(transcript)
+        subtitles = write_subtitles(phrases, rec.target, self.settings.subtitles, rec.duration)
+        write_output(final, rec.source, rec.target, self.settings, subtitles)
         rec.status = "cached" if not rec.ran else "converted"
-        document = json.loads(transcript.file("transcript.json").read_text(encoding="utf-8"))
-        rec.phrases = [
-            {"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in document["phrases"]
-        ]
+        rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]
         self._done(rec)
         create_table_artifact(
             rec.phrases or [{"start": None, "end": None, "text": "(no speech found)"}],
             key=_slug(rec.source),
             description=f"Phrases of {rec.source} → {rec.target} ({rec.duration:.1f} s, {rec.status})",
         )
+        if subtitles is not None:
+            create_markdown_artifact(
+                f"Subtitles of `{rec.source}` ({subtitles.name}):\n\n```\n{subtitles.read_text(encoding='utf-8')}```\n",
+                key=_slug(rec.source).replace("transcript-", "subtitles-", 1),
+                description=f"{subtitles} ({len(phrases)} phrases)",
+            )
         self.logger.info("%s: %s → %s (%.1f s of audio, %d phrases)", rec.status, rec.source, rec.target,
                          rec.duration, len(rec.phrases))
         if rec.unsaid:
@@ -405,6 +413,8 @@ def voice(
     output_format: str = "mp3",
     mix: str | None = None,
     keep_original_audio: bool | None = None,
+    script: str | None = None,
+    lexicon: str | None = None,
 ) -> dict[str, Any]:
     """Convert ``input`` (a file, or a folder whose tree is mirrored) to ``output``.
 
@@ -412,14 +422,19 @@ def voice(
     ({"whisper.model": "small", "workers": 2, "runner": "dask"}); cache_dir: the artifact store, shared
     with the CLI; output_format: the extension of a folder's outputs (mp4, mkv, webm, mov: videos); mix:
     replace, gaps or voiceover; keep_original_audio: a video output keeps the original as a second
-    audio track. Returns the summary
+    audio track; script: an edited script (.srt or .vtt, from `voice script`) for a one-file
+    input: its cues are the phrases and Whisper does not run; lexicon: a YAML file of 'word: how to say
+    it'. Returns the summary
     {converted, cached, failed, recordings: [...]}; the run fails when any recording failed.
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    settings = _settings(profile, voice, overrides, mix, keep_original_audio)
+    settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})}, mix,
+                         keep_original_audio)
     source, target = Path(input).expanduser(), Path(output).expanduser()
     pairs = _pairs(source, target, output_format)
+    if script and source.is_dir():
+        raise VoiceError(f"script {script}: a script belongs to one recording; give a file, not the folder {source}")
 
     from voicechanger.engines.asr import resolve_device
 
@@ -433,7 +448,8 @@ def voice(
     progress_id = create_progress_artifact(0.0, key="voice-progress", description=f"0 of {len(pairs)} recordings done")
     with runner:
         scheduler = Scheduler(runner, store, settings, gpu=device == "cuda", limit=limit)
-        recordings = Batch(pairs, scheduler, settings, logger, progress_id).run()
+        recordings = Batch(pairs, scheduler, settings, logger, progress_id,
+                           Path(script).expanduser() if script else None).run()
 
     counts = {s: sum(1 for r in recordings if r.status == s) for s in ("converted", "cached", "failed")}
     summary = {**counts, "seconds": round(time.perf_counter() - started, 3), "tasks": scheduler.submitted,

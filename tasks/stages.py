@@ -122,6 +122,7 @@ def _stage_task(name: str, retries: int) -> Task:
 decode = _stage_task("decode", 0)
 chunk = _stage_task("chunk", 0)
 transcribe = _stage_task("transcribe", 1)
+script = _stage_task("script", 0)
 stress = _stage_task("stress", 1)
 synthesize = _stage_task("synthesize", 1)
 prosody = _stage_task("prosody", 1)
@@ -130,7 +131,7 @@ mix = _stage_task("mix", 1)
 transcript = _stage_task("transcript", 0)
 
 TASKS: dict[str, Task] = {
-    t.name: t for t in (decode, chunk, transcribe, stress, synthesize, prosody, concat, mix, transcript)
+    t.name: t for t in (decode, chunk, transcribe, script, stress, synthesize, prosody, concat, mix, transcript)
 }
 
 

@@ -169,9 +169,13 @@ def store_events(cache: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def computed_stages(cache: Path, since: int = 0) -> list[str]:
-    """Stage names written to the store (computed, not cached) after event number ``since``."""
-    return [e["stage"] for e in store_events(cache)[since:] if e["event"] == "put"]
+def computed_stages(cache: Path, since: int = 0, memos: bool = False) -> list[str]:
+    """Stage names written to the store (computed, not cached) after event number ``since``; the
+    per-phrase memos (stress-phrase, ..., voice-reference) only with ``memos``."""
+    from voicechanger.stages import STAGES
+
+    return [e["stage"] for e in store_events(cache)[since:]
+            if e["event"] == "put" and (memos or e["stage"] in STAGES)]
 
 
 def make_phrase_unsayable(cache: Path, stress_key: str) -> str:

@@ -11,7 +11,7 @@ import pyloudnorm
 import pytest
 
 from voicechanger.audio import encode_command
-from voicechanger.blockaudio import LoudnessMeter, loudness_gain
+from voicechanger.blockaudio import GAIN_STEP_DB, LoudnessMeter, loudness_gain
 from voicechanger.config import load_settings
 from voicechanger.stages import concat
 from voicechanger.stages.base import Context
@@ -53,6 +53,7 @@ def _normalize_whole(audio: np.ndarray, target_lufs: float, peak_dbfs: float) ->
     peak = float(np.max(np.abs(audio)))
     if peak > 0:
         gain_db = min(gain_db, peak_dbfs - 20 * np.log10(peak))
+    gain_db = float(np.floor(gain_db / GAIN_STEP_DB + 1e-9) * GAIN_STEP_DB)  # on the grid (see blockaudio)
     return (audio * 10 ** (gain_db / 20)).astype(np.float32), float(loudness + gain_db)
 
 

@@ -200,7 +200,9 @@ def test_flow_folder_then_all_cached(converted, prompts):
     names = [name for name, _ in _settled_task_states(state.state_details.flow_run_id, 3 * 8)]
     assert any(n.startswith("transcribe [1/1] · ") for n in names) and len(names) == 3 * 8
     records = {p.name for p in (cache / ".prefect-results").iterdir()}
-    stored = {e["key"] for e in store_events(cache) if e["event"] == "put"}
+    from voicechanger.stages import STAGES
+
+    stored = {e["key"] for e in store_events(cache) if e["event"] == "put" and e["stage"] in STAGES}  # not memos
     assert stored <= records
 
     # artifacts: a transcript table per recording and the progress bar at 100 %
@@ -216,6 +218,11 @@ def test_flow_folder_then_all_cached(converted, prompts):
     assert all({"start", "end", "text"} <= set(row) for row in rows) and any(row["text"] for row in rows)
     progress = [a for a in artifacts if a.type == "progress"]
     assert progress and float(progress[0].data) == pytest.approx(100.0)
+    # the subtitles beside every output, and published
+    subtitles = [a for a in artifacts if a.type == "markdown" and a.key.startswith("subtitles-")]
+    assert len(subtitles) == 3 and all("-->" in a.data for a in subtitles)
+    for name, sub in PROMPTS.items():
+        assert "-->" in (out / sub / Path(name).with_suffix(".srt")).read_text(encoding="utf-8")
 
     # a second run: everything from the store and Prefect's cache, nothing computed
     before = len(store_events(cache))
@@ -262,6 +269,34 @@ def test_cli_and_flow_share_the_store(prefect_server, tmp_path):
     assert "synthesize" in ran and not {"decode", "chunk", "transcribe", "stress", "transcript"} & set(ran), ran
     for name in ("a.cli.mp3", "a.flow.mp3", "a.same.mp3", "b.flow.mp3", "b.cli.mp3"):
         assert abs(_duration(tmp_path / name) - _duration(first if name[0] == "a" else second)) < 0.1
+
+
+def test_flow_takes_a_script_and_a_lexicon(converted, prompts, tmp_path):
+    """The flow's script and lexicon parameters: the script exported from the store (fast profile) with
+    one word changed re-dubs that phrase, no transcription; the lexicon reaches stress marking."""
+    from voicechanger.subtitles import Cue, read_cues, write_cues
+
+    name = next(iter(PROMPTS))
+    source, cache = prompts / name, converted["cache"]
+    script = tmp_path / "one.script.srt"
+    env = {**os.environ, **OFFLINE}
+    done = subprocess.run([sys.executable, "-m", "voicechanger", "script", str(source), "-o", str(script),
+                           "--profile", "fast", "--cache-dir", str(cache)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    cues = read_cues(script)
+    cues[-1] = Cue(cues[-1].start, cues[-1].end, "Спасибо.")
+    write_cues(cues, script)
+    lexicon = tmp_path / "words.yaml"
+    lexicon.write_text("спасибо: спас+ибо\n", encoding="utf-8")
+    mark = len(store_events(cache))
+    state = _run_flow(input=str(source), output=str(tmp_path / "one.mp3"), profile="fast", cache_dir=str(cache),
+                      script=str(script), lexicon=str(lexicon))
+    assert state.is_completed(), state.message
+    ran = computed_stages(cache, mark)
+    assert "script" in ran and "transcribe" not in ran and "concat" in ran, ran
+    assert computed_stages(cache, mark, memos=True).count("synthesize-phrase") == 1
+    assert "Спасибо." in (tmp_path / "one.srt").read_text(encoding="utf-8")
 
 
 def test_corrupt_file_fails_the_run_after_the_others(converted, prompts, tmp_path):

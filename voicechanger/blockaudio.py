@@ -80,6 +80,9 @@ class LoudnessMeter:
         return gated_loudness(self.blocks())
 
 
+GAIN_STEP_DB = 0.5
+
+
 def channels_loudness(meters: list[LoudnessMeter]) -> float:
     """LUFS of a multichannel signal, one meter per channel: BS.1770 sums the channels' block powers."""
     return gated_loudness([np.float64(sum(parts)) for parts in zip(*(m.blocks() for m in meters))])
@@ -111,6 +114,11 @@ def loudness_gain(meter: LoudnessMeter | list[LoudnessMeter], peak: float, silen
     gain_db = target_lufs - loudness
     if peak > 0:
         gain_db = min(gain_db, peak_dbfs - 20 * np.log10(peak))
+    # Down to a GAIN_STEP_DB grid: re-dubbing one phrase moves a long recording's loudness by a few
+    # hundredths of a dB, and an exact gain would then change every sample of the output. On the grid
+    # the rest of the output stays identical (unless the change crosses a grid line), at most
+    # GAIN_STEP_DB quieter than the target, and the floor keeps the peak cap.
+    gain_db = float(np.floor(gain_db / GAIN_STEP_DB + 1e-9) * GAIN_STEP_DB)
     return 10 ** (gain_db / 20), float(loudness + gain_db)  # a float64 gain: float32 * float64 -> float64
 
 

@@ -54,7 +54,8 @@ app.add_typer(cache_app, name="cache")
 console = Console(stderr=True)
 out = Console()
 
-STAGE_ORDER = ("decode", "chunk", "transcribe", "stress", "synthesize", "prosody", "transcript", "concat", "mix")
+STAGE_ORDER = ("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat",
+               "mix")
 
 
 class ProgressEvents:
@@ -186,6 +187,10 @@ def convert(
                                                        help="A video output also keeps the original audio track."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
     strict: bool = typer.Option(False, "--strict", help="A phrase the voice cannot say is an error (no output)."),
+    script: Optional[Path] = typer.Option(None, "--script", help="An edited script (.srt/.vtt, see `voice script`): "
+                                          "its cues are what is said, and when; Whisper does not run."),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="A YAML file of 'word: how to say it' (зам+ок)."),
+    subtitles: Optional[str] = typer.Option(None, "--subtitles", help="Subtitles beside the output: srt, vtt or none."),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -207,19 +212,22 @@ def convert(
             profile_name,
             **{"voice": voice, "device": device, "workers": workers, "chunk_minutes": chunk_minutes,
                "whisper.model": model, "whisper.language": language, "mix.mode": mix, "mix.duck_db": duck_db,
-               "output.keep_original_audio": keep_original_audio, "strict": strict or None},
+               "output.keep_original_audio": keep_original_audio, "strict": strict or None,
+               "subtitles": subtitles, "lexicon": str(lexicon) if lexicon is not None else None},
         )
         store_root = cache_dir or default_cache_dir()
         _check_places(store_root, temp_dir, plot)
         if temp_dir is not None:
             temp_dir.mkdir(parents=True, exist_ok=True)
             os.environ["TMPDIR"] = str(temp_dir.resolve())
+        if script is not None and folder_mode:
+            raise VoiceError(f"--script {script}: a script belongs to one recording; give a file, not the folder {input}")
         fmt = output_format or "mp3"
         if prefect:
             from .handoff import run_prefect
 
             code = run_prefect(input, output, profile=profile_name, settings=settings, cache_dir=store_root,
-                               output_format=fmt)
+                               output_format=fmt, script=script)
             raise typer.Exit(code)
         from .store import Store
 
@@ -227,7 +235,7 @@ def convert(
         if folder_mode:
             code = _convert_folder(input, output, settings, store, fmt, debug)
             raise typer.Exit(code)
-        _convert_file(input, output, settings, store, plot)
+        _convert_file(input, output, settings, store, plot, script)
     except typer.Exit:
         raise
     except KeyboardInterrupt as exc:
@@ -262,12 +270,20 @@ def _progress() -> Progress:
     )
 
 
-def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Optional[Path]) -> None:
+def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Optional[Path],
+                  script: Optional[Path] = None) -> None:
     from .pipeline import convert as run_convert
+    from .script import UNSURE, unsure_count
 
     with _progress() as progress:
-        result = run_convert(input, output, settings, store, ProgressEvents(progress))
+        result = run_convert(input, output, settings, store, ProgressEvents(progress), script=script)
     _summary(result)
+    unsure = unsure_count(result.phrases)
+    if unsure:
+        console.print(f"{unsure} of {len(result.phrases)} phrases hold words Whisper was unsure of: see them "
+                      f"marked {UNSURE} in `voice script {input}`, correct them and convert with --script")
+    if result.subtitles is not None:
+        console.print(f"subtitles: {result.subtitles}", highlight=False)
     if plot is not None:
         from .report import plot_result
 
@@ -405,6 +421,44 @@ def cache_prune(
     size = _parse_size(max_size) if max_size is not None else None
     removed, freed = Store(cache_dir or default_cache_dir()).prune(older_than_s=age, max_bytes=size)
     out.print(f"removed {removed} artifacts, freed {freed / 1e6:.1f} MB")
+
+
+@app.command("script")
+def script_command(
+    input: Path = typer.Argument(..., help="A recording."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The script file (.srt or .vtt); "
+                                          "default INPUT's name with .script.srt, beside it."),
+    profile: str = typer.Option("normal", "--profile", "-p", help="fast, normal, high, or a YAML file."),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="A YAML file of 'word: how to say it'."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Artifact store (default ./cache)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Write the script the voice reads: one cue per phrase, '+' before each stressed vowel, ⁇ after
+    words Whisper was unsure of. Taken from the cache when INPUT was converted before (no model runs).
+    Edit it and convert again with --script: only the phrases you changed are said again."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        from .audio import check_input
+        from .paths import default_cache_dir
+        from .pipeline import export_script
+        from .store import Store
+        from .subtitles import format_of
+
+        check_input(input)
+        target = output or input.with_name(f"{input.stem}.script.srt")
+        format_of(target)
+        settings = _settings(profile, None, lexicon=str(lexicon) if lexicon is not None else None)
+        store = Store(cache_dir or default_cache_dir())
+        cues, unsure = export_script(input, target, settings, store)
+        console.print(f"{cues} cues; {unsure} hold words Whisper was unsure of (marked ⁇)", highlight=False)
+        out.print(str(target))
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]")
+        raise typer.Exit(130)
+    except Exception as exc:
+        _fail(exc, debug)
 
 
 @app.command()

@@ -72,6 +72,9 @@ class Settings(_Strict):
     runner: Literal["threads", "processes", "dask"] = "threads"
     dask_address: str = ""
     strict: bool = False  # a phrase the voice cannot say fails the recording (no stage reads it)
+    subtitles: Literal["srt", "vtt", "none"] = "srt"
+    # word or phrase -> how to say it; a profile or --lexicon names a YAML file (see lexicon.py)
+    lexicon: dict[str, str] = Field(default_factory=dict)
 
     def get(self, dotted: str) -> Any:
         """Value of a dotted field name such as ``whisper.model``."""
@@ -146,11 +149,26 @@ def _describe(error: ErrorDetails) -> str:
     return f"key {key!r}: {error['msg']} (got {error.get('input')!r})"
 
 
+def _lexicon(value: Any, profile: Path) -> dict[str, str]:
+    """A profile's or the command line's ``lexicon``: a YAML file's path (relative to the working
+    folder, else to the profile's folder) or an inline mapping."""
+    from .lexicon import load_lexicon, parse_lexicon
+
+    if isinstance(value, (str, Path)):
+        path = Path(value).expanduser()
+        if not path.is_absolute() and not path.exists() and (profile.parent / path).exists():
+            path = profile.parent / path
+        return load_lexicon(path)
+    return parse_lexicon(value, str(profile))
+
+
 def load_settings(profile: str | Path = "normal", overrides: dict[str, Any] | None = None) -> Settings:
     """Read a profile and apply dotted-key overrides (CLI flags). Raises VoiceError on any problem."""
     path = _profile_path(profile)
     data = _read_yaml(path)
     merged = _merge(data, _nest(overrides or {}))
+    if "lexicon" in merged:
+        merged["lexicon"] = _lexicon(merged["lexicon"], path)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

@@ -30,7 +30,7 @@ def overrides_for(settings: Settings, profile: str | Path) -> dict[str, Any]:
 
 
 def run_prefect(input: Path | str, output: Path | str, *, profile: str | Path, settings: Settings,
-                cache_dir: Path | str, output_format: str = "mp3") -> int:
+                cache_dir: Path | str, output_format: str = "mp3", script: Path | str | None = None) -> int:
     """Run the conversion through the ``prefect`` runner; return its exit code. A profile file is passed
     as an absolute path: the flow may resolve it from another folder."""
     name = str(profile)
@@ -38,4 +38,4 @@ def run_prefect(input: Path | str, output: Path | str, *, profile: str | Path, s
         name = str(Path(name).resolve())
     runner = load_runner("prefect")
     return runner.run(input, output, profile=name, settings=settings, cache_dir=cache_dir,
-                      output_format=output_format)
+                      output_format=output_format, script=script)

@@ -34,6 +34,7 @@ from .errors import UnsaidPhrases
 from .memory import limit_arenas, release_free_memory
 from .notices import recording_notices
 from .stages import STAGES, Context, Stage
+from .stages.base import Memo
 from .store import DISK_FULL, Artifact, Store, sha256_file, stable_key, write_failure
 from .video import AUDIO_FORMAT, check_video_output, is_video, mux
 
@@ -115,7 +116,7 @@ def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]
         scratch = store.scratch()
     try:
         try:
-            output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch))
+            output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch, Memo(store)))
         except OSError as exc:
             if exc.errno in DISK_FULL:  # the stage's work files fill the store's disk
                 raise write_failure(store.root, node.name, exc) from None
@@ -185,11 +186,17 @@ def front_nodes(settings: Settings, path: Path, root_key: str) -> tuple[Node, No
 
 
 def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[list[int]], fmt: str,
-                    root_key: str) -> Plan:
+                    root_key: str, scripted: list[list[dict[str, Any]] | None] | None = None) -> Plan:
+    """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
+    takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
     chains = []
     for index, span in enumerate(spans):
         label = f"[{index + 1}/{len(spans)}]"
-        transcribe = make_node("transcribe", settings, (decode,), label=label, index=index, span=list(span))
+        if scripted is None or scripted[index] is None:
+            transcribe = make_node("transcribe", settings, (decode,), label=label, index=index, span=list(span))
+        else:
+            transcribe = make_node("script", settings, root=decode.key, label=label, index=index, span=list(span),
+                                   phrases=scripted[index])
         stress = make_node("stress", settings, (transcribe,), label=label)
         synthesize = make_node("synthesize", settings, (stress,), label=label)
         prosody = make_node("prosody", settings, (decode, stress, synthesize), label=label)
@@ -221,11 +228,8 @@ class Result:
     cached: bool = field(default=False)
     notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
     unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
-
-    @property
-    def phrases(self) -> int:
-        """How many phrases were re-voiced (0: no speech found)."""
-        return int(self.concat.meta["phrases"])
+    phrases: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, words
+    subtitles: Path | None = None
 
     def phrase_spans(self) -> list[tuple[float, float]]:
         """(start, end) of every re-voiced phrase, from the prosody artifacts."""
@@ -264,14 +268,16 @@ def check_unsaid(unsaid: list[dict[str, Any]], source: Path, strict: bool) -> No
             f"{first['text'][:80]!r}); no output written (strict); respell them or run without --strict")
 
 
-def preflight(settings: Settings) -> None:
-    """Fail before any expensive work when the language, the Whisper model or the voice cannot be had."""
+def preflight(settings: Settings, whisper: bool = True) -> None:
+    """Fail before any expensive work when the language, the Whisper model (if it will run) or the voice
+    cannot be had."""
     from .engines.asr import check_language, resolve_device, resolve_model
     from .engines.tts import get_voice
 
     device = resolve_device(settings.device)
     check_language(settings.whisper.language)
-    resolve_model(settings.whisper.model)
+    if whisper:
+        resolve_model(settings.whisper.model)
     get_voice(settings.voice, device=device)
 
 
@@ -296,6 +302,65 @@ def plan_recording(graph: Graph, path: Path, fmt: str) -> Plan:
         preflight(graph.settings)
     spans = graph.ensure(chunk).meta["spans"]
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+
+
+def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
+    """The plan of a recording whose phrases come from ``script`` (an SRT or WebVTT file). Each cue is
+    matched with the phrase transcribed at the same times when that transcription is in the store: an
+    unedited cue then keeps its cache keys, and only edited cues are said again."""
+    from .script import chunk_cues, load_script, script_phrases
+
+    root_key = sha256_file(path)
+    decode, chunk = front_nodes(graph.settings, path, root_key)
+    chunked = graph.ensure(chunk)
+    spans, rate = chunked.meta["spans"], chunked.meta["sample_rate"]
+    cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
+    heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+    audio = graph.ensure(decode).raw_f32("audio.f32")
+    scripted: list[list[dict[str, Any]] | None] = []
+    for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
+        known = graph.store.get("stress", chain[1].key) or graph.store.get("transcribe", chain[0].key)
+        known_phrases = known.meta["phrases"] if known is not None else []
+        heard_phrases = [{k: p[k] for k in ("start", "end", "text", "words")} for p in known_phrases] \
+            if known is not None else None
+        phrases = script_phrases(here, known_phrases, audio, rate)
+        # A chunk whose cues all read as transcribed keeps the transcription's chain, all of it in the
+        # store: only chunks with an edit rerun their nodes (and in them only the edited phrases).
+        scripted.append(None if phrases == heard_phrases else phrases)
+    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted)
+
+
+def recording_phrases(transcript: Artifact) -> list[dict[str, Any]]:
+    """The phrases of a recording (start, end, text, words) from its transcript artifact."""
+    import json
+
+    return json.loads(transcript.file("transcript.json").read_text(encoding="utf-8"))["phrases"]
+
+
+def write_subtitles(phrases: list[dict[str, Any]], output: Path, fmt: str, duration: float) -> Path | None:
+    """``output`` with the extension .srt or .vtt beside it, one cue per phrase (none for 'none')."""
+    from .subtitles import phrase_cues, write_cues
+
+    if fmt == "none":
+        return None
+    return write_cues(phrase_cues(phrases, duration), output.with_suffix("." + fmt), fmt)
+
+
+def export_script(input_path: Path, target: Path, settings: Settings, store: Store) -> tuple[int, int]:
+    """Write the script of a recording to ``target`` (.srt or .vtt); returns (cues, cues with unsure
+    words). The stress artifacts come from the store when the recording was converted with these
+    settings before; otherwise transcription and stress marking run (and stay cached)."""
+    from .script import UNSURE, script_cues, unsure_count
+    from .subtitles import write_cues
+
+    graph = Graph(store, settings)
+    plan = plan_recording(graph, Path(input_path), "wav")
+    phrases = [p for chain in plan.chains for p in graph.ensure(chain[1]).meta["phrases"]]
+    cues = script_cues(phrases)
+    note = (f"Script of {Path(input_path).name}: '+' before a stressed vowel; {UNSURE} after a word the "
+            "recogniser was unsure of (ignored when read back). Edit and convert with --script.")
+    write_cues(cues, target, note=note)
+    return len(cues), unsure_count(phrases)
 
 
 # The voice thread's niceness while Whisper runs: the voice work should fill the ~0.4 core Whisper's
@@ -339,12 +404,14 @@ def stages_to_load(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) ->
     return [STAGES[name] for name in missing + after]
 
 
-def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> None:
+def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]],
+               warm: list[Stage] | None = None) -> None:
     """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
     uses every core), while a second thread, at a lower priority (VOICE_NICENESS), first loads the voice
     stages' models and then takes each transcribed chunk through stress -> synthesize -> prosody, so the
     voice work fills the CPU time Whisper leaves idle. Once every chunk is transcribed this thread joins
-    the voice work (the tail, or all of it when transcripts are cached)."""
+    the voice work (the tail, or all of it when transcripts are cached). ``warm``: the stages to load
+    ahead, instead of stages_to_load's choice."""
     transcribed: queue.Queue[tuple[Node, Node, Node, Node] | None] = queue.Queue()
 
     def voice_work() -> None:
@@ -353,7 +420,7 @@ def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> Non
 
     def voice_thread() -> None:
         lower_thread_priority(VOICE_NICENESS)
-        warm_up(stages_to_load(graph, chains), graph.settings)
+        warm_up(stages_to_load(graph, chains) if warm is None else warm, graph.settings)
         voice_work()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
@@ -384,9 +451,9 @@ def write_output(final: Artifact, input_path: Path, output_path: Path, settings:
 
 
 def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
-            events: Events | None = None, graph: Graph | None = None, subtitles: Path | None = None) -> Result:
+            events: Events | None = None, graph: Graph | None = None, script: Path | None = None) -> Result:
     """Convert one recording with the local runner: transcription and voice work overlap (run_chains).
-    ``subtitles``: a subtitle file (.srt/.ass) a video output carries as a soft subtitle track."""
+    ``script``: an SRT/WebVTT file whose cues are the phrases (Whisper does not run)."""
     started = time.perf_counter()
     limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
@@ -396,12 +463,14 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     fmt = output_format(output_path)
     check_video_output(input_path, output_path)
     graph = graph or Graph(store, settings, events)
-    plan = plan_recording(graph, input_path, fmt)
+    plan = plan_script(graph, input_path, fmt, Path(script)) if script else plan_recording(graph, input_path, fmt)
     graph.events.planned(plan.nodes())
     final = store.get(plan.final.name, plan.final.key)
     if final is None:
-        preflight(settings)
-        run_chains(graph, plan.chains)
+        preflight(settings, whisper=not script)
+        # A re-dub from a script: most phrases come from the memo, so no model is loaded ahead (a changed
+        # phrase may need none); only the imports of prosody and concat, which some phrase will need.
+        run_chains(graph, plan.chains, warm=[STAGES["prosody"], STAGES["concat"]] if script else None)
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
         final = graph.ensure(plan.final)
     else:
@@ -409,6 +478,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     transcript = graph.ensure(plan.transcript)
     unsaid = unsaid_phrases(graph, plan)
     check_unsaid(unsaid, input_path, settings.strict)
+    phrases = recording_phrases(transcript)
+    subtitles = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"])
     write_output(final, input_path, output_path, settings, subtitles)
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
                                 final.meta["duration"], settings.mix.mode)
@@ -426,5 +497,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         cached=not graph.ran,
         notices=notices,
         unsaid=unsaid,
+        phrases=phrases,
+        subtitles=subtitles,
     )
 

@@ -32,7 +32,8 @@ class Runner(Protocol):
     settings after the CLI's overrides."""
 
     def run(self, input: Path | str, output: Path | str, *, profile: str, settings: Settings,
-            cache_dir: Path | str, output_format: str = "mp3") -> int: ...
+            cache_dir: Path | str, output_format: str = "mp3",
+            script: Path | str | None = None) -> int: ...
 
 
 def _declared_in_checkout() -> dict[str, str]:

@@ -233,8 +233,10 @@ class Store:
         *,
         arrays: dict[str, np.ndarray] | None = None,
         files: dict[str, Path | bytes] | None = None,
+        durable: bool = True,
     ) -> Artifact:
-        """Write an artifact atomically. ``files`` values that are paths are moved in (same disk)."""
+        """Write an artifact atomically. ``files`` values that are paths are moved in (same disk).
+        ``durable=False`` skips the fsync (small per-phrase memos: a torn one fails verification)."""
         final = self.path_of(stage, key)
         tmp = final.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
@@ -243,7 +245,7 @@ class Store:
         except OSError as exc:
             raise write_failure(self.root, stage, exc) from None
         try:
-            listing = self._fill(tmp, stage, key, meta, arrays, files)
+            listing = self._fill(tmp, stage, key, meta, arrays, files, durable)
             interrupt.check()  # a stage that finished after the stop request is not stored either
             try:
                 tmp.rename(final)
@@ -265,7 +267,7 @@ class Store:
 
     @staticmethod
     def _fill(tmp: Path, stage: str, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None,
-              files: dict[str, Path | bytes] | None) -> dict[str, dict[str, Any]]:
+              files: dict[str, Path | bytes] | None, durable: bool = True) -> dict[str, dict[str, Any]]:
         """Write the files and the sealed manifest into ``tmp``; the files' listing."""
         for name, array in (arrays or {}).items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
@@ -284,7 +286,8 @@ class Store:
         with open(tmp / MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, ensure_ascii=False)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         return listing
 
     def scratch(self) -> Path:

@@ -27,7 +27,7 @@ Span = tuple[float, float]
 
 __all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
            "speaker_bounds", "speech_offset", "voiced_onset",
-           "bridged_log_f0", "pitch_register"]
+           "bridged_log_f0", "pitch_register", "chunk_register", "speech_stretches"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
 _MARGIN_S = 0.04         # synth kept before the first / after the last anchor, mapped 1:1
@@ -113,6 +113,15 @@ def speaker_bounds(audio: np.ndarray, sr: int) -> Bounds | None:
     """The pitch floor/ceiling of a speaker over a whole chunk, from one coarse wide pass: every phrase
     of the chunk then needs one pitch pass instead of two (see ``source_contour``)."""
     return _speaker_bounds(_wide_pass(audio, sr, _RANGE_STEP_S)[1])
+
+
+def chunk_register(audio: np.ndarray, sr: int, bounds: Bounds | None) -> tuple[float, float] | None:
+    """The speaker's log-F0 (median, spread) over a chunk's whole audio, from one coarse pass within
+    ``bounds`` (``speaker_bounds``); None without enough voiced frames."""
+    if bounds is None:
+        return None
+    f0 = pitch_contour(audio, sr, step=_RANGE_STEP_S, fmin=bounds[0], fmax=bounds[1])[1]
+    return pitch_register(_bridge(f0, _RANGE_STEP_S))
 
 
 def source_contour(audio: np.ndarray, sr: int, bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +337,13 @@ def _runs(t: np.ndarray, mask: np.ndarray, min_pause: float = _PAUSE_S) -> list[
         prev = tk
     out.append((max(start - 0.01, 0.0), prev + 0.01))
     return out
+
+
+def speech_stretches(audio: np.ndarray, sr: int, min_pause: float) -> list[Span]:
+    """(start, end) in seconds of the speech stretches of ``audio`` separated by pauses of at least
+    ``min_pause`` (energy based, as pause matching reads them)."""
+    t, db = _frame_db(audio, sr)
+    return _runs(t, _speech_mask(db), min_pause)
 
 
 def _match_pauses(syn: list[Span], src: list[Span], tol: float = 0.15) -> list[tuple[Span, Span]]:

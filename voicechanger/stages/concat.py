@@ -130,6 +130,6 @@ def warm_up(settings: Settings) -> None:
 
 
 STAGE = Stage(
-    "concat", 1, ("output.loudness_lufs", "output.peak_dbfs", "output.crossfade_ms", "output.mp3_kbps"), run,
+    "concat", 2, ("output.loudness_lufs", "output.peak_dbfs", "output.crossfade_ms", "output.mp3_kbps"), run,
     key_params=("format",), warm_up=warm_up,
 )

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from .base import Context, Output, Stage
+from .base import Context, Memo, Output, Stage
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
 MAX_LEAD_S = 0.5  # how far before Whisper's first word a phrase's real onset is looked for
@@ -127,6 +127,8 @@ def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slo
     pairs = []
     for src in sorted(grouped):
         word = phrase["words"][src]
+        if not word.get("timed", True):  # spread over a script's cue, not heard: no anchor
+            continue
         synth = (float(grouped[src][0]), float(grouped[src][1]))
         target = (max(0.0, word["start"] - slot_start), max(0.0, word["end"] - slot_start))
         if synth[1] > synth[0] and target[1] > target[0]:
@@ -139,18 +141,32 @@ def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slo
     return clean
 
 
-def speaker_register(contours: list[tuple[np.ndarray, np.ndarray] | None]) -> tuple[float, float] | None:
-    """The speaker's log-F0 (median, spread) over all phrases of the chunk: the pitch transfer maps
-    this register, not each phrase's own, into the voice's, so a phrase said higher than the rest
-    stays higher. Measured on the quality prompts: log-F0 r 0.918 -> 0.937 and 0.922 -> 0.926, WER unchanged."""
-    from ..engines.prosody import bridged_log_f0, pitch_register
+def speaker_pitch(audio: np.ndarray, rate: int) -> tuple[Any, tuple[float, float] | None]:
+    """(pitch bounds, log-F0 register) of the speaker over a chunk's source audio: the pitch transfer
+    maps this register, not each phrase's own, into the voice's, so a phrase said higher than the rest
+    stays higher. Measured on the chunk's audio, not on the phrases' slots, so that an edited phrase
+    (other words, other times) leaves every other phrase's mapping as it was."""
+    from ..engines.prosody import chunk_register, speaker_bounds
 
-    voiced = [bridged_log_f0(contour[1]) for contour in contours if contour is not None]
-    return pitch_register(np.concatenate(voiced)) if voiced else None
+    bounds = speaker_bounds(audio, rate)
+    return bounds, chunk_register(audio, rate, bounds)
+
+
+PHRASE_STAGE = "prosody-phrase"
+
+
+def phrase_key(ctx: Context, phrase: dict[str, Any], slot: Span, synth: dict[str, Any]) -> str:
+    """Everything one phrase's output depends on: the source audio (decode key, chunk span, slot), its
+    word times, which words the tokens came from, and the synthesized phrase (its own memo key)."""
+    decoded = ctx.one("decode")
+    words = [(w["start"], w["end"]) for w in phrase.get("words") or []]
+    return Memo.key(PHRASE_STAGE, STAGE.version, ctx.settings.prosody.mode, decoded.key,
+                    ctx.one("stress").meta["span"], list(slot), words, [t["src"] for t in phrase["tokens"]],
+                    synth["key"])
 
 
 def run(ctx: Context) -> Output:
-    from ..engines.prosody import VoicePitch, source_contour, speaker_bounds, transfer
+    from ..engines.prosody import VoicePitch, source_contour, transfer
 
     decoded = ctx.one("decode")
     stressed = ctx.one("stress")
@@ -165,22 +181,38 @@ def run(ctx: Context) -> Output:
     phrases = widen_rushed(phrases, naturals, source_audio, rate, last / rate, ctx.settings.prosody.max_squeeze)
     slots = phrase_slots(phrases, first / rate, last / rate)
     full = ctx.settings.prosody.mode == "full"
-    sources = [np.array(source_audio[int(a * rate) : int(b * rate)], dtype=np.float32) for a, b in slots]
-    bounds = speaker_bounds(np.concatenate(sources), rate) if full and sources else None
-    contours = [source_contour(source, rate, bounds) if full else None for source in sources]
-    register = speaker_register(contours)
-    voice_pitch = VoicePitch.of_chunk(np.asarray(synth_audio, dtype=np.float64), voice_rate, refine=full)
+    shared: dict[str, Any] = {}
+
+    def chunk_wide() -> dict[str, Any]:
+        """The speaker's and the voice's pitch, measured only when some phrase is not in the memo."""
+        if not shared:
+            chunk_audio = np.array(source_audio[first:last], dtype=np.float32)
+            shared["bounds"], shared["register"] = speaker_pitch(chunk_audio, rate) if full else (None, None)
+            reference = np.asarray(synthesized.array("reference"), dtype=np.float64)
+            shared["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
+        return shared
+
     pieces: list[np.ndarray] = []
     placed = []
-    for phrase, slot, source, contour, synth in zip(phrases, slots, sources, contours, synthesized.meta["phrases"]):
+    for phrase, slot, synth in zip(phrases, slots, synthesized.meta["phrases"]):
         if synth["length"] == 0:
             continue
-        voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
         pairs = word_pairs(phrase, synth["word_spans"], slot[0])
-        out = transfer(voice, voice_rate, source, rate, pairs, mode=ctx.settings.prosody.mode, pitch=full,
-                       loudness=full, source_pitch=contour, register=register, voice_pitch=voice_pitch)
+        key = phrase_key(ctx, phrase, slot, synth)
+        found = ctx.memo.get(PHRASE_STAGE, key)
+        if found is not None:
+            out = np.asarray(found.array("audio"), dtype=np.float32)
+        else:
+            wide = chunk_wide()
+            source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
+            contour = source_contour(source, rate, wide["bounds"]) if full else None
+            voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
+            out = transfer(voice, voice_rate, source, rate, pairs, mode=ctx.settings.prosody.mode, pitch=full,
+                           loudness=full, source_pitch=contour, register=wide["register"],
+                           voice_pitch=wide["voice"]).astype(np.float32)
+            ctx.memo.put(PHRASE_STAGE, key, {"length": len(out)}, {"audio": out})
         placed.append({"start": slot[0], "end": slot[1], "length": len(out), "anchors": len(pairs)})
-        pieces.append(out.astype(np.float32))
+        pieces.append(out)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     meta = {"index": stressed.meta["index"], "sample_rate": voice_rate, "phrases": placed,
             "squeeze": squeeze_summary(phrases, naturals)}
@@ -191,4 +223,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 8, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 9, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)

@@ -1,33 +1,72 @@
-"""stress-mark: normalise each phrase's words (numbers, abbreviations, Latin) and mark stress."""
+"""stress-mark: apply the lexicon, normalise each phrase's words (numbers, abbreviations, Latin) and
+mark stress. The phrases come from transcribe, or from a script (the ``script`` stage).
+
+Per phrase (memo): the key holds the phrase's words, the user's stress marks from a script, and only
+the lexicon entries the phrase uses, so one edited cue or lexicon entry re-marks only its phrases.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import Settings
-from .base import Context, Output, Stage
+from ..lexicon import expand
+from ..script import letters, plain
+from .base import Context, Memo, Output, Stage
+
+PHRASE_STAGE = "stress-phrase"
+PHRASE_VERSION = 1
+
+
+def say(words: list[dict[str, Any]], lexicon: dict[str, str], stress: bool) -> list[dict[str, Any]]:
+    """The tokens the voice says for a phrase's words: ``text`` (stress-marked), ``plain``, ``src``
+    (the index of the source word). A marked unit (a user's ``+``, a lexicon form) keeps its stress
+    where it normalises to a single word; the stress model fills in the others."""
+    from ..engines.normalize import normalize_words
+
+    written = [w.get("stress") or w["word"].strip() for w in words]
+    units, _used = expand(written, lexicon)
+    tokens = normalize_words([plain(text) for text, _src in units])
+    produced: dict[int, int] = {}
+    for token in tokens:
+        produced[token.src] = produced.get(token.src, 0) + 1
+    texts = []
+    for token in tokens:
+        unit = units[token.src][0]
+        if "+" in unit and produced[token.src] == 1 and letters(unit) == letters(token.text):
+            mark = token.text[len(token.text.rstrip(".,!?")):]
+            texts.append("".join(c for c in unit.lower() if c.isalpha() or c == "+").replace("ё", "е") + mark)
+        else:
+            texts.append(token.text)
+    if stress and texts:
+        from ..engines.stress import stress_tokens
+
+        stressed = stress_tokens(texts)
+    else:
+        stressed = texts
+    return [{"text": s, "plain": t.text, "src": units[t.src][1]} for s, t in zip(stressed, tokens)]
+
+
+def phrase_key(phrase: dict[str, Any], lexicon: dict[str, str], stress: bool) -> str:
+    written = [w.get("stress") or w["word"].strip() for w in phrase["words"]]
+    _units, used = expand(written, lexicon)
+    return Memo.key(PHRASE_STAGE, PHRASE_VERSION, stress, written, sorted(used.items()))
 
 
 def run(ctx: Context) -> Output:
-    from ..engines.normalize import normalize_words
-
-    transcript = ctx.one("transcribe")
+    source = (ctx.all("transcribe") or ctx.all("script"))[0]
+    lexicon = dict(ctx.settings.lexicon)
     phrases = []
-    for phrase in transcript.meta["phrases"]:
-        tokens = normalize_words([w["word"] for w in phrase["words"]])
-        plain = [t.text for t in tokens]
-        if ctx.settings.stress and plain:
-            from ..engines.stress import stress_tokens
-
-            stressed = stress_tokens(plain)
+    for phrase in source.meta["phrases"]:
+        key = phrase_key(phrase, lexicon, ctx.settings.stress)
+        found = ctx.memo.get(PHRASE_STAGE, key)
+        if found is not None:
+            tokens = found.meta["tokens"]
         else:
-            stressed = plain
-        phrases.append(
-            {
-                **phrase,
-                "tokens": [{"text": s, "plain": t.text, "src": t.src} for s, t in zip(stressed, tokens)],
-                "stressed": " ".join(stressed),
-            }
-        )
-    return Output({"index": transcript.meta["index"], "span": transcript.meta["span"], "phrases": phrases})
+            tokens = say(phrase["words"], lexicon, ctx.settings.stress)
+            ctx.memo.put(PHRASE_STAGE, key, {"tokens": tokens})
+        phrases.append({**phrase, "tokens": tokens, "stressed": " ".join(t["text"] for t in tokens), "key": key})
+    return Output({"index": source.meta["index"], "span": source.meta["span"], "phrases": phrases})
 
 
 def warm_up(settings: Settings) -> None:
@@ -39,4 +78,4 @@ def warm_up(settings: Settings) -> None:
         load_model()
 
 
-STAGE = Stage("stress", 1, ("stress",), run, warm_up=warm_up)
+STAGE = Stage("stress", 2, ("stress", "lexicon"), run, warm_up=warm_up)

@@ -7,7 +7,8 @@ be a second PSOLA pass on top of the prosody stage's: it is said once at its nat
 
 Only a phrase the voice cannot say (Unsayable: nothing in it it can read) is recorded as unsaid, with
 its reason in ``error``; any other failure (an engine that died, hung or was interrupted) propagates,
-so the stage fails and nothing is stored (version 2: version 1 stored those as unsaid phrases).
+so the stage fails and nothing is stored (version 1 stored those as unsaid phrases). Each phrase's
+success is kept as a memo (base.Memo), so an edited script recomputes only the phrases it changed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import numpy as np
 
 from ..config import Settings
-from .base import Context, Output, Stage
+from .base import Context, Memo, Output, Stage
 
 log = logging.getLogger(__name__)
 
@@ -30,36 +31,87 @@ def _voice(settings: Settings):
     return get_voice(settings.voice, device=resolve_device(settings.device))
 
 
-def run(ctx: Context) -> Output:
+PHRASE_STAGE = "synthesize-phrase"
+PHRASE_VERSION = 1
+REFERENCE_STAGE = "voice-reference"
+# What the voice says once (per voice, per store) so that its pitch range is measured on the voice
+# itself, not on the text of a chunk: an edited phrase then leaves the other phrases' pitch mapping
+# alone. Stress marked by hand, so no model is needed; statements, questions, a list and a request.
+REFERENCE_TEXT = (
+    "здр+авствуйте! спас+ибо, что позвон+или.",
+    "сег+одня мы расск+ажем вам о н+овых возм+ожностях н+ашей сист+емы.",
+    "пож+алуйста, остав+айтесь на л+инии, и опер+атор отв+етит вам в ближ+айшее вр+емя.",
+    "вы хот+ите продолж+ить?",
+    "нажм+ите од+ин, чт+обы просл+ушать сообщ+ения, +или два, чт+обы в+ыйти.",
+    "м+ы раб+отаем к+аждый день с дев+яти утр+а до ш+ести в+ечера.",
+)
+REFERENCE_VERSION = 1
+
+
+def voice_reference(voice, memo: Memo) -> np.ndarray:
+    """The voice saying REFERENCE_TEXT (stored once per voice): its pitch range for the prosody stage."""
+    key = Memo.key(REFERENCE_STAGE, REFERENCE_VERSION, voice.spec, REFERENCE_TEXT)
+    found = memo.get(REFERENCE_STAGE, key)
+    if found is not None:
+        return found.array("audio")
+    audio = np.concatenate([np.asarray(voice.synthesize(s.split()).audio, dtype=np.float32) for s in REFERENCE_TEXT])
+    memo.put(REFERENCE_STAGE, key, {"voice": voice.spec, "sample_rate": voice.sample_rate}, {"audio": audio})
+    return audio
+
+
+def phrase_key(phrase: dict, voice, fit: bool) -> str:
+    tokens = [t["text"] for t in phrase["tokens"]]
+    target = round(phrase["end"] - phrase["start"], 3) if fit else None
+    return Memo.key(PHRASE_STAGE, PHRASE_VERSION, voice.spec, tokens, target)
+
+
+def say_phrase(voice, phrase: dict, fit: bool) -> dict:
+    """One phrase said: {audio, length, word_spans, rate, error}. Only Unsayable is recorded (and logged);
+    any other failure propagates, so that nothing of the chunk is stored."""
     from ..engines.tts import Unsayable, synthesize_to_fit
 
+    tokens = [t["text"] for t in phrase["tokens"]]
+    try:
+        if fit:
+            synthesis, rate = synthesize_to_fit(voice, tokens, phrase["end"] - phrase["start"])
+        else:
+            synthesis, rate = voice.synthesize(tokens), 1.0
+    except Unsayable as exc:
+        log.warning("phrase at %.2f s not synthesized: %s", phrase["start"], exc)
+        return {"audio": None, "length": 0, "word_spans": None, "rate": 1.0, "error": str(exc)}
+    audio = np.asarray(synthesis.audio, dtype=np.float32)
+    return {"audio": audio, "length": len(audio), "word_spans": synthesis.word_spans, "rate": round(rate, 4),
+            "error": None}
+
+
+def run(ctx: Context) -> Output:
     stressed = ctx.one("stress")
     voice = _voice(ctx.settings)
+    fit = bool(ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False))
     pieces: list[np.ndarray] = []
     phrases = []
     offset = 0
     for phrase in stressed.meta["phrases"]:
-        tokens = [t["text"] for t in phrase["tokens"]]
-        entry = {"offset": offset, "length": 0, "word_spans": None, "rate": 1.0, "error": None}
-        if tokens:
-            target = phrase["end"] - phrase["start"]
-            try:
-                if ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False):
-                    synthesis, rate = synthesize_to_fit(voice, tokens, target)
-                else:
-                    synthesis, rate = voice.synthesize(tokens), 1.0
-            except Unsayable as exc:
-                log.warning("phrase at %.2f s not synthesized: %s", phrase["start"], exc)
-                entry["error"] = str(exc)
+        key = phrase_key(phrase, voice, fit)
+        entry = {"offset": offset, "length": 0, "word_spans": None, "rate": 1.0, "error": None, "key": key}
+        if phrase["tokens"]:
+            found = ctx.memo.get(PHRASE_STAGE, key)
+            if found is not None:
+                said = {**found.meta, "audio": found.array("audio")}
             else:
-                audio = np.asarray(synthesis.audio, dtype=np.float32)
-                pieces.append(audio)
-                entry.update(length=len(audio), word_spans=synthesis.word_spans, rate=round(rate, 4))
-                offset += len(audio)
+                said = say_phrase(voice, phrase, fit)
+                if said["error"] is None:  # store success only: a failure is tried again next time
+                    ctx.memo.put(PHRASE_STAGE, key, {k: said[k] for k in ("length", "word_spans", "rate")},
+                                 {"audio": said["audio"]})
+            entry.update({k: said.get(k) for k in ("length", "word_spans", "rate", "error")})
+            if said["audio"] is not None and said["length"]:
+                pieces.append(np.asarray(said["audio"], dtype=np.float32))
+                offset += said["length"]
         phrases.append(entry)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    arrays = {"audio": audio, "reference": voice_reference(voice, ctx.memo)}
     meta = {"index": stressed.meta["index"], "sample_rate": voice.sample_rate, "voice": voice.spec, "phrases": phrases}
-    return Output(meta, arrays={"audio": audio})
+    return Output(meta, arrays=arrays)
 
 
 def warm_up(settings: Settings) -> None:
@@ -68,4 +120,4 @@ def warm_up(settings: Settings) -> None:
         start()
 
 
-STAGE = Stage("synthesize", 2, ("voice", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)
+STAGE = Stage("synthesize", 3, ("voice", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)

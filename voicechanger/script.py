@@ -1,0 +1,234 @@
+"""The editable script: what the voice will say, one cue per phrase, with the stress marks chosen.
+
+Export (``voice script``): each phrase's words as transcribed, a ``+`` before the stressed vowel of
+every word the stress model marked, and UNSURE after each word Whisper was unsure of (a plain
+character: subtitle editors keep it, ``--script`` ignores it).
+
+Import (``voice convert --script``): the cues become the phrases, with their text and times. A cue
+that still reads as exported (same times, same words, same marks) takes the transcribed phrase as it
+was, word timings included, so its cache keys and its audio are the same as before; an edited cue
+keeps the user's marks (``+`` before, or U+0301 after, the stressed vowel) as fixed stresses and takes
+word timings from the transcription where the word count is unchanged, else spreads its words over
+the cue by their length.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .subtitles import Cue, ScriptError, read_cues
+
+UNSURE = "\u2047"  # ⁇ after a word Whisper gave a low probability
+UNSURE_BELOW = 0.5  # word probability under which a word is marked unsure
+ACUTE = "\u0301"
+_LETTER = re.compile(r"[^\W\d_]")
+
+Phrase = dict[str, Any]
+
+
+def plus_marks(word: str) -> str:
+    """U+0301 after a vowel -> '+' before it; the marker characters dropped."""
+    word = word.replace(UNSURE, "")
+    out: list[str] = []
+    for c in word:
+        if c == ACUTE and out:
+            out.insert(len(out) - 1, "+")
+        elif c != ACUTE:
+            out.append(c)
+    return "".join(out)
+
+
+def plain(text: str) -> str:
+    """The text without stress marks or markers: what viewers read."""
+    return text.replace("+", "").replace(ACUTE, "").replace(UNSURE, "")
+
+
+def letters(text: str) -> str:
+    """The letters of a word as compared across spellings: lowercase, ё as е, nothing else."""
+    return "".join(c for c in text.lower() if c.isalpha()).replace("ё", "е")
+
+
+def mark_word(word: str, tokens: list[str]) -> str:
+    """``word`` as written with the '+' of its single stressed token put before the same letter;
+    unchanged when normalisation made something else of it (a number, an abbreviation)."""
+    if len(tokens) != 1 or "+" not in tokens[0]:
+        return word
+    token = tokens[0]
+    stressed_letter = len(letters(token[: token.index("+")]))
+    if letters(token) != letters(word):
+        return word
+    seen = 0
+    for position, c in enumerate(word):
+        if c.isalpha():
+            if seen == stressed_letter:
+                return word[:position] + "+" + word[position:]
+            seen += 1
+    return word
+
+
+def script_text(phrase: Phrase) -> str:
+    """One phrase of a stress artifact as a script cue's text."""
+    by_word: dict[int, list[str]] = {}
+    for token in phrase.get("tokens", []):
+        by_word.setdefault(token["src"], []).append(token["text"])
+    out = []
+    for index, word in enumerate(phrase["words"]):
+        said = word.get("stress") or mark_word(word["word"].strip(), by_word.get(index, []))
+        if word.get("probability", 1.0) < UNSURE_BELOW:
+            said += UNSURE
+        out.append(said)
+    return " ".join(out)
+
+
+def unsure_count(phrases: list[Phrase]) -> int:
+    """How many phrases hold a word Whisper was unsure of."""
+    return sum(1 for p in phrases if any(w.get("probability", 1.0) < UNSURE_BELOW for w in p["words"]))
+
+
+def load_script(path: Path, duration: float) -> list[Cue]:
+    """The script's cues, checked: each has words, they do not overlap, none passes the audio's end."""
+    cues = read_cues(path)
+    if not cues:
+        raise ScriptError(f"script {path}: holds no cues; export one with `voice script INPUT`")
+    previous: Cue | None = None
+    for cue in cues:
+        if not _LETTER.search(plain(cue.text)):
+            raise ScriptError(f"{path} line {cue.line}: the cue has no words; write what is said or delete the cue")
+        if previous is not None and cue.start < previous.end - 1e-6:
+            raise ScriptError(f"{path} line {cue.line}: the cue starts before the one at line {previous.line} ends; "
+                              "make the times increase without overlap")
+        if cue.end > duration + 0.0005:
+            raise ScriptError(f"{path} line {cue.line}: the cue ends at {cue.end:.3f} s, after the end of the audio "
+                              f"({duration:.3f} s); fix its times")
+        previous = cue
+    return cues
+
+
+def _spread(words: list[str], start: float, end: float) -> list[dict[str, Any]]:
+    """Word timings over [start, end] in proportion to each word's letters (at least one each)."""
+    weights = [max(1, len(letters(w))) for w in words]
+    total = sum(weights)
+    out, at = [], start
+    for weight in weights:
+        length = (end - start) * weight / total
+        out.append((round(at, 3), round(at + length, 3)))
+        at += length
+    return out
+
+
+def cue_phrase(cue: Cue, known: Phrase | None) -> Phrase:
+    """The phrase a cue asks for; ``known`` is the transcribed (and perhaps stress-marked) phrase at
+    the same times, whose word timings and cache identity an unedited cue keeps."""
+    written = [plus_marks(w) for w in cue.text.split()]
+    written = [w for w in written if w]
+    plain_words = [plain(w) for w in written]
+    if known is not None:
+        same_words = [w["word"].strip() for w in known["words"]] == plain_words
+        if same_words and ("tokens" not in known and not any("+" in w for w in written)
+                           or "tokens" in known and plus_marks(script_text(known)).split() == written):
+            return {k: v for k, v in known.items() if k in ("start", "end", "text", "words")}
+    timed = known is not None and len(known["words"]) == len(written)
+    times = [(w["start"], w["end"]) for w in known["words"]] if timed else _spread(plain_words, cue.start, cue.end)
+    words = []
+    for text, bare, (start, end) in zip(written, plain_words, times):
+        word: dict[str, Any] = {"start": start, "end": end, "word": " " + bare, "probability": 1.0}
+        if not timed:  # a guess: prosody aligns such a phrase by its pauses instead (see word_pairs)
+            word["timed"] = False
+        if "+" in text:
+            word["stress"] = text
+        words.append(word)
+    return {"start": round(cue.start, 3), "end": round(cue.end, 3), "text": " ".join(plain_words), "words": words}
+
+
+def chunk_cues(cues: list[Cue], spans: list[list[int]], rate: int) -> list[list[Cue]]:
+    """The cues of each chunk: a cue belongs to the chunk its start falls in."""
+    out: list[list[Cue]] = [[] for _ in spans]
+    for cue in cues:
+        for index, (first, last) in enumerate(spans):
+            if cue.start < last / rate or index == len(spans) - 1:
+                out[index].append(cue)
+                break
+    return out
+
+
+def cue_times(phrases: list[Phrase]) -> list[tuple[float, float]]:
+    """The (start, end) of each phrase's cue: its times to the millisecond, a start moved to the
+    previous phrase's end where Whisper's word times made them overlap (a script has no overlaps)."""
+    times, previous_end = [], 0.0
+    for phrase in phrases:
+        start, end = round(phrase["start"], 3), round(phrase["end"], 3)
+        start = min(max(start, previous_end), end)
+        times.append((start, end))
+        previous_end = max(previous_end, end)
+    return times
+
+
+def script_cues(phrases: list[Phrase]) -> list[Cue]:
+    """The cues of ``voice script`` for a recording's stress-marked phrases."""
+    return [Cue(s, e, script_text(p)) for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
+
+
+_CLAUSE_END = tuple(".!?;:,…")
+SPLIT_TOLERANCE = 0.08  # how far a clause end's share of the letters may be from a pause's share of the speech
+
+
+def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]:
+    """A long cue cut where the speaker pauses, so that each part is a phrase of its own, said and
+    placed on its own as Whisper's phrases are. A pause takes the clause end (a word ending in
+    punctuation) whose share of the cue's letters is nearest its share of the speech before it, when
+    they are within SPLIT_TOLERANCE; ``stretches``: the cue's speech stretches (absolute seconds)
+    separated by pauses of at least PAUSE_S."""
+    from .phrases import PAUSE_S
+
+    words = cue.text.split()
+    if len(stretches) < 2 or len(words) < 2:
+        return [cue]
+    counts = np.cumsum([len(letters(plain(w))) for w in words], dtype=float)
+    if counts[-1] <= 0:
+        return [cue]
+    durations = np.array([b - a for a, b in stretches])
+    spoken = np.cumsum(durations) / durations.sum()
+    ends = [k for k, w in enumerate(words[:-1]) if plain(w).endswith(_CLAUSE_END)]
+    cuts: list[tuple[int, int]] = []  # (index of the last word before the cut, index of the stretch before it)
+    for j in range(len(stretches) - 1):
+        if stretches[j + 1][0] - stretches[j][1] < PAUSE_S:
+            continue
+        free = [k for k in ends if not cuts or k > cuts[-1][0]]
+        if not free:
+            break
+        k = min(free, key=lambda k: abs(counts[k] / counts[-1] - spoken[j]))
+        if abs(counts[k] / counts[-1] - spoken[j]) <= SPLIT_TOLERANCE:
+            cuts.append((k, j))
+    if not cuts:
+        return [cue]
+    parts, first_word, start = [], 0, cue.start
+    for k, j in cuts:
+        parts.append(Cue(round(start, 3), round(stretches[j][1], 3), " ".join(words[first_word : k + 1]), cue.line))
+        first_word, start = k + 1, stretches[j + 1][0]
+    parts.append(Cue(round(start, 3), cue.end, " ".join(words[first_word:]), cue.line))
+    return [p for p in parts if p.end > p.start]
+
+
+def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | None = None, rate: int = 16000
+                   ) -> list[Phrase]:
+    """One chunk's phrases from its cues. A cue matched to a known phrase (same cue times) keeps it;
+    another is cut at the speaker's pauses in ``audio`` (the recording) where its punctuation allows."""
+    from .engines.prosody import speech_stretches
+    from .phrases import PAUSE_S
+
+    by_time = dict(zip(cue_times(known), known))
+    phrases = []
+    for cue in cues:
+        match = by_time.get((round(cue.start, 3), round(cue.end, 3)))
+        if match is not None or audio is None:
+            phrases.append(cue_phrase(cue, match))
+            continue
+        first = int(cue.start * rate)
+        found = speech_stretches(np.asarray(audio[first : int(cue.end * rate)], dtype=np.float32), rate, PAUSE_S)
+        stretches = [(cue.start + a, cue.start + b) for a, b in found]
+        phrases += [cue_phrase(part, None) for part in split_at_pauses(cue, stretches)]
+    return phrases
