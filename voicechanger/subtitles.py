@@ -98,6 +98,7 @@ def write_cues(cues: list[Cue], path: Path, fmt: str | None = None, note: str = 
     text = format_vtt(cues, note) if fmt == "vtt" else format_srt(cues)
     tmp = part_name(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     finally:
