@@ -75,6 +75,14 @@ def _vtt_seconds(stamp: str) -> float:
     return round(int(hours) * 3600 + int(minutes) * 60 + float(seconds), 3)
 
 
+def test_a_cue_of_digits_is_something_to_say(tmp_path):
+    from voicechanger.script import load_script
+
+    script = tmp_path / "digits.srt"
+    script.write_text("1\n00:00:01,000 --> 00:00:01,400\n5.\n", encoding="utf-8")  # Whisper writes such cues
+    assert [c.text for c in load_script(script, 2.0)] == ["5."]
+
+
 def test_stress_marks_in_the_script_and_back():
     from voicechanger.script import mark_word, plain, plus_marks
 

@@ -430,13 +430,14 @@ def script_command(
                                           "default INPUT's name with .script.srt, beside it."),
     profile: str = typer.Option("normal", "--profile", "-p", help="fast, normal, high, or a YAML file."),
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="A YAML file of 'word: how to say it'."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Artifact store (default ./cache)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Write the script the voice reads: one cue per phrase, '+' before each stressed vowel, ⁇ after
     words Whisper was unsure of. Taken from the cache when INPUT was converted before (no model runs).
     Edit it and convert again with --script: only the phrases you changed are said again."""
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    interrupt.install()
     try:
         from .audio import check_input
         from .paths import default_cache_dir
@@ -447,16 +448,15 @@ def script_command(
         check_input(input)
         target = output or input.with_name(f"{input.stem}.script.srt")
         format_of(target)
-        settings = _settings(profile, None, lexicon=str(lexicon) if lexicon is not None else None)
+        settings = _settings(profile, lexicon=str(lexicon) if lexicon is not None else None)
         store = Store(cache_dir or default_cache_dir())
         cues, unsure = export_script(input, target, settings, store)
         console.print(f"{cues} cues; {unsure} hold words Whisper was unsure of (marked ⁇)", highlight=False)
         out.print(str(target))
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]")
-        raise typer.Exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:
         _fail(exc, debug)
 

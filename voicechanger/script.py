@@ -25,7 +25,7 @@ from .subtitles import Cue, ScriptError, read_cues
 UNSURE = "\u2047"  # ⁇ after a word Whisper gave a low probability
 UNSURE_BELOW = 0.5  # word probability under which a word is marked unsure
 ACUTE = "\u0301"
-_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[^\W_]")  # a letter or a digit: something to say
 
 Phrase = dict[str, Any]
 
@@ -96,7 +96,7 @@ def load_script(path: Path, duration: float) -> list[Cue]:
         raise ScriptError(f"script {path}: holds no cues; export one with `voice script INPUT`")
     previous: Cue | None = None
     for cue in cues:
-        if not _LETTER.search(plain(cue.text)):
+        if not _WORD.search(plain(cue.text)):
             raise ScriptError(f"{path} line {cue.line}: the cue has no words; write what is said or delete the cue")
         if previous is not None and cue.start < previous.end - 1e-6:
             raise ScriptError(f"{path} line {cue.line}: the cue starts before the one at line {previous.line} ends; "
