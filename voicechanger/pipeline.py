@@ -275,8 +275,8 @@ def preflight(settings: Settings, whisper: bool = True) -> None:
     from .engines.tts import get_voice
 
     device = resolve_device(settings.device)
-    check_language(settings.whisper.language)
-    if whisper:
+    if whisper:  # the language check imports faster-whisper, which a re-dub from a script never needs
+        check_language(settings.whisper.language)
         resolve_model(settings.whisper.model)
     get_voice(settings.voice, device=device)
 
