@@ -361,7 +361,7 @@ class Batch:
         rec.duration = float(final.meta["duration"])
         phrases = recording_phrases(transcript)
         subtitles = write_subtitles(phrases, rec.target, self.settings.subtitles, rec.duration)
-        write_output(final, rec.source, rec.target, self.settings, subtitles)
+        write_output(final, rec.source, rec.target, self.settings, subtitles if phrases else None)  # no empty track
         rec.status = "cached" if not rec.ran else "converted"
         rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]
         self._done(rec)

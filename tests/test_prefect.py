@@ -313,7 +313,7 @@ def test_corrupt_file_fails_the_run_after_the_others(converted, prompts, tmp_pat
 
     assert isinstance(state.result(raise_on_failure=False), BatchFailed)
     assert (out / Path(good).with_suffix(".mp3")).is_file()
-    assert sorted(p.name for p in out.iterdir()) == [Path(good).with_suffix(".mp3").name]
+    assert sorted(p.name for p in out.iterdir()) == [Path(good).with_suffix(s).name for s in (".mp3", ".srt")]
 
 
 def test_dask_runner_rebuilds_pruned_artifacts(converted, prompts, tmp_path):
@@ -459,15 +459,35 @@ class _Cluster:
     def log(self, name: str, tail: int = 3000) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")[-tail:]
 
+    def machine(self, name: str) -> list:
+        """The processes of a worker's "machine": its session and their descendants (Festival and
+        ffmpeg run in sessions of their own)."""
+        import psutil
+
+        found = {p.pid: p for p in _session_processes(self.procs[name].pid)}
+        for proc in list(found.values()):
+            try:
+                found.update({child.pid: child for child in proc.children(recursive=True)})
+            except psutil.Error:
+                continue
+        return list(found.values())
+
     def festival(self, name: str) -> bool:
-        """Whether a Festival process runs in the session of ``name``."""
-        return any(Path((p.info["cmdline"] or [""])[0]).name == "festival"
-                   for p in _session_processes(self.procs[name].pid))
+        """Whether a Festival process runs on the machine of ``name``."""
+        import psutil
+
+        for proc in self.machine(name):
+            try:
+                if Path((proc.cmdline() or [""])[0]).name == "festival":
+                    return True
+            except psutil.Error:
+                continue
+        return False
 
     def kill(self, name: str) -> None:
-        """SIGKILL every process of a worker's session (its nanny, the worker, Festival, whatever
-        process group each is in): a machine lost."""
-        for proc in [self.procs[name], *_session_processes(self.procs[name].pid)]:
+        """SIGKILL every process of a worker's machine (its nanny, the worker, Festival, whatever
+        session each is in): a machine lost."""
+        for proc in [self.procs[name], *self.machine(name)]:
             try:
                 os.kill(proc.pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -39,8 +39,8 @@ def converted(video: Video, session_store, tmp_path_factory) -> dict:
         "replace": convert(video.path, out / "replace.mp4", load_settings("normal", {"output.keep_original_audio": True}),
                            session_store, subtitles=subtitles),
         "gaps": convert(video.path, out / "gaps.mkv", load_settings("normal", {"mix.mode": "gaps"}), session_store),
-        "voiceover": convert(video.path, out / "voiceover.mov", load_settings("normal", {"mix.mode": "voiceover"}),
-                             session_store),
+        "voiceover": convert(video.path, out / "voiceover.mov",
+                             load_settings("normal", {"mix.mode": "voiceover", "subtitles": "none"}), session_store),
     }
     return results
 
@@ -99,7 +99,12 @@ def test_tracks_languages_titles_and_subtitles(converted):
     audio = [s for s in info["streams"] if s["codec_type"] == "audio"]
     assert [(s["codec_name"], s["sample_rate"], s["channels"], s["tags"]["language"], _title(s)) for s in audio] == [
         ("opus", "48000", 2, "rus", "voice")]
+    # the subtitles written beside the output (on by default) ride along; with subtitles: none, none
+    assert [s["codec_name"] for s in info["streams"] if s["codec_type"] == "subtitle"] == ["subrip"]
+    assert converted["gaps"].subtitles == converted["gaps"].output.with_suffix(".srt")
+    info = streams(converted["voiceover"].output)
     assert not [s for s in info["streams"] if s["codec_type"] == "subtitle"]
+    assert converted["voiceover"].subtitles is None
 
 
 # -- mix modes -------------------------------------------------------------------------------------

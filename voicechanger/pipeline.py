@@ -112,9 +112,10 @@ class Plan:
 
 def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]) -> Artifact:
     """Run one stage on its (already available) inputs and store the result."""
-    with interrupt.deferred():  # a signal between the folder's creation and the try would leave it behind
-        scratch = store.scratch()
+    scratch: Path | None = None
     try:
+        with interrupt.deferred():  # a signal between the folder's creation and its assignment would lose it
+            scratch = store.scratch()
         try:
             output = node.stage.run(Context(inputs, settings, node.param_dict(), scratch, Memo(store)))
         except OSError as exc:
@@ -124,7 +125,8 @@ def execute(node: Node, store: Store, settings: Settings, inputs: list[Artifact]
         return store.put(node.name, node.key, output.meta, arrays=output.arrays, files=output.files)
     finally:
         with interrupt.deferred():  # nor may one cut the removal short
-            shutil.rmtree(scratch, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
             release_free_memory()  # what the stage freed, so that the other thread's peak does not add to it
 
 
@@ -451,9 +453,11 @@ def write_output(final: Artifact, input_path: Path, output_path: Path, settings:
 
 
 def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
-            events: Events | None = None, graph: Graph | None = None, script: Path | None = None) -> Result:
+            events: Events | None = None, graph: Graph | None = None, script: Path | None = None,
+            subtitles: Path | None = None) -> Result:
     """Convert one recording with the local runner: transcription and voice work overlap (run_chains).
-    ``script``: an SRT/WebVTT file whose cues are the phrases (Whisper does not run)."""
+    ``script``: an SRT/WebVTT file whose cues are the phrases (Whisper does not run). ``subtitles``: a
+    subtitle file for a video output's soft track instead of the one written beside the output."""
     started = time.perf_counter()
     limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
@@ -479,8 +483,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     unsaid = unsaid_phrases(graph, plan)
     check_unsaid(unsaid, input_path, settings.strict)
     phrases = recording_phrases(transcript)
-    subtitles = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"])
-    write_output(final, input_path, output_path, settings, subtitles)
+    written = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"])
+    write_output(final, input_path, output_path, settings, subtitles or (written if phrases else None))
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
                                 final.meta["duration"], settings.mix.mode)
     return Result(
@@ -498,6 +502,6 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         notices=notices,
         unsaid=unsaid,
         phrases=phrases,
-        subtitles=subtitles,
+        subtitles=written,
     )
 
