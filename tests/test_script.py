@@ -104,6 +104,17 @@ def test_a_long_cue_is_cut_where_the_speaker_pauses_at_a_clause_end():
     assert split_at_pauses(cue, [(0.1, 3.3), (3.5, 9.5)]) == [cue]  # a breath, not a pause
 
 
+def test_a_cue_is_cut_at_a_short_pause_after_a_dash():
+    """A speaker's pauses at commas and dashes are often 0.25-0.35 s (conf-adminmenu-162: "2 - чтобы
+    заблокировать"); a cue left whole there is mapped onto that speech in one piece and loses words."""
+    from voicechanger.script import split_at_pauses
+    from voicechanger.subtitles import Cue
+
+    cue = Cue(0.0, 6.0, "Нажмите 2 - чтобы выключить микрофон.", 3)
+    parts = split_at_pauses(cue, [(0.1, 1.5), (1.8, 5.9)])  # 7 of 29 letters, 1.4 of 5.5 s of speech
+    assert parts == [Cue(0.0, 1.5, "Нажмите 2 -", 3), Cue(1.8, 6.0, "чтобы выключить микрофон.", 3)]
+
+
 def test_lexicon_whole_words_case_insensitive_longest_first():
     from voicechanger.lexicon import expand
 

@@ -172,7 +172,8 @@ def script_cues(phrases: list[Phrase]) -> list[Cue]:
     return [Cue(s, e, script_text(p)) for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
 
 
-_CLAUSE_END = tuple(".!?;:,…")
+_CLAUSE_END = tuple(".!?;:,…-–—")  # a dash between words ("2 - чтобы") marks a clause too
+SPLIT_PAUSE_S = 0.25  # a silence this long is a pause a cue may be cut at: a speaker's pause at a comma can be this short
 SPLIT_TOLERANCE = 0.08  # how far a clause end's share of the letters may be from a pause's share of the speech
 
 
@@ -181,9 +182,7 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
     placed on its own as Whisper's phrases are. A pause takes the clause end (a word ending in
     punctuation) whose share of the cue's letters is nearest its share of the speech before it, when
     they are within SPLIT_TOLERANCE; ``stretches``: the cue's speech stretches (absolute seconds)
-    separated by pauses of at least PAUSE_S."""
-    from .phrases import PAUSE_S
-
+    separated by pauses of at least SPLIT_PAUSE_S."""
     words = cue.text.split()
     if len(stretches) < 2 or len(words) < 2:
         return [cue]
@@ -195,7 +194,7 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
     ends = [k for k, w in enumerate(words[:-1]) if plain(w).endswith(_CLAUSE_END)]
     cuts: list[tuple[int, int]] = []  # (index of the last word before the cut, index of the stretch before it)
     for j in range(len(stretches) - 1):
-        if stretches[j + 1][0] - stretches[j][1] < PAUSE_S:
+        if stretches[j + 1][0] - stretches[j][1] < SPLIT_PAUSE_S:
             continue
         free = [k for k in ends if not cuts or k > cuts[-1][0]]
         if not free:
@@ -218,7 +217,6 @@ def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | Non
     """One chunk's phrases from its cues. A cue matched to a known phrase (same cue times) keeps it;
     another is cut at the speaker's pauses in ``audio`` (the recording) where its punctuation allows."""
     from .engines.prosody import speech_stretches
-    from .phrases import PAUSE_S
 
     by_time = dict(zip(cue_times(known), known))
     phrases = []
@@ -228,7 +226,7 @@ def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | Non
             phrases.append(cue_phrase(cue, match))
             continue
         first = int(cue.start * rate)
-        found = speech_stretches(np.asarray(audio[first : int(cue.end * rate)], dtype=np.float32), rate, PAUSE_S)
+        found = speech_stretches(np.asarray(audio[first : int(cue.end * rate)], dtype=np.float32), rate, SPLIT_PAUSE_S)
         stretches = [(cue.start + a, cue.start + b) for a, b in found]
         phrases += [cue_phrase(part, None) for part in split_at_pauses(cue, stretches)]
     return phrases
