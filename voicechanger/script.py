@@ -145,14 +145,37 @@ def cue_phrase(cue: Cue, known: Phrase | None) -> Phrase:
 
 
 def chunk_cues(cues: list[Cue], spans: list[list[int]], rate: int) -> list[list[Cue]]:
-    """The cues of each chunk: a cue belongs to the chunk its start falls in."""
+    """The cues of each chunk: a cue belongs to the chunk its start falls in; one that goes on past
+    that chunk's end is cut there first (cut_at), since a chunk's phrases are placed inside it: the
+    part past the end would be squeezed to nothing."""
     out: list[list[Cue]] = [[] for _ in spans]
-    for cue in cues:
+    pending = list(cues)
+    while pending:
+        cue = pending.pop(0)
         for index, (first, last) in enumerate(spans):
             if cue.start < last / rate or index == len(spans) - 1:
-                out[index].append(cue)
+                parts = cut_at(cue, last / rate) if index < len(spans) - 1 else [cue]
+                out[index].append(parts[0])
+                pending[:0] = parts[1:]
                 break
     return out
+
+
+def cut_at(cue: Cue, at: float) -> list[Cue]:
+    """``cue`` cut at ``at`` (a chunk's end, where the chunker found a pause) when it goes on past it:
+    after the word, a clause end if one is within SPLIT_TOLERANCE, whose share of the letters is
+    nearest the share of the cue's time before ``at``."""
+    words = cue.text.split()
+    if cue.end <= at + 1e-3 or len(words) < 2:
+        return [cue]
+    counts = np.cumsum([max(1, len(letters(plain(w)))) for w in words], dtype=float)[:-1] / (
+        sum(max(1, len(letters(plain(w)))) for w in words))
+    share = (at - cue.start) / (cue.end - cue.start)
+    ends = [k for k, w in enumerate(words[:-1]) if plain(w).endswith(_CLAUSE_END)
+            and abs(counts[k] - share) <= SPLIT_TOLERANCE]
+    k = min(ends or range(len(words) - 1), key=lambda k: abs(counts[k] - share))
+    at = round(at, 3)
+    return [Cue(cue.start, at, " ".join(words[: k + 1]), cue.line), Cue(at, cue.end, " ".join(words[k + 1 :]), cue.line)]
 
 
 def cue_times(phrases: list[Phrase]) -> list[tuple[float, float]]:
