@@ -152,7 +152,7 @@ def chunk_cues(cues: list[Cue], spans: list[list[int]], rate: int) -> list[list[
     pending = list(cues)
     while pending:
         cue = pending.pop(0)
-        for index, (first, last) in enumerate(spans):
+        for index, (_first, last) in enumerate(spans):
             if cue.start < last / rate or index == len(spans) - 1:
                 parts = cut_at(cue, last / rate) if index < len(spans) - 1 else [cue]
                 out[index].append(parts[0])
