@@ -450,3 +450,40 @@ def test_a_rushed_voice_is_reported() -> None:
     assert notice is not None and "talk.mp3" in notice and "2 of 3 phrases" in notice and "3.2x" in notice
     assert rushed_voice(Path("talk.mp3"), [{"phrases": [{}], "squeeze": {"rushed": 0, "worst": 1.4}}]) is None
     assert rushed_voice(Path("talk.mp3"), [{"phrases": [{}]}]) is None
+
+
+def test_a_script_phrase_is_anchored_at_the_speakers_pauses() -> None:
+    """A script's cue gives a phrase's words but not their times; mapped linearly, every pause of the
+    speaker lands inside some word of the voice. stretch_pairs fits runs of words to the speech between
+    the pauses by the voice's own word lengths: three prompts read as one cue, with pauses between
+    them, get an anchor boundary at each pause, at the right word."""
+    from speech import decode, prompt
+
+    from voicechanger.engines.tts.festival import load
+    from voicechanger.stages.prosody import stretch_pairs
+
+    names = ["all-circuits-busy-now", "conf-waitforleader", "auth-incorrect"]
+    texts = ["На данный момент все линии заняты.", "Конференция начнётся после прихода её инициатора.",
+             "Пароль неверен. Введите пароль и нажмите решетку."]
+    parts, edges, at = [], [], 0.3
+    parts.append(np.zeros(int(at * SR), np.float32))
+    for name, pause in zip(names, [0.8, 0.5, 0.3]):
+        audio = decode(prompt(name))
+        begin, end = speech_span(audio, SR)
+        edges.append((at + begin, at + end))
+        parts += [audio, np.zeros(int(pause * SR), np.float32)]
+        at += len(audio) / SR + pause
+    source = np.concatenate(parts)
+    words = [w for text in texts for w in text.split()]
+    last_of = np.cumsum([len(t.split()) for t in texts]) - 1
+    phrase = {"words": [{"word": " " + w, "start": 0.0, "end": 0.0, "timed": False} for w in words],
+              "tokens": [{"text": w.lower().replace("ё", "е"), "src": i} for i, w in enumerate(words)]}
+    synth = load("msu_ru_nsh").synthesize([t["text"] for t in phrase["tokens"]])
+    spans = synth.word_spans
+    pairs = stretch_pairs(phrase, spans, source, SR)
+    assert pairs and all(a[1] <= b[0] for (a, _x), (b, _y) in zip(pairs, pairs[1:]))
+    for k, ((_begin, end), (next_begin, _next_end)) in zip(last_of[:-1], zip(edges, edges[1:])):
+        ending = [p for p in pairs if abs(p[0][1] - spans[k][1]) < 1e-6]
+        following = [p for p in pairs if abs(p[0][0] - spans[k + 1][0]) < 1e-6]
+        assert ending and following, (words[k], pairs)
+        assert abs(ending[0][1][1] - end) <= 0.1 and abs(following[0][1][0] - next_begin) <= 0.1, pairs

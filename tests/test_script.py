@@ -104,6 +104,32 @@ def test_a_long_cue_is_cut_where_the_speaker_pauses_at_a_clause_end():
     assert split_at_pauses(cue, [(0.1, 3.3), (3.5, 9.5)]) == [cue]  # a breath, not a pause
 
 
+def test_a_cue_is_cut_at_a_short_pause_after_a_dash():
+    """A speaker's pauses at commas and dashes are often 0.25-0.35 s (conf-adminmenu-162: "2 - чтобы
+    заблокировать"); a cue left whole there is mapped onto that speech in one piece and loses words."""
+    from voicechanger.script import split_at_pauses
+    from voicechanger.subtitles import Cue
+
+    cue = Cue(0.0, 6.0, "Нажмите 2 - чтобы выключить микрофон.", 3)
+    parts = split_at_pauses(cue, [(0.1, 1.5), (1.8, 5.9)])  # 7 of 29 letters, 1.4 of 5.5 s of speech
+    assert parts == [Cue(0.0, 1.5, "Нажмите 2 -", 3), Cue(1.8, 6.0, "чтобы выключить микрофон.", 3)]
+
+
+def test_a_cue_past_a_chunks_end_is_cut_there():
+    """A chunk's phrases are placed inside the chunk: the part of a cue past its end (conf-adminmenu-162
+    across the first chunk's end at 119.76 s of long_input) was squeezed to nothing, 25 words unsaid."""
+    from voicechanger.script import chunk_cues
+    from voicechanger.subtitles import Cue
+
+    cues = [Cue(0.5, 2.0, "Здравствуйте.", 1), Cue(3.0, 9.0, "Раз два три, четыре пять шесть.", 2),
+            Cue(9.5, 11.0, "Конец.", 3)]
+    middle = int(5.5 * RATE)  # 0.42 of the cue's time; "три," ends 9 of its 24 letters (0.375)
+    chunks = chunk_cues(cues, [[0, middle], [middle, 12 * RATE]], RATE)
+    assert chunks == [[cues[0], Cue(3.0, 5.5, "Раз два три,", 2)],
+                      [Cue(5.5, 9.0, "четыре пять шесть.", 2), cues[2]]]
+    assert chunk_cues(cues, [[0, 12 * RATE]], RATE) == [cues]
+
+
 def test_lexicon_whole_words_case_insensitive_longest_first():
     from voicechanger.lexicon import expand
 

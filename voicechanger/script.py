@@ -145,14 +145,37 @@ def cue_phrase(cue: Cue, known: Phrase | None) -> Phrase:
 
 
 def chunk_cues(cues: list[Cue], spans: list[list[int]], rate: int) -> list[list[Cue]]:
-    """The cues of each chunk: a cue belongs to the chunk its start falls in."""
+    """The cues of each chunk: a cue belongs to the chunk its start falls in; one that goes on past
+    that chunk's end is cut there first (cut_at), since a chunk's phrases are placed inside it: the
+    part past the end would be squeezed to nothing."""
     out: list[list[Cue]] = [[] for _ in spans]
-    for cue in cues:
-        for index, (first, last) in enumerate(spans):
+    pending = list(cues)
+    while pending:
+        cue = pending.pop(0)
+        for index, (_first, last) in enumerate(spans):
             if cue.start < last / rate or index == len(spans) - 1:
-                out[index].append(cue)
+                parts = cut_at(cue, last / rate) if index < len(spans) - 1 else [cue]
+                out[index].append(parts[0])
+                pending[:0] = parts[1:]
                 break
     return out
+
+
+def cut_at(cue: Cue, at: float) -> list[Cue]:
+    """``cue`` cut at ``at`` (a chunk's end, where the chunker found a pause) when it goes on past it:
+    after the word, a clause end if one is within SPLIT_TOLERANCE, whose share of the letters is
+    nearest the share of the cue's time before ``at``."""
+    words = cue.text.split()
+    if cue.end <= at + 1e-3 or len(words) < 2:
+        return [cue]
+    counts = np.cumsum([max(1, len(letters(plain(w)))) for w in words], dtype=float)[:-1] / (
+        sum(max(1, len(letters(plain(w)))) for w in words))
+    share = (at - cue.start) / (cue.end - cue.start)
+    ends = [k for k, w in enumerate(words[:-1]) if plain(w).endswith(_CLAUSE_END)
+            and abs(counts[k] - share) <= SPLIT_TOLERANCE]
+    k = min(ends or range(len(words) - 1), key=lambda k: abs(counts[k] - share))
+    at = round(at, 3)
+    return [Cue(cue.start, at, " ".join(words[: k + 1]), cue.line), Cue(at, cue.end, " ".join(words[k + 1 :]), cue.line)]
 
 
 def cue_times(phrases: list[Phrase]) -> list[tuple[float, float]]:
@@ -172,7 +195,8 @@ def script_cues(phrases: list[Phrase]) -> list[Cue]:
     return [Cue(s, e, script_text(p)) for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
 
 
-_CLAUSE_END = tuple(".!?;:,…")
+_CLAUSE_END = tuple(".!?;:,…-–—")  # a dash between words ("2 - чтобы") marks a clause too
+SPLIT_PAUSE_S = 0.25  # a silence this long is a pause a cue may be cut at: a speaker's pause at a comma can be this short
 SPLIT_TOLERANCE = 0.08  # how far a clause end's share of the letters may be from a pause's share of the speech
 
 
@@ -181,9 +205,7 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
     placed on its own as Whisper's phrases are. A pause takes the clause end (a word ending in
     punctuation) whose share of the cue's letters is nearest its share of the speech before it, when
     they are within SPLIT_TOLERANCE; ``stretches``: the cue's speech stretches (absolute seconds)
-    separated by pauses of at least PAUSE_S."""
-    from .phrases import PAUSE_S
-
+    separated by pauses of at least SPLIT_PAUSE_S."""
     words = cue.text.split()
     if len(stretches) < 2 or len(words) < 2:
         return [cue]
@@ -195,7 +217,7 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
     ends = [k for k, w in enumerate(words[:-1]) if plain(w).endswith(_CLAUSE_END)]
     cuts: list[tuple[int, int]] = []  # (index of the last word before the cut, index of the stretch before it)
     for j in range(len(stretches) - 1):
-        if stretches[j + 1][0] - stretches[j][1] < PAUSE_S:
+        if stretches[j + 1][0] - stretches[j][1] < SPLIT_PAUSE_S:
             continue
         free = [k for k in ends if not cuts or k > cuts[-1][0]]
         if not free:
@@ -218,7 +240,6 @@ def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | Non
     """One chunk's phrases from its cues. A cue matched to a known phrase (same cue times) keeps it;
     another is cut at the speaker's pauses in ``audio`` (the recording) where its punctuation allows."""
     from .engines.prosody import speech_stretches
-    from .phrases import PAUSE_S
 
     by_time = dict(zip(cue_times(known), known))
     phrases = []
@@ -228,7 +249,7 @@ def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | Non
             phrases.append(cue_phrase(cue, match))
             continue
         first = int(cue.start * rate)
-        found = speech_stretches(np.asarray(audio[first : int(cue.end * rate)], dtype=np.float32), rate, PAUSE_S)
+        found = speech_stretches(np.asarray(audio[first : int(cue.end * rate)], dtype=np.float32), rate, SPLIT_PAUSE_S)
         stretches = [(cue.start + a, cue.start + b) for a, b in found]
         phrases += [cue_phrase(part, None) for part in split_at_pauses(cue, stretches)]
     return phrases

@@ -116,29 +116,95 @@ def squeeze_summary(phrases: list[dict[str, Any]], naturals: list[float]) -> dic
     return {"rushed": sum(1 for r in ratios if r > RUSHED), "worst": round(max(ratios, default=0.0), 2)}
 
 
-def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slot_start: float) -> list[tuple[Span, Span]]:
-    """(span in the synthesized audio, span in the slot) for every source word the voice said."""
+def _synth_word_spans(phrase: dict[str, Any], word_spans: list[list[float]] | None) -> dict[int, list[float]]:
+    """The synthesized span of each source word the voice said (its tokens' spans joined), by index."""
     if not word_spans or len(word_spans) != len(phrase["tokens"]):
-        return []
+        return {}
     grouped: dict[int, list[float]] = {}
     for token, (begin, finish) in zip(phrase["tokens"], word_spans):
-        group = grouped.setdefault(token["src"], [begin, finish])
-        group[0], group[1] = min(group[0], begin), max(group[1], finish)
+        group = grouped.setdefault(token["src"], [float(begin), float(finish)])
+        group[0], group[1] = min(group[0], float(begin)), max(group[1], float(finish))
+    return grouped
+
+
+def _increasing(pairs: list[tuple[Span, Span]]) -> list[tuple[Span, Span]]:
+    """The anchors that keep strictly increasing on both axes."""
+    clean: list[tuple[Span, Span]] = []
+    for synth, target in pairs:
+        if synth[1] > synth[0] and target[1] > target[0] and (
+                not clean or (synth[0] >= clean[-1][0][1] and target[0] >= clean[-1][1][1])):
+            clean.append((synth, target))
+    return clean
+
+
+def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slot_start: float) -> list[tuple[Span, Span]]:
+    """(span in the synthesized audio, span in the slot) for every source word the voice said."""
     pairs = []
-    for src in sorted(grouped):
+    for src, (begin, finish) in sorted(_synth_word_spans(phrase, word_spans).items()):
         word = phrase["words"][src]
         if not word.get("timed", True):  # spread over a script's cue, not heard: no anchor
             continue
-        synth = (float(grouped[src][0]), float(grouped[src][1]))
-        target = (max(0.0, word["start"] - slot_start), max(0.0, word["end"] - slot_start))
-        if synth[1] > synth[0] and target[1] > target[0]:
-            pairs.append((synth, target))
-    # Keep anchors strictly increasing on both axes.
-    clean: list[tuple[Span, Span]] = []
-    for synth, target in pairs:
-        if not clean or (synth[0] >= clean[-1][0][1] and target[0] >= clean[-1][1][1]):
-            clean.append((synth, target))
-    return clean
+        pairs.append(((begin, finish), (max(0.0, word["start"] - slot_start), max(0.0, word["end"] - slot_start))))
+    return _increasing(pairs)
+
+
+STRETCH_PAUSE_S = 0.2  # a silence this long inside an untimed phrase is a pause the words are fitted to
+SKIPPED_PAUSE_COST = 0.1  # a source pause left inside a stretch group (squared log-ratio units)
+UNMARKED_CUT_COST = 0.03  # a group ending on a word with no clause mark after it
+MAX_MERGED = 3  # source stretches one group of words may span
+_CLAUSE_MARKS = tuple(".!?;:,…-–—")
+
+
+def stretch_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, source: np.ndarray, rate: int
+                  ) -> list[tuple[Span, Span]]:
+    """Anchors for a phrase whose word times are guesses (a script's cue): the speaker's speech
+    stretches (split by pauses of STRETCH_PAUSE_S) get the runs of words whose spoken length in the
+    voice best matches theirs at the phrase's overall pace, preferring cuts at clause marks; each run
+    is one anchor (its synthesized span -> its stretches in ``source``, the slot's audio). Without
+    them the whole phrase maps linearly and every pause of the speaker lands inside some word."""
+    from ..engines.prosody import speech_stretches
+
+    spans = _synth_word_spans(phrase, word_spans)
+    stretches = speech_stretches(source, rate, STRETCH_PAUSE_S)
+    order = sorted(spans)
+    n, m = len(order), len(stretches)
+    if n < 2 or m < 2:
+        return []
+    said = np.array([max(spans[i][1] - spans[i][0], 0.0) for i in order])
+    cum_said = np.concatenate(([0.0], np.cumsum(said)))
+    heard = np.array([b - a for a, b in stretches])
+    cum_heard = np.concatenate(([0.0], np.cumsum(heard)))
+    if cum_said[-1] <= 0 or cum_heard[-1] <= 0:
+        return []
+    pace = cum_said[-1] / cum_heard[-1]
+    texts = [w["word"].strip() for w in phrase["words"]] + [""]
+    marked = np.array([texts[i].endswith(_CLAUSE_MARKS) or texts[i + 1] in ("-", "–", "—") for i in order])
+    cut_cost = np.where(marked, 0.0, UNMARKED_CUT_COST)
+    cut_cost[-1] = 0.0
+    best = np.full((m + 1, n + 1), np.inf)
+    back: dict[tuple[int, int], tuple[int, int]] = {}
+    best[0, 0] = 0.0
+    for j in range(m):
+        for i in range(n):
+            if not np.isfinite(best[j, i]):
+                continue
+            for j2 in range(j, min(j + MAX_MERGED, m)):
+                length = (cum_heard[j2 + 1] - cum_heard[j]) * pace
+                group = cum_said[i + 1 :] - cum_said[i]  # words i..k for k = i..n-1
+                cost = (best[j, i] + np.log(np.maximum(group, 1e-3) / length) ** 2 + (j2 - j) * SKIPPED_PAUSE_COST
+                        + cut_cost[i:])
+                for k in np.flatnonzero(cost < best[j2 + 1, i + 1 :]):
+                    best[j2 + 1, i + 1 + k] = cost[k]
+                    back[(j2 + 1, i + 1 + int(k))] = (j, i)
+    if not np.isfinite(best[m, n]):
+        return []
+    pairs, state = [], (m, n)
+    while state != (0, 0):
+        j, i = back[state]
+        synth = (spans[order[i]][0], spans[order[state[1] - 1]][1])
+        pairs.append((synth, (stretches[j][0], stretches[state[0] - 1][1])))
+        state = (j, i)
+    return _increasing(pairs[::-1])
 
 
 def speaker_pitch(audio: np.ndarray, rate: int) -> tuple[Any, tuple[float, float] | None]:
@@ -198,6 +264,9 @@ def run(ctx: Context) -> Output:
         if synth["length"] == 0:
             continue
         pairs = word_pairs(phrase, synth["word_spans"], slot[0])
+        if phrase.get("words") and not any(w.get("timed", True) for w in phrase["words"]):
+            source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
+            pairs = stretch_pairs(phrase, synth["word_spans"], source, rate)
         key = phrase_key(ctx, phrase, slot, synth)
         found = ctx.memo.get(PHRASE_STAGE, key)
         if found is not None:
@@ -223,4 +292,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 9, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 10, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
