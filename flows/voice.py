@@ -53,6 +53,7 @@ from voicechanger.errors import InputError, VoiceError
 from voicechanger.notices import recording_notices
 from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, plan_script,
                                    recording_phrases, unsaid_phrases, write_output, write_subtitles)
+from voicechanger.script import check_one_recording
 from voicechanger.video import check_video_output
 from voicechanger.store import Store, sha256_file
 
@@ -433,8 +434,7 @@ def voice(
                          keep_original_audio)
     source, target = Path(input).expanduser(), Path(output).expanduser()
     pairs = _pairs(source, target, output_format)
-    if script and source.is_dir():
-        raise VoiceError(f"script {script}: a script belongs to one recording; give a file, not the folder {source}")
+    check_one_recording(script or None, source, option="script")
 
     from voicechanger.engines.asr import resolve_device
 

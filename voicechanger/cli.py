@@ -220,8 +220,9 @@ def convert(
         if temp_dir is not None:
             temp_dir.mkdir(parents=True, exist_ok=True)
             os.environ["TMPDIR"] = str(temp_dir.resolve())
-        if script is not None and folder_mode:
-            raise VoiceError(f"--script {script}: a script belongs to one recording; give a file, not the folder {input}")
+        from .script import check_one_recording
+
+        check_one_recording(script, input)
         fmt = output_format or "mp3"
         if prefect:
             from .handoff import run_prefect

@@ -89,6 +89,12 @@ def unsure_count(phrases: list[Phrase]) -> int:
     return sum(1 for p in phrases if any(w.get("probability", 1.0) < UNSURE_BELOW for w in p["words"]))
 
 
+def check_one_recording(script: Path | str | None, source: Path, option: str = "--script") -> None:
+    """A script belongs to one recording: refuse it with a folder input (the CLI and the flow alike)."""
+    if script is not None and Path(source).is_dir():
+        raise ScriptError(f"{option} {script}: a script belongs to one recording; give a file, not the folder {source}")
+
+
 def load_script(path: Path, duration: float) -> list[Cue]:
     """The script's cues, checked: each has words, they do not overlap, none passes the audio's end."""
     cues = read_cues(path)
