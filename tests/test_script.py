@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -205,7 +206,7 @@ args = json.loads(sys.argv[1])
 result = convert(Path(args["input"]), Path(args["output"]), load_settings("normal", args["overrides"]),
                  Store(args["cache"]), script=args["script"] and Path(args["script"]))
 print(json.dumps({"ran": result.ran, "whisper": "faster_whisper" in sys.modules,
-                  "stress_model": "silero_stress" in sys.modules}))
+                  "stress_model": "silero_stress" in sys.modules, "torch": "torch" in sys.modules}))
 """
 
 
@@ -293,6 +294,13 @@ def test_one_edited_word_redubs_only_its_phrase(dubbed, long_input, tmp_path):
     assert sorted(m for m in memos if m.endswith("-phrase")) == ["prosody-phrase", "stress-phrase",
                                                                   "synthesize-phrase"], memos
     assert "transcribe" not in done["ran"] and not done["whisper"], done
+    # The stress model (torch) only when the edited phrase holds a homograph, whose context it reads.
+    from voicechanger.engines import accentor
+    from voicechanger.engines.stress import prepare_word_step
+
+    prepare_word_step()
+    words = [re.sub(r"[^а-яё+]", "", w.lower()) for w in edited.text.split()]
+    assert done["stress_model"] == done["torch"] == (not accentor.load().context_free(words)), (done, edited.text)
     changed = _changed_span(dubbed["output"], output)
     assert changed is not None
     assert edited.start - MARGIN <= changed[0] and changed[1] <= edited.end + MARGIN, (changed, edited)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
 import pytest
 
-from speech import corpus_phrases
+from speech import ROOT, corpus_phrases
 
 pytest.importorskip("silero_stress", reason="silero-stress is not installed")
 torch = pytest.importorskip("torch")
 
-from voicechanger.engines import stress  # noqa: E402
-from voicechanger.engines.normalize import normalize_words  # noqa: E402
+from voicechanger.engines import accentor, stress  # noqa: E402
+from voicechanger.engines.normalize import normalize_words, sanitize  # noqa: E402
 from voicechanger.engines.stress import (  # noqa: E402
     STRESSED_TOKEN_RE,
     stress_text,
@@ -73,6 +75,7 @@ def test_count_kept_and_output_festival_safe() -> None:
 
 
 def test_falls_back_per_token_when_model_changes_token_count(monkeypatch) -> None:
+    monkeypatch.setattr(stress.accentor, "load", lambda: None)  # the torch model's path
     real = stress._run_model
     calls: list[str] = []
 
@@ -97,6 +100,7 @@ def test_model_load_restores_torch_settings(monkeypatch) -> None:
 
     monkeypatch.setattr(stress, "_model", None)
     monkeypatch.setattr(stress, "_load_accentor", fake_load)
+    monkeypatch.setattr(stress.accentor, "load", lambda: None)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -122,6 +126,58 @@ def test_lazy_regex_load_marks_the_corpus_as_the_stock_loader_does() -> None:
     assert not differ
     regexes = lazy.homosolver.compiled_phrases
     assert len(regexes) > 1000 and isinstance(next(iter(regexes.values())), stress._LazyPattern)
+
+
+FESTIVAL_DICT = VOICE_DIR / "dict" / "msu_ru_nsh_dict.scm"
+FESTIVAL_SENTENCES = VOICE_DIR / "etc" / "txt.done.data"
+
+
+def test_word_step_marks_dictionary_words_as_the_model_does() -> None:
+    """The numpy word step (engines/accentor.py) against silero-stress's own, on every 10th word of
+    Festival's Russian dictionary (18,000 words): the same '+' and 'ё', word for word."""
+    model = stress._load_model()
+    word_step = accentor.WordAccentor(stress.prepare_word_step())
+    entries = re.findall(r'^\("([а-яё]+)"', FESTIVAL_DICT.read_text(encoding="utf-8"), flags=re.M)
+    words = sorted(set(entries))[::10]
+    assert len(words) > 15000
+    ours = word_step(words)
+    theirs: list[str] = []
+    for start in range(0, len(words), 500):
+        theirs += model.accentor(" ".join(words[start:start + 500]), stress_single_vowel=False).split()
+    differ = [(w, a, b) for w, a, b in zip(words, ours, theirs) if a != b]
+    assert len(theirs) == len(words) and not differ, differ[:10]
+    assert sum("+" in w for w in ours) > 0.9 * len(words)
+
+
+def test_phrases_without_homographs_are_stressed_as_with_the_model(monkeypatch) -> None:
+    """stress_tokens with the word step equals the torch model's path on the corpus and Festival's own
+    sentences (1,173 phrases); most of them have no homograph, and those never reach torch."""
+    sentences = re.findall(r'"(.+)"', FESTIVAL_SENTENCES.read_text(encoding="utf-8"))
+    phrases = [sanitize(p).split() for p in corpus_phrases() + sentences]
+    phrases = [p for p in phrases if p]
+    word_step = accentor.WordAccentor(stress.prepare_word_step())
+    free = [p for p in phrases if word_step.context_free([stress._split(t)[0] for t in p])]
+    assert len(free) > len(phrases) / 2
+    calls: list[str] = []
+    real = stress._run_model
+    monkeypatch.setattr(stress, "_run_model", lambda sentence: calls.append(sentence) or real(sentence))
+    fast = [stress_tokens(p) for p in phrases]
+    assert len(calls) == len(phrases) - len(free)
+    monkeypatch.setattr(stress.accentor, "load", lambda: None)
+    assert [stress_tokens(p) for p in phrases] == fast
+
+
+def test_torch_is_loaded_only_for_a_phrase_with_a_homograph() -> None:
+    """A fresh process stresses a phrase with no homograph without importing torch; "замок" needs it."""
+    stress.prepare_word_step()
+    code = ("import sys; from voicechanger.engines.stress import stress_tokens; "
+            "print(stress_tokens(sys.argv[1:]), 'torch' in sys.modules)")
+    plain = subprocess.run([sys.executable, "-c", code, "спасибо,", "введите", "пароль."], capture_output=True,
+                           text=True, check=True, cwd=ROOT)
+    assert plain.stdout.split("]")[-1].strip() == "False" and "спас+ибо" in plain.stdout, plain.stdout
+    homograph = subprocess.run([sys.executable, "-c", code, "старинный", "замок."], capture_output=True,
+                               text=True, check=True, cwd=ROOT)
+    assert homograph.stdout.split("]")[-1].strip() == "True" and "з+амок" in homograph.stdout, homograph.stdout
 
 
 def test_model_source_stays_readable_after_loading() -> None:

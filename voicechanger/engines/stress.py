@@ -3,7 +3,8 @@
 Festival's msu_ru voice reads '+' before the stressed vowel (зам+ок -> z a m oo' k), and its own
 stress rules are weak, so marking every word fixes many mispronunciations. silero-stress looks
 at the whole phrase, so homographs (з+амок / зам+ок, м+ука / мук+а, всё / все) are resolved from
-context where it can.
+context where it can. A phrase with no homograph never needs that context: its words are marked by
+the model's word step in numpy (engines/accentor.py), and torch is loaded only for the others.
 
 The model (shipped inside the silero-stress wheel, torch-based) is loaded lazily, once per
 process. Importing/loading it sets torch's thread count to 1 and turns autograd off globally;
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
+from voicechanger.engines import accentor
 from voicechanger.errors import VoiceError
 
-__all__ = ["stress_tokens", "stress_text", "STRESSED_TOKEN_RE"]
+__all__ = ["stress_tokens", "stress_text", "prepare_word_step", "STRESSED_TOKEN_RE"]
 
 VOWELS = "аеёиоуыэюя"
 
@@ -55,8 +58,6 @@ class _LazyPattern:
 
 def _load_accentor() -> Any:
     """``silero_stress.load_accentor("ru")``, with the pickled regexes compiled lazily (_LazyPattern)."""
-    from pathlib import Path
-
     import silero_stress
     from torch.package import PackageImporter
     from torch.package.package_importer import PackageUnpickler
@@ -103,7 +104,19 @@ def _load_model() -> Any:
                 torch.set_num_threads(threads)
                 torch.set_grad_enabled(grad)
             _model = model
+            try:
+                accentor.export_tables(model)
+            except OSError:  # a read-only models folder: the next process loads torch again
+                pass
     return _model
+
+
+def prepare_word_step() -> Path:
+    """The word step's tables (engines/accentor.py), exported from the model unless they are there."""
+    folder = accentor.tables_dir()
+    if not (folder / "tables.json").is_file():
+        accentor.export_tables(_load_model(), folder)
+    return folder
 
 
 def warm_up() -> None:
@@ -170,6 +183,11 @@ def _run_model(sentence: str) -> str:
 def _stress_chunk(words: list[str], marks: list[str]) -> list[str]:
     if not any(_needs_model(w) for w in words):
         return list(words)
+    word_step = accentor.load()
+    if word_step is not None and word_step.context_free([w for w in words if w]):
+        present = [w for w in words if w]
+        said = iter(word_step(present))
+        return [next(said) if w else w for w in words]
     sentence = " ".join(w + m for w, m in zip(words, marks) if w or m)
     out = _run_model(sentence).split()
     kept = [k for k, (w, m) in enumerate(zip(words, marks)) if w or m]
