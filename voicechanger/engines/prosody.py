@@ -136,6 +136,7 @@ class VoicePitch:
     phrase: the voice is one speaker, and per phrase these cost two pitch passes each."""
 
     def __init__(self, voiced_hz: np.ndarray) -> None:
+        self.contour = voiced_hz  # what it was measured from (a memo keeps it)
         voiced = voiced_hz[voiced_hz > 0]
         self.enough = len(voiced) > 10
         self.log_f0 = np.log(voiced)

@@ -3,6 +3,7 @@ shape and loudness envelope (Praat PSOLA); the ``duration`` mode keeps timing on
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -219,6 +220,17 @@ def speaker_pitch(audio: np.ndarray, rate: int) -> tuple[Any, tuple[float, float
 
 
 PHRASE_STAGE = "prosody-phrase"
+CHUNK_STAGE = "prosody-chunk"
+
+
+def chunk_key(ctx: Context, reference: np.ndarray) -> str:
+    """What the chunk-wide pitch measures depend on: the chunk's source audio and the voice's reference."""
+    return Memo.key(CHUNK_STAGE, STAGE.version, ctx.settings.prosody.mode, ctx.one("decode").key,
+                    ctx.one("stress").meta["span"], hashlib.sha256(reference.tobytes()).hexdigest())
+
+
+def _pair(value: list[float] | None) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value is not None else None
 
 
 def phrase_key(ctx: Context, phrase: dict[str, Any], slot: Span, synth: dict[str, Any]) -> str:
@@ -250,12 +262,21 @@ def run(ctx: Context) -> Output:
     shared: dict[str, Any] = {}
 
     def chunk_wide() -> dict[str, Any]:
-        """The speaker's and the voice's pitch, measured only when some phrase is not in the memo."""
+        """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
+        kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk."""
         if not shared:
+            reference = np.asarray(synthesized.array("reference"), dtype=np.float64)
+            key = chunk_key(ctx, reference)
+            found = ctx.memo.get(CHUNK_STAGE, key)
+            if found is not None:
+                shared["bounds"], shared["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
+                shared["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
+                return shared
             chunk_audio = np.array(source_audio[first:last], dtype=np.float32)
             shared["bounds"], shared["register"] = speaker_pitch(chunk_audio, rate) if full else (None, None)
-            reference = np.asarray(synthesized.array("reference"), dtype=np.float64)
             shared["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
+            ctx.memo.put(CHUNK_STAGE, key, {"bounds": shared["bounds"], "register": shared["register"]},
+                         {"voice_f0": shared["voice"].contour})
         return shared
 
     pieces: list[np.ndarray] = []
