@@ -406,6 +406,14 @@ def stages_to_load(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) ->
     return [STAGES[name] for name in missing + after]
 
 
+def redub_stages(graph: Graph, chains: list[tuple[Node, Node, Node, Node]]) -> list[Stage]:
+    """What a re-dub from a script loads ahead: the voice's process when some chunk's synthesis is not
+    in the store (an edited cue: its phrase will need it), and the imports of prosody and concat. No
+    model: an edited phrase without homographs needs none (engines/accentor.py)."""
+    edited = any(graph.store.get(chain[2].name, chain[2].key) is None for chain in chains)
+    return ([STAGES["synthesize"]] if edited else []) + [STAGES["prosody"], STAGES["concat"]]
+
+
 def run_chains(graph: Graph, chains: list[tuple[Node, Node, Node, Node]],
                warm: list[Stage] | None = None) -> None:
     """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
@@ -472,9 +480,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     final = store.get(plan.final.name, plan.final.key)
     if final is None:
         preflight(settings, whisper=not script)
-        # A re-dub from a script: most phrases come from the memo, so no model is loaded ahead (a changed
-        # phrase may need none); only the imports of prosody and concat, which some phrase will need.
-        run_chains(graph, plan.chains, warm=[STAGES["prosody"], STAGES["concat"]] if script else None)
+        run_chains(graph, plan.chains, warm=redub_stages(graph, plan.chains) if script else None)
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
         final = graph.ensure(plan.final)
     else:
