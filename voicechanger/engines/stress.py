@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from voicechanger.engines import accentor
+from voicechanger.engines.russian import VOWELS, fix_plus
 from voicechanger.errors import VoiceError
 
 __all__ = ["stress_tokens", "stress_text", "prepare_word_step", "STRESSED_TOKEN_RE"]
 
-VOWELS = "аеёиоуыэюя"
-
 #: A festival-safe stressed token: lowercase Cyrillic letters with at most one '+', which stands
 #: right before a vowel, then at most one of ". , ! ?".
-STRESSED_TOKEN_RE = re.compile(r"^(?:[а-яё]*\+[аеёиоуыэюя][а-яё]*|[а-яё]+)[.,!?]?$")
+STRESSED_TOKEN_RE = re.compile(rf"^(?:[а-яё]*\+[{VOWELS}][а-яё]*|[а-яё]+)[.,!?]?$")
 
 _TOKEN_PARTS = re.compile(r"^(.*?)([.,!?]*)$", re.S)
 # Phrases longer than this many tokens are cut (at sentence marks where possible): the
@@ -142,20 +141,6 @@ def _plain(word: str) -> str:
     return word.replace("+", "").replace("ё", "е")
 
 
-def _fix_plus(word: str) -> str:
-    """Keep one '+', only right before a vowel (festival-safe)."""
-    out = []
-    seen = False
-    for k, c in enumerate(word):
-        if c == "+":
-            if not seen and k + 1 < len(word) and word[k + 1] in VOWELS:
-                out.append(c)
-                seen = True
-            continue
-        out.append(c)
-    return "".join(out)
-
-
 def _needs_model(word: str) -> bool:
     """Unmarked words with several vowels need a stress; an 'е' may need to become 'ё'."""
     if "+" in word:
@@ -240,7 +225,7 @@ def stress_tokens(tokens: list[str]) -> list[str]:
     for start, end in _chunks(len(words), marks):
         stressed.extend(_stress_chunk(words[start:end], marks[start:end]))
     # A token with no letters left says nothing; a lone mark would make festival abort.
-    result = [_fix_plus(w) + m if w else "" for w, m in zip(stressed, marks)]
+    result = [fix_plus(w) + m if w else "" for w, m in zip(stressed, marks)]
     assert len(result) == len(tokens)
     return result
 

@@ -48,6 +48,7 @@ import numpy as np
 
 from ... import interrupt
 from ...errors import EngineError, VoiceError
+from ..russian import fix_plus
 from . import Synthesis, TTSError, Unsayable, VoiceInfo, nonsilent_span
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,6 @@ MAX_CALLS_PER_PROCESS = 5000   # recycle now and then, in case Festival's heap c
 _VOICE_DIRS = ("/usr/share/festival/voices", "/usr/local/share/festival/voices", "/usr/lib/festival/voices")
 _INSTALL_HINT = "install it: apt-get install festival festvox-ru"
 
-_VOWELS = "аеёиоуыэюя"
 _SCHEME_SETUP = r"""
 (define (vc_report u)
   (let ((tok (utt.relation.first u 'Token)))
@@ -95,8 +95,7 @@ def clean_token(token: str) -> tuple[list[str], str]:
     t = token.lower()
     words = []
     for part in re.findall(r"[а-яё+]+", t):
-        part = re.sub(r"\++", "+", part)
-        part = re.sub(rf"\+(?![{_VOWELS}])", "", part)
+        part = fix_plus(part, limit=None)
         if re.search(r"[а-яё]", part):
             words.append(part)
     m = re.search(r"([.,!?])[^а-яё]*$", t)
