@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from voicechanger.engines.russian import VOWELS
 from voicechanger.paths import models_dir
 
 __all__ = ["WordAccentor", "export_tables", "load", "tables_dir"]
 
 # The accentor's own definitions (silero_stress models/accentor.py), kept as it has them.
-_VOWELS = "аоуыэиеяёю"
 _NOT_LETTERS = re.compile(r"[^А-Яа-яёЁ]")
 _LAYERS = 4  # Linear+ReLU x3, then the output Linear, in both classifiers
 
@@ -129,7 +129,7 @@ class WordAccentor:
         if have_stress and have_yo:
             return raw
         if have_yo:
-            if sum(c in _VOWELS for c in lower) == 1:
+            if sum(c in VOWELS for c in lower) == 1:
                 return raw
             for i, pos in enumerate([i for i, c in enumerate(lower) if c == "ё"]):
                 raw = raw[:pos + i] + "+" + raw[pos + i:]
@@ -141,8 +141,8 @@ class WordAccentor:
         yo_ids = [int(np.argmax(yo_probs))]
         set_yo = bool(yo_probs[yo_ids[0]] > 0.5)
         if have_stress:
-            stressed = [sum(part.count(v) for v in _VOWELS) for part in lower.split("+")]
-        vowel_pos = [i for i, c in enumerate(lower) if c in _VOWELS]
+            stressed = [sum(part.count(v) for v in VOWELS) for part in lower.split("+")]
+        vowel_pos = [i for i, c in enumerate(lower) if c in VOWELS]
         ye_pos = [i for i, c in enumerate(lower) if c == "е"]
         stress_at = [vowel_pos[k] for k in stressed if k < len(vowel_pos)]
         yo_at = [ye_pos[k - 1] for k in yo_ids if 0 < k and k - 1 < len(ye_pos)]
