@@ -25,6 +25,7 @@ from .graph import Events, Graph, Node
 from .memory import limit_arenas
 from .notices import recording_notices
 from .outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
+from .phrases import StressedPhrase
 from .plan import Chain, Plan, plan_recording, plan_script
 from .stages import STAGES, Stage
 from .store import Artifact, Store
@@ -235,7 +236,7 @@ def export_script(input_path: Path, target: Path, settings: Settings, store: Sto
 
     graph = Graph(store, settings)
     plan = plan_local(graph, Path(input_path), "wav")
-    phrases = [p for chain in plan.chains for p in graph.ensure(chain.stress).meta["phrases"]]
+    phrases: list[StressedPhrase] = [p for chain in plan.chains for p in graph.ensure(chain.stress).meta["phrases"]]
     cues = script_cues(phrases)
     note = (f"Script of {Path(input_path).name}: '+' before a stressed vowel; {UNSURE} after a word the "
             "recogniser was unsure of (ignored when read back). Edit and convert with --script.")

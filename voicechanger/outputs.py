@@ -12,6 +12,7 @@ from .audio import output_format, write_atomic
 from .config import Settings
 from .errors import UnsaidPhrases
 from .graph import Graph
+from .phrases import SaidPhrase, StressedPhrase
 from .plan import Plan
 from .store import Artifact
 from .video import is_video, mux
@@ -24,12 +25,14 @@ def unsaid_phrases(graph: Graph, plan: Plan) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for _transcribe, stress, synthesize, _prosody in plan.chains:
         said = graph.store.get(synthesize.name, synthesize.key, verify=False) or graph.ensure(synthesize)
-        failed = [(i, entry["error"]) for i, entry in enumerate(said.meta["phrases"]) if entry.get("error")]
+        entries: list[SaidPhrase] = said.meta["phrases"]
+        failed = [(i, entry["error"]) for i, entry in enumerate(entries) if entry.get("error")]
         if not failed:
             continue
         stressed = graph.store.get(stress.name, stress.key, verify=False) or graph.ensure(stress)
+        phrases: list[StressedPhrase] = stressed.meta["phrases"]
         for i, why in failed:
-            phrase = stressed.meta["phrases"][i]
+            phrase = phrases[i]
             found.append({"start": round(phrase["start"], 2), "text": phrase.get("text") or phrase["stressed"],
                           "why": why})
     return found

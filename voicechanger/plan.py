@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 from .config import Settings
 from .graph import Graph, Node, make_node
+from .phrases import Phrase, bare_phrase
 from .store import sha256_file
 from .video import AUDIO_FORMAT, is_video
 
@@ -72,7 +73,7 @@ def front_nodes(settings: Settings, path: Path, root_key: str) -> tuple[Node, No
 
 
 def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[list[int]], fmt: str,
-                    root_key: str, scripted: list[list[dict[str, Any]] | None] | None = None) -> Plan:
+                    root_key: str, scripted: list[list[Phrase] | None] | None = None) -> Plan:
     """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
     takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
     chains = []
@@ -121,12 +122,11 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
     cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
     heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
     audio = graph.ensure(decode).raw_f32("audio.f32")
-    scripted: list[list[dict[str, Any]] | None] = []
+    scripted: list[list[Phrase] | None] = []
     for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
         known = graph.store.get("stress", chain.stress.key) or graph.store.get("transcribe", chain.transcribe.key)
-        known_phrases = known.meta["phrases"] if known is not None else []
-        heard_phrases = [{k: p[k] for k in ("start", "end", "text", "words")} for p in known_phrases] \
-            if known is not None else None
+        known_phrases: list[Phrase] = known.meta["phrases"] if known is not None else []
+        heard_phrases = [bare_phrase(p) for p in known_phrases] if known is not None else None
         phrases = script_phrases(here, known_phrases, audio, rate)
         # A chunk whose cues all read as transcribed keeps the transcription's chain, all of it in the
         # store: only chunks with an edit rerun their nodes (and in them only the edited phrases).
