@@ -1,4 +1,6 @@
 """The Prefect flow ``voice``: one recording or a folder of them, each stage a task (tasks.stages).
+It runs the plan of voicechanger.plan, as the local runner (voicechanger.local) and the folder runner
+(voicechanger.batch) do; only the scheduling is its own.
 
 Per recording: hash the input, then decode + chunk (they give the chunk spans), then
 ``plan_from_spans`` declares every node and the per-chunk chains (transcribe → stress → synthesize →
@@ -50,19 +52,13 @@ from voicechanger.batch import folder_pairs
 from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import InputError, VoiceError
+from voicechanger.graph import Graph, Node
 from voicechanger.notices import recording_notices
-from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, plan_script,
-                                   recording_phrases, unsaid_phrases, write_output, write_subtitles)
+from voicechanger.outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
+from voicechanger.plan import Plan, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
-from voicechanger.video import check_video_output
 from voicechanger.store import Store, sha256_file
-
-STAGE_RANK = {
-    name: rank
-    for rank, name in enumerate(("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody",
-                                 "transcript", "concat", "mix"))
-}
-
+from voicechanger.video import check_video_output
 
 # Stages that read the recording itself rather than the store run in the flow's own process, the one
 # that is sure to see the input: Dask workers may be other machines that share only the store.
@@ -152,7 +148,7 @@ class Scheduler:
                 if dep.key not in inputs:
                     self.want(dep, owner, priority, titles)
                     inputs.append(dep.key)
-        self.meta[node.key] = (priority.get(node.key, (owner.index, 0)) + (STAGE_RANK[node.name],),
+        self.meta[node.key] = (priority.get(node.key, (owner.index, 0)) + (stage_rank(node.name),),
                                titles.get(node.key, node.name), [owner])
         self.pending[node.key] = (node, inputs, missing)
 

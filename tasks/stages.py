@@ -1,6 +1,6 @@
 """One thin Prefect task per stage, named after it.
 
-Each task makes sure one node of a recording's graph (voicechanger.pipeline.Node) is in the store, by
+Each task makes sure one node of a recording's graph (voicechanger.graph.Node) is in the store, by
 ``Graph(store, settings).ensure(node)``, and returns a small JSON pointer to the artifact:
 ``{"stage", "key", "path", "ran"}`` (``ran``: the stages this call really computed; Graph.ensure also
 rebuilds a missing input, so a pruned or corrupt upstream artifact is never trusted).
@@ -25,7 +25,7 @@ from typing import Any
 from prefect import Task, task
 
 from voicechanger.errors import EngineError, VoiceError
-from voicechanger.pipeline import Graph, Node
+from voicechanger.graph import Graph, Node
 from voicechanger.store import MANIFEST, Store
 
 RESULTS_DIR = ".prefect-results"

@@ -424,8 +424,9 @@ def test_truncated_mp3_is_reported(tmp_path):
     """An mp3 cut to half its bytes decodes to about half its declared length: the decode artifact keeps
     both, and the notice says so (on every run, cached ones included, since it reads the artifact)."""
     from voicechanger.config import load_settings
+    from voicechanger.graph import Graph
     from voicechanger.notices import truncated_input
-    from voicechanger.pipeline import Graph, front_nodes
+    from voicechanger.plan import front_nodes
     from voicechanger.store import Store, sha256_file
 
     whole = tmp_path / "whole.mp3"

@@ -15,7 +15,8 @@ import pytest
 from speech import store_events
 from voicechanger import stages
 from voicechanger.config import load_settings
-from voicechanger.pipeline import Graph, front_nodes, make_node, plan_from_spans
+from voicechanger.graph import Graph, make_node
+from voicechanger.plan import STAGE_ORDER, front_nodes, plan_from_spans, stage_rank
 from voicechanger.stages import Context, Output, Stage
 from voicechanger.store import Store, sha256_file, stable_key
 
@@ -266,3 +267,9 @@ def test_the_root_key_is_the_input_bytes_not_its_name(tmp_path):
     (b / "edited.wav").write_bytes(b"same bytes, edited")
     edited = _plan_keys(b, name="edited.wav")
     assert all(edited[stage] != keys for stage, keys in _plan_keys(a).items())
+
+
+def test_the_stage_order_names_every_stage_once():
+    """The one stage order (progress, summaries, the flow's priorities) covers every registered stage."""
+    assert sorted(STAGE_ORDER) == sorted(stages.STAGES) and len(set(STAGE_ORDER)) == len(STAGE_ORDER)
+    assert stage_rank("decode") == 0 and stage_rank("stress-phrase") == len(STAGE_ORDER)   # a memo comes last

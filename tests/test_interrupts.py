@@ -50,7 +50,7 @@ class Reference:
     folder: Path              # talk.wav and short.wav
     outputs: dict[str, np.ndarray]
     cache: Path
-    plans: dict[str, object]  # recording name -> pipeline.Plan
+    plans: dict[str, object]  # recording name -> plan.Plan
     root: Path
 
 
@@ -67,7 +67,8 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Reference:
     from voicechanger.config import load_settings
-    from voicechanger.pipeline import Graph, plan_recording
+    from voicechanger.graph import Graph
+    from voicechanger.plan import plan_recording
     from voicechanger.store import Store
 
     root = tmp_path_factory.mktemp("sweep")

@@ -615,7 +615,8 @@ def test_unsaid_phrases_in_the_flow_run(converted, prompts, tmp_path):
     from speech import make_phrase_unsayable
 
     from voicechanger.config import load_settings
-    from voicechanger.pipeline import Graph, plan_recording
+    from voicechanger.graph import Graph
+    from voicechanger.plan import plan_recording
     from voicechanger.store import Store
 
     cache = tmp_path / "cache"

@@ -59,7 +59,7 @@ def test_subtitles_are_valid_for_libraries_and_ffmpeg(tmp_path, fmt):
 def test_phrase_cues_increase_within_the_output_and_carry_no_marks(tmp_path):
     import webvtt
 
-    from voicechanger.pipeline import write_subtitles
+    from voicechanger.outputs import write_subtitles
 
     phrases = [{"start": 0.2, "end": 1.5004, "text": " Зам+ок закрыт."}, {"start": 1.4, "end": 2.0, "text": "Да"},
                {"start": 2.5, "end": 9.0, "text": "Конец"}, {"start": 9.5, "end": 9.9, "text": " "}]

@@ -1,5 +1,6 @@
-"""Folders: find the recordings under a folder, mirror the tree into an output folder, convert them in
-parallel, and report each one's outcome. A bad file is reported and skipped; the rest finish."""
+"""The folder runner: find the recordings under a folder, mirror the tree into an output folder, convert
+each by the local runner (local.convert) with up to ``workers`` at once, and report each one's outcome.
+A bad file is reported and skipped; the rest finish."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from typing import Callable
 
 from . import interrupt
 from .checks import file_id, is_within, same_file
+from .config import Settings
 from .errors import InputError, VoiceError
+from .graph import Events
+from .local import convert
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,7 @@ class Outcome:
     error: str = ""
     ran: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()  # warnings of a finished recording (notices.py)
-    unsaid: tuple[dict, ...] = ()  # phrases the voice could not say (pipeline.unsaid_phrases)
+    unsaid: tuple[dict, ...] = ()  # phrases the voice could not say (outputs.unsaid_phrases)
 
 
 def find_recordings(folder: Path, skip: Path | None = None) -> list[Path]:
@@ -106,3 +111,21 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
         return list(pool.map(guarded, pairs))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # interrupted: the recordings not begun never start
+
+
+def convert_folder(pairs: list[tuple[Path, Path]], settings: Settings, store: Store, events: Events | None = None,
+                   advance: Callable[[], None] | None = None, debug: bool = False) -> list[Outcome]:
+    """Convert every (input, output) pair by the local runner, ``settings.workers`` recordings at a
+    time, into one store; ``advance`` is called as each recording ends, failed or not."""
+
+    def one(source: Path, target: Path) -> Outcome:
+        try:
+            result = convert(source, target, settings, store, events)
+        finally:
+            if advance is not None:
+                advance()
+        status = "cached" if result.cached else "converted"
+        return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
+                       notices=tuple(result.notices), unsaid=tuple(result.unsaid))
+
+    return run_batch(pairs, one, settings.workers, debug)

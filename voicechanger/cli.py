@@ -54,14 +54,12 @@ app.add_typer(cache_app, name="cache")
 console = Console(stderr=True)
 out = Console()
 
-STAGE_ORDER = ("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat",
-               "mix")
-
-
 class ProgressEvents:
     """Draws one bar per stage from the runner's events (thread-safe)."""
 
     def __init__(self, progress: Progress) -> None:
+        from .plan import STAGE_ORDER
+
         self.progress = progress
         self.tasks: dict[str, Any] = {}
         self.totals: dict[str, int] = {}
@@ -70,6 +68,8 @@ class ProgressEvents:
             self.tasks[stage] = progress.add_task(stage, total=None, visible=False)
 
     def planned(self, nodes: list) -> None:
+        from .plan import STAGE_ORDER
+
         with self.lock:
             for stage in STAGE_ORDER:
                 count = sum(1 for n in nodes if n.name == stage)
@@ -121,6 +121,8 @@ def _fail(exc: BaseException, debug: bool) -> None:
 
 
 def _summary(result: Any) -> None:
+    from .plan import STAGE_ORDER
+
     table = Table(title=f"{result.input.name} → {result.output}", show_header=True, header_style="bold")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
@@ -138,7 +140,7 @@ def _summary(result: Any) -> None:
 
 
 def _report_unsaid(source: Path, unsaid: Any, shown: int = 10) -> None:
-    """Every run that uses an unsaid phrase says so, cached reruns included (pipeline.unsaid_phrases)."""
+    """Every run that uses an unsaid phrase says so, cached reruns included (outputs.unsaid_phrases)."""
     if not unsaid:
         return
     console.print(f"[bold yellow]warning:[/] {source}: {len(unsaid)} phrase(s) not said (silent in the output): "
@@ -273,7 +275,7 @@ def _progress() -> Progress:
 
 def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Optional[Path],
                   script: Optional[Path] = None) -> None:
-    from .pipeline import convert as run_convert
+    from .local import convert as run_convert
     from .script import UNSURE, unsure_count
 
     with _progress() as progress:
@@ -295,10 +297,9 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
     from .audio import output_format
-    from .batch import Outcome, folder_pairs, run_batch
+    from .batch import convert_folder, folder_pairs
     from .checks import check_writable_folder
-    from .pipeline import convert as run_convert
-    from .pipeline import preflight
+    from .local import preflight
 
     suffix = "." + fmt.lstrip(".")
     output_format(Path("x" + suffix))
@@ -306,19 +307,9 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
     pairs = folder_pairs(input, output, suffix)
     preflight(settings)  # a bad voice or model fails once, not once per file
     with _progress() as progress:
-        events = ProgressEvents(progress)
         overall = progress.add_task("recordings", total=len(pairs))
-
-        def one(source: Path, target: Path) -> Outcome:
-            try:
-                result = run_convert(source, target, settings, store, events)
-            finally:
-                progress.advance(overall)
-            status = "cached" if result.cached else "converted"
-            return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
-                           notices=tuple(result.notices), unsaid=tuple(result.unsaid))
-
-        outcomes = run_batch(pairs, one, settings.workers, debug)
+        outcomes = convert_folder(pairs, settings, store, ProgressEvents(progress), lambda: progress.advance(overall),
+                                  debug)
     return report_batch(outcomes)
 
 
@@ -346,6 +337,7 @@ def report_batch(outcomes: list) -> int:
 def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP)) -> None:
     """Size, entries per stage and hit counts."""
     from .paths import default_cache_dir
+    from .plan import stage_rank
     from .store import Store
 
     root = cache_dir or default_cache_dir()
@@ -360,7 +352,7 @@ def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", he
     for column in ("stage", "entries", "MB", "hits", "writes", "corrupt"):
         table.add_column(column, justify="right")
     total = 0.0
-    for stage, row in sorted(stats.items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99):
+    for stage, row in sorted(stats.items(), key=lambda kv: stage_rank(kv[0])):
         total += row["bytes"]
         table.add_row(stage, str(int(row["entries"])), f"{row['bytes'] / 1e6:.1f}", str(int(row["hit"])),
                       str(int(row["put"])), str(int(row["corrupt"])))
@@ -441,8 +433,8 @@ def script_command(
     interrupt.install()
     try:
         from .audio import check_input
+        from .local import export_script
         from .paths import default_cache_dir
-        from .pipeline import export_script
         from .store import Store
         from .subtitles import format_of
 

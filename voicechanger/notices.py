@@ -56,7 +56,7 @@ def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> str |
 
 def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Path, phrases: int,
                       duration: float, mix_mode: str = "replace") -> list[str]:
-    """The notices of one converted recording (``plan`` is its pipeline.Plan)."""
+    """The notices of one converted recording (``plan`` is its plan.Plan)."""
     notices = []
     decoded = store.get("decode", plan.decode.key, verify=False)  # metadata only: no checksum of the audio
     if decoded is not None:

@@ -1,7 +1,7 @@
 """What a runner is, and where the core finds one by name.
 
 A runner takes a conversion (one recording or a folder) and returns an exit code. The local runner is
-the core's own (cli.py → pipeline / batch); other runners live outside the core and register
+the core's own (cli.py → local / batch); other runners live outside the core and register
 themselves in the entry point group ``voicechanger.runners`` (pyproject.toml), so the core never
 imports the orchestration layer: ``voice convert --prefect`` looks up the runner named ``prefect``.
 """

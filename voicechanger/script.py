@@ -15,19 +15,19 @@ the cue by their length.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from .phrases import Phrase, StressedPhrase, Word, bare_phrase
 from .subtitles import Cue, ScriptError, read_cues
 
 UNSURE = "\u2047"  # ⁇ after a word Whisper gave a low probability
 UNSURE_BELOW = 0.5  # word probability under which a word is marked unsure
 ACUTE = "\u0301"
 _WORD = re.compile(r"[^\W_]")  # a letter or a digit: something to say
-
-Phrase = dict[str, Any]
 
 
 def plus_marks(word: str) -> str:
@@ -70,7 +70,7 @@ def mark_word(word: str, tokens: list[str]) -> str:
     return word
 
 
-def script_text(phrase: Phrase) -> str:
+def script_text(phrase: StressedPhrase) -> str:
     """One phrase of a stress artifact as a script cue's text."""
     by_word: dict[int, list[str]] = {}
     for token in phrase.get("tokens", []):
@@ -84,7 +84,7 @@ def script_text(phrase: Phrase) -> str:
     return " ".join(out)
 
 
-def unsure_count(phrases: list[Phrase]) -> int:
+def unsure_count(phrases: Sequence[Mapping[str, Any]]) -> int:
     """How many phrases hold a word Whisper was unsure of."""
     return sum(1 for p in phrases if any(w.get("probability", 1.0) < UNSURE_BELOW for w in p["words"]))
 
@@ -114,7 +114,7 @@ def load_script(path: Path, duration: float) -> list[Cue]:
     return cues
 
 
-def _spread(words: list[str], start: float, end: float) -> list[dict[str, Any]]:
+def _spread(words: list[str], start: float, end: float) -> list[tuple[float, float]]:
     """Word timings over [start, end] in proportion to each word's letters (at least one each)."""
     weights = [max(1, len(letters(w))) for w in words]
     total = sum(weights)
@@ -134,14 +134,16 @@ def cue_phrase(cue: Cue, known: Phrase | None) -> Phrase:
     plain_words = [plain(w) for w in written]
     if known is not None:
         same_words = [w["word"].strip() for w in known["words"]] == plain_words
-        if same_words and ("tokens" not in known and not any("+" in w for w in written)
-                           or "tokens" in known and plus_marks(script_text(known)).split() == written):
-            return {k: v for k, v in known.items() if k in ("start", "end", "text", "words")}
+        stressed = cast(StressedPhrase, known) if "tokens" in known else None  # from a stress artifact
+        if same_words and (stressed is None and not any("+" in w for w in written)
+                           or stressed is not None and plus_marks(script_text(stressed)).split() == written):
+            return bare_phrase(known)
     timed = known is not None and len(known["words"]) == len(written)
-    times = [(w["start"], w["end"]) for w in known["words"]] if timed else _spread(plain_words, cue.start, cue.end)
+    times = ([(w["start"], w["end"]) for w in known["words"]] if known is not None and timed
+             else _spread(plain_words, cue.start, cue.end))
     words = []
     for text, bare, (start, end) in zip(written, plain_words, times):
-        word: dict[str, Any] = {"start": start, "end": end, "word": " " + bare, "probability": 1.0}
+        word: Word = {"start": start, "end": end, "word": " " + bare, "probability": 1.0}
         if not timed:  # a guess: prosody aligns such a phrase by its pauses instead (see word_pairs)
             word["timed"] = False
         if "+" in text:
@@ -184,7 +186,7 @@ def cut_at(cue: Cue, at: float) -> list[Cue]:
     return [Cue(cue.start, at, " ".join(words[: k + 1]), cue.line), Cue(at, cue.end, " ".join(words[k + 1 :]), cue.line)]
 
 
-def cue_times(phrases: list[Phrase]) -> list[tuple[float, float]]:
+def cue_times(phrases: Sequence[Phrase]) -> list[tuple[float, float]]:
     """The (start, end) of each phrase's cue: its times to the millisecond, a start moved to the
     previous phrase's end where Whisper's word times made them overlap (a script has no overlaps)."""
     times, previous_end = [], 0.0
@@ -196,7 +198,7 @@ def cue_times(phrases: list[Phrase]) -> list[tuple[float, float]]:
     return times
 
 
-def script_cues(phrases: list[Phrase]) -> list[Cue]:
+def script_cues(phrases: Sequence[StressedPhrase]) -> list[Cue]:
     """The cues of ``voice script`` for a recording's stress-marked phrases."""
     return [Cue(s, e, script_text(p)) for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
 
@@ -241,7 +243,7 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
     return [p for p in parts if p.end > p.start]
 
 
-def script_phrases(cues: list[Cue], known: list[Phrase], audio: np.ndarray | None = None, rate: int = 16000
+def script_phrases(cues: list[Cue], known: Sequence[Phrase], audio: np.ndarray | None = None, rate: int = 16000
                    ) -> list[Phrase]:
     """One chunk's phrases from its cues. A cue matched to a known phrase (same cue times) keeps it;
     another is cut at the speaker's pauses in ``audio`` (the recording) where its punctuation allows."""

@@ -4,11 +4,13 @@ shape and loudness envelope (Praat PSOLA); the ``duration`` mode keeps timing on
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..config import Settings
+from ..phrases import Phrase, SaidPhrase, StressedPhrase, Word, WordSpans
 from .base import Context, Memo, Output, Stage
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
@@ -19,7 +21,7 @@ RUSHED = 1.5  # a phrase squeezed beyond this is reported: the voice sounds rush
 Span = tuple[float, float]
 
 
-def phrase_slots(phrases: list[dict[str, Any]], lower: float, upper: float) -> list[Span]:
+def phrase_slots(phrases: Sequence[Phrase], lower: float, upper: float) -> list[Span]:
     """Non-overlapping time slots around each phrase: Whisper's span widened by up to MARGIN_S,
     never past the neighbours (a shared gap is split in the middle) or the chunk edges."""
     slots: list[Span] = []
@@ -32,8 +34,8 @@ def phrase_slots(phrases: list[dict[str, Any]], lower: float, upper: float) -> l
     return slots
 
 
-def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int, lower: float
-                     ) -> list[dict[str, Any]]:
+def with_real_onsets(phrases: list[StressedPhrase], audio: np.ndarray, rate: int, lower: float
+                     ) -> list[StressedPhrase]:
     """The phrases with each first word (and the phrase) starting where its speech really starts.
 
     Whisper sometimes puts a phrase's first word late, after a first syllable; the voice would then
@@ -56,13 +58,13 @@ def with_real_onsets(phrases: list[dict[str, Any]], audio: np.ndarray, rate: int
         onset = speech_onset(audio, rate, start, max(previous_end, start - MAX_LEAD_S, lower))
         onset = voiced_onset(audio, rate, onset, words[0]["end"])
         if abs(onset - start) > 0.02:
-            first = {**words[0], "start": round(onset, 3)}
+            first: Word = {**words[0], "start": round(onset, 3)}
             phrase = {**phrase, "start": first["start"], "words": [first, *words[1:]]}
         refined.append(phrase)
     return refined
 
 
-def natural_lengths(synth_phrases: list[dict[str, Any]], synth_audio: np.ndarray, rate: int) -> list[float]:
+def natural_lengths(synth_phrases: list[SaidPhrase], synth_audio: np.ndarray, rate: int) -> list[float]:
     """The voice's own length of each phrase's speech (its first to last word, else its speech span)."""
     from ..engines.prosody import speech_span
 
@@ -79,13 +81,13 @@ def natural_lengths(synth_phrases: list[dict[str, Any]], synth_audio: np.ndarray
     return lengths
 
 
-def squeeze(phrase: dict[str, Any], natural: float) -> float:
+def squeeze(phrase: Phrase, natural: float) -> float:
     """How much faster than its own pace the voice must speak to fit the phrase's span."""
     return natural / max(phrase["end"] - phrase["start"], 0.01)
 
 
-def widen_rushed(phrases: list[dict[str, Any]], naturals: list[float], audio: np.ndarray, rate: int,
-                 upper: float, max_squeeze: float) -> list[dict[str, Any]]:
+def widen_rushed(phrases: list[StressedPhrase], naturals: list[float], audio: np.ndarray, rate: int,
+                 upper: float, max_squeeze: float) -> list[StressedPhrase]:
     """Phrases too short for their words (squeeze beyond ``max_squeeze``: Whisper's word times can
     collapse) take their span from the speech: the end goes on to where the speech really ends and,
     if the voice needs more, into the pause after, never closer than PAUSE_KEEP_S to the next
@@ -111,13 +113,13 @@ def widen_rushed(phrases: list[dict[str, Any]], naturals: list[float], audio: np
     return widened
 
 
-def squeeze_summary(phrases: list[dict[str, Any]], naturals: list[float]) -> dict[str, float | int]:
+def squeeze_summary(phrases: Sequence[Phrase], naturals: list[float]) -> dict[str, float | int]:
     """What the voice had to do: phrases squeezed beyond RUSHED and the worst squeeze."""
     ratios = [squeeze(p, n) for p, n in zip(phrases, naturals) if n > 0]
     return {"rushed": sum(1 for r in ratios if r > RUSHED), "worst": round(max(ratios, default=0.0), 2)}
 
 
-def _synth_word_spans(phrase: dict[str, Any], word_spans: list[list[float]] | None) -> dict[int, list[float]]:
+def _synth_word_spans(phrase: StressedPhrase, word_spans: WordSpans | None) -> dict[int, list[float]]:
     """The synthesized span of each source word the voice said (its tokens' spans joined), by index."""
     if not word_spans or len(word_spans) != len(phrase["tokens"]):
         return {}
@@ -138,7 +140,7 @@ def _increasing(pairs: list[tuple[Span, Span]]) -> list[tuple[Span, Span]]:
     return clean
 
 
-def word_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, slot_start: float) -> list[tuple[Span, Span]]:
+def word_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, slot_start: float) -> list[tuple[Span, Span]]:
     """(span in the synthesized audio, span in the slot) for every source word the voice said."""
     pairs = []
     for src, (begin, finish) in sorted(_synth_word_spans(phrase, word_spans).items()):
@@ -156,7 +158,7 @@ MAX_MERGED = 3  # source stretches one group of words may span
 _CLAUSE_MARKS = tuple(".!?;:,…-–—")
 
 
-def stretch_pairs(phrase: dict[str, Any], word_spans: list[list[float]] | None, source: np.ndarray, rate: int
+def stretch_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, source: np.ndarray, rate: int
                   ) -> list[tuple[Span, Span]]:
     """Anchors for a phrase whose word times are guesses (a script's cue): the speaker's speech
     stretches (split by pauses of STRETCH_PAUSE_S) get the runs of words whose spoken length in the
@@ -233,7 +235,7 @@ def _pair(value: list[float] | None) -> tuple[float, float] | None:
     return (float(value[0]), float(value[1])) if value is not None else None
 
 
-def phrase_key(ctx: Context, phrase: dict[str, Any], slot: Span, synth: dict[str, Any]) -> str:
+def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhrase) -> str:
     """Everything one phrase's output depends on: the source audio (decode key, chunk span, slot), its
     word times, which words the tokens came from, and the synthesized phrase (its own memo key)."""
     decoded = ctx.one("decode")
@@ -254,8 +256,9 @@ def run(ctx: Context) -> Output:
     source_audio = decoded.raw_f32("audio.f32")
     synth_audio = synthesized.array("audio")
     first, last = stressed.meta["span"]
+    said: list[SaidPhrase] = synthesized.meta["phrases"]
     phrases = with_real_onsets(stressed.meta["phrases"], source_audio, rate, first / rate)
-    naturals = natural_lengths(synthesized.meta["phrases"], synth_audio, voice_rate)
+    naturals = natural_lengths(said, synth_audio, voice_rate)
     phrases = widen_rushed(phrases, naturals, source_audio, rate, last / rate, ctx.settings.prosody.max_squeeze)
     slots = phrase_slots(phrases, first / rate, last / rate)
     full = ctx.settings.prosody.mode == "full"
@@ -281,7 +284,7 @@ def run(ctx: Context) -> Output:
 
     pieces: list[np.ndarray] = []
     placed = []
-    for phrase, slot, synth in zip(phrases, slots, synthesized.meta["phrases"]):
+    for phrase, slot, synth in zip(phrases, slots, said):
         if synth["length"] == 0:
             continue
         pairs = word_pairs(phrase, synth["word_spans"], slot[0])

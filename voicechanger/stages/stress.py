@@ -7,10 +7,9 @@ the lexicon entries the phrase uses, so one edited cue or lexicon entry re-marks
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..config import Settings
 from ..lexicon import expand
+from ..phrases import Phrase, StressedPhrase, Token, Word
 from ..script import letters, plain
 from .base import Context, Memo, Output, Stage
 
@@ -18,7 +17,7 @@ PHRASE_STAGE = "stress-phrase"
 PHRASE_VERSION = 1
 
 
-def say(words: list[dict[str, Any]], lexicon: dict[str, str], stress: bool) -> list[dict[str, Any]]:
+def say(words: list[Word], lexicon: dict[str, str], stress: bool) -> list[Token]:
     """The tokens the voice says for a phrase's words: ``text`` (stress-marked), ``plain``, ``src``
     (the index of the source word). A marked unit (a user's ``+``, a lexicon form) keeps its stress
     where it normalises to a single word; the stress model fills in the others."""
@@ -47,7 +46,7 @@ def say(words: list[dict[str, Any]], lexicon: dict[str, str], stress: bool) -> l
     return [{"text": s, "plain": t.text, "src": units[t.src][1]} for s, t in zip(stressed, tokens)]
 
 
-def phrase_key(phrase: dict[str, Any], lexicon: dict[str, str], stress: bool) -> str:
+def phrase_key(phrase: Phrase, lexicon: dict[str, str], stress: bool) -> str:
     written = [w.get("stress") or w["word"].strip() for w in phrase["words"]]
     _units, used = expand(written, lexicon)
     return Memo.key(PHRASE_STAGE, PHRASE_VERSION, stress, written, sorted(used.items()))
@@ -56,10 +55,12 @@ def phrase_key(phrase: dict[str, Any], lexicon: dict[str, str], stress: bool) ->
 def run(ctx: Context) -> Output:
     source = (ctx.all("transcribe") or ctx.all("script"))[0]
     lexicon = dict(ctx.settings.lexicon)
-    phrases = []
-    for phrase in source.meta["phrases"]:
+    heard: list[Phrase] = source.meta["phrases"]
+    phrases: list[StressedPhrase] = []
+    for phrase in heard:
         key = phrase_key(phrase, lexicon, ctx.settings.stress)
         found = ctx.memo.get(PHRASE_STAGE, key)
+        tokens: list[Token]
         if found is not None:
             tokens = found.meta["tokens"]
         else:

@@ -18,6 +18,7 @@ import logging
 import numpy as np
 
 from ..config import Settings
+from ..phrases import SaidPhrase, StressedPhrase
 from .base import Context, Memo, Output, Stage
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,13 @@ def voice_reference(voice, memo: Memo) -> np.ndarray:
     return audio
 
 
-def phrase_key(phrase: dict, voice, fit: bool) -> str:
+def phrase_key(phrase: StressedPhrase, voice, fit: bool) -> str:
     tokens = [t["text"] for t in phrase["tokens"]]
     target = round(phrase["end"] - phrase["start"], 3) if fit else None
     return Memo.key(PHRASE_STAGE, PHRASE_VERSION, voice.spec, tokens, target)
 
 
-def say_phrase(voice, phrase: dict, fit: bool) -> dict:
+def say_phrase(voice, phrase: StressedPhrase, fit: bool) -> dict:
     """One phrase said: {audio, length, word_spans, rate, error}. Only Unsayable is recorded (and logged);
     any other failure propagates, so that nothing of the chunk is stored."""
     from ..engines.tts import Unsayable, synthesize_to_fit
@@ -89,11 +90,12 @@ def run(ctx: Context) -> Output:
     voice = _voice(ctx.settings)
     fit = bool(ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False))
     pieces: list[np.ndarray] = []
-    phrases = []
+    phrases: list[SaidPhrase] = []
     offset = 0
-    for phrase in stressed.meta["phrases"]:
+    stressed_phrases: list[StressedPhrase] = stressed.meta["phrases"]
+    for phrase in stressed_phrases:
         key = phrase_key(phrase, voice, fit)
-        entry = {"offset": offset, "length": 0, "word_spans": None, "rate": 1.0, "error": None, "key": key}
+        entry: SaidPhrase = {"offset": offset, "length": 0, "word_spans": None, "rate": 1.0, "error": None, "key": key}
         if phrase["tokens"]:
             found = ctx.memo.get(PHRASE_STAGE, key)
             if found is not None:
@@ -103,7 +105,9 @@ def run(ctx: Context) -> Output:
                 if said["error"] is None:  # store success only: a failure is tried again next time
                     ctx.memo.put(PHRASE_STAGE, key, {k: said[k] for k in ("length", "word_spans", "rate")},
                                  {"audio": said["audio"]})
-            entry.update({k: said.get(k) for k in ("length", "word_spans", "rate", "error")})
+            # A memo holds no error: only successes are stored.
+            entry.update({"length": said["length"], "word_spans": said["word_spans"], "rate": said["rate"],
+                          "error": said.get("error")})
             if said["audio"] is not None and said["length"]:
                 pieces.append(np.asarray(said["audio"], dtype=np.float32))
                 offset += said["length"]

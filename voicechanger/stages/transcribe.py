@@ -6,7 +6,7 @@ import numpy as np
 
 from ..config import Settings
 from ..engines import asr
-from ..phrases import split_phrases
+from ..phrases import Phrase, split_phrases
 from .base import Context, Output, Stage
 
 READS = (
@@ -38,7 +38,7 @@ def run(ctx: Context) -> Output:
     segments = [
         {**_shift(s, offset), "words": [_shift(w, offset) for w in s["words"]]} for s in result["segments"]
     ]
-    phrases = [
+    phrases: list[Phrase] = [
         {
             "start": words[0]["start"],
             "end": words[-1]["end"],

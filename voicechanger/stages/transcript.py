@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from ..config import Settings
+from ..phrases import StressedPhrase
 from .base import Context, Output, Stage
 
 
@@ -21,7 +22,8 @@ def run(ctx: Context) -> Output:
     document = []
     for chunk in ctx.all("stress"):
         index = chunk.meta["index"]
-        for number, phrase in enumerate(chunk.meta["phrases"]):
+        phrases: list[StressedPhrase] = chunk.meta["phrases"]
+        for number, phrase in enumerate(phrases):
             row = {"chunk": index, "phrase": number, "start": phrase["start"], "end": phrase["end"],
                    "text": phrase["text"], "stressed": phrase["stressed"]}
             document.append({**row, "words": phrase["words"]})

@@ -62,7 +62,7 @@ START_TIMEOUT_S = 60.0
 # for ~0.27 GB less per process, with identical audio (benchmarks/README.md: HEAP_CELLS).
 HEAP_CELLS = 3_000_000
 # Processes per voice, one per concurrent caller up to this many. One by default: a conversion
-# synthesizes on one thread (pipeline.run_chains), and each process holds up to ~0.55 GB; concurrent
+# synthesizes on one thread (local.run_chains), and each process holds up to ~0.55 GB; concurrent
 # callers (the tail of a conversion, several recordings at once) take turns, which costs little as
 # Festival is ~10 % of a conversion's CPU time. VOICECHANGER_FESTIVAL_PROCESSES=n allows more.
 MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "0")) or 1

@@ -1,0 +1,250 @@
+"""The local runner: one recording's plan (plan.py) executed in this process, the default of `voice
+convert`. Its scheduling policy: Whisper loads while ffmpeg decodes, one thread transcribes chunk after
+chunk while a second, at a lower priority, takes each transcribed chunk through the voice stages, and
+Festival's processes are closed before the final stages. batch.py runs it over a folder; the Prefect
+flow (flows/) schedules the same plan's nodes as tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .audio import check_input, check_output, output_format
+from .checks import check_not_input
+from .config import Settings
+from .engines.tts import close_voices
+from .graph import Events, Graph, Node
+from .memory import limit_arenas
+from .notices import recording_notices
+from .outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
+from .phrases import StressedPhrase
+from .plan import Chain, Plan, plan_recording, plan_script
+from .stages import STAGES, Stage
+from .store import Artifact, Store
+from .video import check_video_output
+
+
+@dataclass
+class Result:
+    """What one conversion did, for the summary and the tests."""
+
+    input: Path
+    output: Path
+    duration: float
+    seconds: float
+    ran: list[str]
+    stage_seconds: dict[str, float]
+    transcript: Path
+    concat: Artifact  # the final artifact: concat's, or mix's when there is a mix
+    plan: Plan
+    store: Store
+    cached: bool = field(default=False)
+    notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
+    unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
+    phrases: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, words
+    subtitles: Path | None = None
+
+    def phrase_spans(self) -> list[tuple[float, float]]:
+        """(start, end) of every re-voiced phrase, from the prosody artifacts."""
+        spans = []
+        for chain in self.plan.chains:
+            artifact = self.store.get("prosody", chain.prosody.key)
+            if artifact is not None:
+                spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
+        return spans
+
+
+def preflight(settings: Settings, whisper: bool = True) -> None:
+    """Fail before any expensive work when the language, the Whisper model (if it will run) or the voice
+    cannot be had."""
+    from .engines.asr import check_language, resolve_device, resolve_model
+    from .engines.tts import get_voice
+
+    device = resolve_device(settings.device)
+    if whisper:  # the language check imports faster-whisper, which a re-dub from a script never needs
+        check_language(settings.whisper.language)
+        resolve_model(settings.whisper.model)
+    get_voice(settings.voice, device=device)
+
+
+def load_whisper_ahead(graph: Graph, chunk: Node) -> threading.Thread | None:
+    """Without the chunk plan in the store the recording will be transcribed: start loading Whisper on
+    a thread of its own, to overlap ffmpeg's decoding. Returns that thread (None on a rerun)."""
+    if graph.store.get(chunk.name, chunk.key) is not None:
+        return None
+    loader = threading.Thread(target=warm_up, args=([STAGES["transcribe"]], graph.settings), name="asr-load",
+                              daemon=True)
+    loader.start()
+    return loader
+
+
+# The voice thread's niceness while Whisper runs: the voice work should fill the ~0.4 core Whisper's
+# two threads leave idle, not take a core from them (a Whisper thread preempted in a parallel region
+# stalls the other); too low a priority leaves voice work behind after the last transcription. 5 is
+# the measured best (benchmarks/README.md, "Design choices measured": VOICE_NICENESS).
+VOICE_NICENESS = 5
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Make the calling thread (and the processes it starts, Festival) yield the CPU to the others.
+    Linux sets nice per thread; elsewhere, or where it is not allowed, this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except OSError:
+        pass
+
+
+def warm_up(stages: list[Stage], settings: Settings) -> None:
+    """Load what these stages need (models, voice processes) before their first node runs. A failure
+    here is not reported: the stage itself will raise it, with its message, when it runs."""
+    for stage in stages:
+        if stage.warm_up is not None:
+            try:
+                stage.warm_up(settings)
+            except Exception:  # noqa: BLE001 - run() raises it properly
+                return
+
+
+def stages_to_load(graph: Graph, chains: list[Chain]) -> list[Stage]:
+    """The stages worth warming up: the voice stages whose first-chunk node is not in the store, in
+    chain order, then concat (after new prosody) and transcript (after new stress), which run after the
+    last chunk. Another voice finds stress cached and skips its model (torch + silero-stress: ~2 s)."""
+    if not chains:
+        return []
+    missing = [node.name for node in chains[0][1:] if graph.store.get(node.name, node.key) is None]
+    after = ["concat"] if "prosody" in missing else []
+    after += ["transcript"] if "stress" in missing else []
+    return [STAGES[name] for name in missing + after]
+
+
+def redub_stages(graph: Graph, chains: list[Chain]) -> list[Stage]:
+    """What a re-dub from a script loads ahead: the voice's process when some chunk's synthesis is not
+    in the store (an edited cue: its phrase will need it), and the imports of prosody and concat. No
+    model: an edited phrase without homographs needs none (engines/accentor.py)."""
+    edited = any(graph.store.get("synthesize", chain.synthesize.key) is None for chain in chains)
+    return ([STAGES["synthesize"]] if edited else []) + [STAGES["prosody"], STAGES["concat"]]
+
+
+def run_chains(graph: Graph, chains: list[Chain],
+               warm: list[Stage] | None = None) -> None:
+    """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
+    uses every core), while a second thread, at a lower priority (VOICE_NICENESS), first loads the voice
+    stages' models and then takes each transcribed chunk through stress -> synthesize -> prosody, so the
+    voice work fills the CPU time Whisper leaves idle. Once every chunk is transcribed this thread joins
+    the voice work (the tail, or all of it when transcripts are cached). ``warm``: the stages to load
+    ahead, instead of stages_to_load's choice."""
+    transcribed: queue.Queue[Chain | None] = queue.Queue()
+
+    def voice_work() -> None:
+        while (chain := transcribed.get()) is not None:
+            graph.ensure(chain.prosody)
+
+    def voice_thread() -> None:
+        lower_thread_priority(VOICE_NICENESS)
+        warm_up(stages_to_load(graph, chains) if warm is None else warm, graph.settings)
+        voice_work()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
+        helper = pool.submit(voice_thread)
+        try:
+            for chain in chains:
+                if helper.done():  # the voice thread failed: stop here, its error is raised below
+                    break
+                graph.ensure(chain.transcribe)
+                transcribed.put(chain)
+        finally:
+            transcribed.put(None)
+            transcribed.put(None)  # one end mark for each of the two threads
+        voice_work()
+        helper.result()
+
+
+def plan_local(graph: Graph, path: Path, fmt: str) -> Plan:
+    """plan.plan_recording with Whisper loading meanwhile on a cold run (load_whisper_ahead: transcription
+    starts ~0.35 s sooner, 10-min input). A cold run checks the settings first (preflight), so that a bad
+    one fails before the decoding."""
+
+    def ahead(chunk: Node) -> None:
+        if load_whisper_ahead(graph, chunk) is not None:
+            preflight(graph.settings)
+
+    return plan_recording(graph, path, fmt, before_chunk=ahead)
+
+
+def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
+            events: Events | None = None, graph: Graph | None = None, script: Path | None = None,
+            subtitles: Path | None = None) -> Result:
+    """Convert one recording with the local runner: transcription and voice work overlap (run_chains).
+    ``script``: an SRT/WebVTT file whose cues are the phrases (Whisper does not run). ``subtitles``: a
+    subtitle file for a video output's soft track instead of the one written beside the output."""
+    started = time.perf_counter()
+    limit_arenas()  # before run_chains starts its thread (see memory.py)
+    input_path, output_path = Path(input_path), Path(output_path)
+    check_input(input_path)
+    check_output(output_path)  # in a folder, a mirrored name can pass 255 bytes: fail that file before its work
+    check_not_input(output_path, input_path)
+    fmt = output_format(output_path)
+    check_video_output(input_path, output_path)
+    graph = graph or Graph(store, settings, events)
+    plan = plan_script(graph, input_path, fmt, Path(script)) if script else plan_local(graph, input_path, fmt)
+    graph.events.planned(plan.nodes())
+    final = store.get(plan.final.name, plan.final.key)
+    if final is None:
+        preflight(settings, whisper=not script)
+        run_chains(graph, plan.chains, warm=redub_stages(graph, plan.chains) if script else None)
+        close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
+        final = graph.ensure(plan.final)
+    else:
+        graph.events.finished(plan.final, 0.0, True)
+    transcript = graph.ensure(plan.transcript)
+    unsaid = unsaid_phrases(graph, plan)
+    check_unsaid(unsaid, input_path, settings.strict)
+    phrases = recording_phrases(transcript)
+    written = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"])
+    write_output(final, input_path, output_path, settings, subtitles or (written if phrases else None))
+    notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
+                                final.meta["duration"], settings.mix.mode)
+    return Result(
+        input=input_path,
+        output=output_path,
+        duration=final.meta["duration"],
+        seconds=time.perf_counter() - started,
+        ran=list(graph.ran),
+        stage_seconds=dict(graph.seconds),
+        transcript=transcript.file("transcript.json"),
+        concat=final,
+        plan=plan,
+        store=store,
+        cached=not graph.ran,
+        notices=notices,
+        unsaid=unsaid,
+        phrases=phrases,
+        subtitles=written,
+    )
+
+
+def export_script(input_path: Path, target: Path, settings: Settings, store: Store) -> tuple[int, int]:
+    """Write the script of a recording to ``target`` (.srt or .vtt); returns (cues, cues with unsure
+    words). The stress artifacts come from the store when the recording was converted with these
+    settings before; otherwise transcription and stress marking run (and stay cached)."""
+    from .script import UNSURE, script_cues, unsure_count
+    from .subtitles import write_cues
+
+    graph = Graph(store, settings)
+    plan = plan_local(graph, Path(input_path), "wav")
+    phrases: list[StressedPhrase] = [p for chain in plan.chains for p in graph.ensure(chain.stress).meta["phrases"]]
+    cues = script_cues(phrases)
+    note = (f"Script of {Path(input_path).name}: '+' before a stressed vowel; {UNSURE} after a word the "
+            "recogniser was unsure of (ignored when read back). Edit and convert with --script.")
+    write_cues(cues, target, note=note)
+    return len(cues), unsure_count(phrases)

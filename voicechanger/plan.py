@@ -1,0 +1,134 @@
+"""The plan of one recording: which nodes it has and how they depend on each other, declared once.
+
+    decode → chunk → per chunk: transcribe → stress → synthesize → prosody → concat [→ mix]
+                                         └──────────→ transcript (JSON + Parquet)
+
+A chunk whose phrases come from a user's script takes them from a ``script`` node instead of
+``transcribe``. mix (the voice at 48 kHz with the original's audio) runs for video outputs and the gaps
+and voiceover modes; an audio output in replace mode is concat's file. A video output is muxed by the
+final write.
+
+Keys are known before any expensive stage runs: decode's key follows from the input's bytes, chunk's
+from decode's, and the per-chunk keys from chunk's small output. The runners (local.py for one
+recording, batch.py for a folder, flows/ for Prefect) all execute this plan; they differ only in how
+they schedule its nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from .config import Settings
+from .graph import Graph, Node, make_node
+from .phrases import Phrase, bare_phrase
+from .store import sha256_file
+from .video import AUDIO_FORMAT, is_video
+
+# Every stage in the order a reader (progress bars, summaries, the flow's priorities) meets them.
+STAGE_ORDER = ("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat",
+               "mix")
+
+
+def stage_rank(name: str) -> int:
+    """A stage's place in STAGE_ORDER; anything else (a per-phrase memo in the store) comes after."""
+    return STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER)
+
+
+class Chain(NamedTuple):
+    """The nodes of one chunk, in order; ``transcribe`` is a ``script`` node for a scripted chunk."""
+
+    transcribe: Node
+    stress: Node
+    synthesize: Node
+    prosody: Node
+
+
+@dataclass
+class Plan:
+    """All nodes of one recording once the chunk spans are known."""
+
+    decode: Node
+    chunk: Node
+    chains: list[Chain]
+    concat: Node
+    transcript: Node
+    mix: Node | None = None  # the voice with the original's audio; None: concat's file is the output
+
+    @property
+    def final(self) -> Node:
+        """The node whose file becomes the output (muxed into the video for a video output)."""
+        return self.mix or self.concat
+
+    def nodes(self) -> list[Node]:
+        return [self.decode, self.chunk, *[n for chain in self.chains for n in chain], self.transcript, self.concat,
+                *([self.mix] if self.mix else [])]
+
+
+def front_nodes(settings: Settings, path: Path, root_key: str) -> tuple[Node, Node]:
+    decode = make_node("decode", settings, root=root_key, path=str(path))
+    chunk = make_node("chunk", settings, (decode,))
+    return decode, chunk
+
+
+def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[list[int]], fmt: str,
+                    root_key: str, scripted: list[list[Phrase] | None] | None = None) -> Plan:
+    """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
+    takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
+    chains = []
+    for index, span in enumerate(spans):
+        label = f"[{index + 1}/{len(spans)}]"
+        if scripted is None or scripted[index] is None:
+            transcribe = make_node("transcribe", settings, (decode,), label=label, index=index, span=list(span))
+        else:
+            transcribe = make_node("script", settings, root=decode.key, label=label, index=index, span=list(span),
+                                   phrases=scripted[index])
+        stress = make_node("stress", settings, (transcribe,), label=label)
+        synthesize = make_node("synthesize", settings, (stress,), label=label)
+        prosody = make_node("prosody", settings, (decode, stress, synthesize), label=label)
+        chains.append(Chain(transcribe, stress, synthesize, prosody))
+    prosodies = tuple(c.prosody for c in chains)
+    mixed = is_video(fmt) or settings.mix.mode != "replace"
+    # The mix reads the voice losslessly (wav); an audio output in replace mode keeps today's concat.
+    concat = make_node("concat", settings, (decode, *prosodies), format="wav" if mixed else fmt)
+    mix = (make_node("mix", settings, (decode, concat, *prosodies), format=AUDIO_FORMAT.get(fmt, fmt),
+                     path=decode.param_dict()["path"]) if mixed else None)
+    transcript = make_node("transcript", settings, tuple(c.stress for c in chains), recording=root_key)
+    return Plan(decode, chunk, chains, concat, transcript, mix)
+
+
+def plan_recording(graph: Graph, path: Path, fmt: str, before_chunk: Callable[[Node], None] | None = None) -> Plan:
+    """Hash the input, make sure decode and chunk exist, and declare every node. ``before_chunk`` is
+    called with the chunk node before it is made (the local runner starts loading Whisper there)."""
+    root_key = sha256_file(path)
+    decode, chunk = front_nodes(graph.settings, path, root_key)
+    if before_chunk is not None:
+        before_chunk(chunk)
+    spans = graph.ensure(chunk).meta["spans"]
+    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+
+
+def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
+    """The plan of a recording whose phrases come from ``script`` (an SRT or WebVTT file). Each cue is
+    matched with the phrase transcribed at the same times when that transcription is in the store: an
+    unedited cue then keeps its cache keys, and only edited cues are said again."""
+    from .script import chunk_cues, load_script, script_phrases
+
+    root_key = sha256_file(path)
+    decode, chunk = front_nodes(graph.settings, path, root_key)
+    chunked = graph.ensure(chunk)
+    spans, rate = chunked.meta["spans"], chunked.meta["sample_rate"]
+    cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
+    heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+    audio = graph.ensure(decode).raw_f32("audio.f32")
+    scripted: list[list[Phrase] | None] = []
+    for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
+        known = graph.store.get("stress", chain.stress.key) or graph.store.get("transcribe", chain.transcribe.key)
+        known_phrases: list[Phrase] = known.meta["phrases"] if known is not None else []
+        heard_phrases = [bare_phrase(p) for p in known_phrases] if known is not None else None
+        phrases = script_phrases(here, known_phrases, audio, rate)
+        # A chunk whose cues all read as transcribed keeps the transcription's chain, all of it in the
+        # store: only chunks with an edit rerun their nodes (and in them only the edited phrases).
+        scripted.append(None if phrases == heard_phrases else phrases)
+    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted)
