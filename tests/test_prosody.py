@@ -19,6 +19,7 @@ import pytest
 from voicechanger.analysis import f0_on_grid, log_f0_correlation, plot_comparison
 from voicechanger.engines import prosody
 from voicechanger.engines.prosody import pitch_contour, speech_span, transfer
+from voicechanger.levels import frame_db
 
 SOUNDS = Path("/usr/share/asterisk/sounds/ru")
 TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
@@ -80,7 +81,7 @@ def prompts(tmp_path_factory) -> dict[str, tuple[np.ndarray, int, np.ndarray]]:
 
 def _env_db(x: np.ndarray, sr: int, smooth: float = 0.1) -> np.ndarray:
     """Frame RMS in dB (40 ms window, 10 ms hop), smoothed over ~smooth seconds."""
-    _, db = prosody._frame_db(x, sr, win=0.04, hop=0.01)
+    _, db = frame_db(x, sr, win_s=0.04, hop_s=0.01)
     k = max(int(smooth / 0.01), 1)
     return 10 * np.log10(np.convolve(10 ** (db / 10), np.ones(k) / k, mode="same") + 1e-12)
 
@@ -89,7 +90,7 @@ def _env_corr(y: np.ndarray, sr: int, src: np.ndarray) -> float:
     """Correlation of smoothed dB envelopes over the source's speech frames."""
     ey, es = _env_db(y, sr), _env_db(src, SR)
     n = min(len(ey), len(es))
-    _, db = prosody._frame_db(src, SR, win=0.04, hop=0.01)
+    _, db = frame_db(src, SR, win_s=0.04, hop_s=0.01)
     m = prosody._speech_mask(db[:n])
     return float(np.corrcoef(ey[:n][m], es[:n][m])[0, 1])
 
@@ -318,7 +319,6 @@ def test_late_first_word_starts_at_the_real_onset() -> None:
     """Whisper put "подождите" (demo-abouttotry) at 12.93 s, after its first syllable "по" (12.67 s),
     and the voice started 0.23 s late; the prosody stage moves a phrase's start back to its speech."""
     from speech import decode, prompt
-
     from voicechanger.stages.prosody import with_real_onsets
 
     audio = decode(prompt("demo-abouttotry"))
@@ -345,7 +345,6 @@ def test_speech_offset_finds_where_a_phrase_really_ends() -> None:
     """Whisper can end a phrase 0.2 s before its speech does ("4," of basic-pbx-ivr-main); speech_offset
     walks on to the real end, and with_real_onsets then looks for the next onset only after it."""
     from speech import decode, prompt
-
     from voicechanger.stages.prosody import with_real_onsets
 
     first = decode(prompt("basic-pbx-ivr-main"))  # ends "...нажмите 0." at 26.55 s
@@ -371,8 +370,8 @@ def test_breath_and_a_click_before_a_phrase_are_not_its_start() -> None:
     the speech itself begins; a phrase given on time stays where it is. (The breath here peaks 30 dB
     under the speech's loud frames; one within 24 dB of them is taken for speech.)"""
     from conditions import pink_noise
-    from speech import decode, prompt
 
+    from speech import decode, prompt
     from voicechanger.stages.prosody import with_real_onsets
 
     speech = decode(prompt("vm-intro"))
@@ -409,7 +408,6 @@ def test_a_collapsed_phrase_takes_its_span_from_the_speech_and_the_pause_after()
     would be squeezed 5x. The phrase then ends where its speech does, or later in the pause after it
     when the voice needs that, never within 0.1 s of the next phrase; a phrase that fits is untouched."""
     from speech import decode, prompt
-
     from voicechanger.stages.prosody import PAUSE_KEEP_S, squeeze, widen_rushed
 
     first = decode(prompt("conf-waitforleader"))
@@ -458,7 +456,6 @@ def test_a_script_phrase_is_anchored_at_the_speakers_pauses() -> None:
     the pauses by the voice's own word lengths: three prompts read as one cue, with pauses between
     them, get an anchor boundary at each pause, at the right word."""
     from speech import decode, prompt
-
     from voicechanger.engines.tts.festival import load
     from voicechanger.stages.prosody import stretch_pairs
 

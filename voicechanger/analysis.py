@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voicechanger.engines.prosody import Span, _frame_db, _robust_contour
+from voicechanger.engines.prosody import Span, _robust_contour
+from voicechanger.levels import frame_db
 
 __all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid"]
 
@@ -66,7 +67,7 @@ def plot_comparison(original: np.ndarray, sr_o: int, converted: np.ndarray, sr_c
         t = np.arange(len(x)) / sr
         dec = max(len(x) // 20000, 1)
         ax.plot(t[::dec], x[::dec], color=col, lw=0.4)
-        ft, db = _frame_db(x, sr)
+        ft, db = frame_db(x, sr)
         ax2 = ax.twinx()
         ax2.plot(ft, db, color="k", lw=0.7, alpha=0.6)
         ax2.set_ylabel("dB")

@@ -31,7 +31,6 @@ _CODECS = {
 _CONTAINER = {"m4a": "ipod"}
 # Video outputs: the container holds the input's video stream copied, and the mixed audio (video.py).
 VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "mkv", ".webm": "webm"}
-SILENCE_RMS = 10 ** (-55 / 20)  # below -55 dBFS RMS over the whole recording counts as silent
 
 
 def require_ffmpeg() -> str:
@@ -120,14 +119,6 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple
     if samples == 0:
         raise InputError(f"input {path}: decodes to no audio (0 samples); the file may be corrupt or truncated")
     return samples, {**info["audio"], "declared_duration": declared_duration(info)}
-
-
-def rms(audio: np.ndarray) -> float:
-    if audio.size == 0:
-        return 0.0
-    step = max(1, audio.size // 2_000_000)  # a sparse look is enough for "is there any sound"
-    part = np.asarray(audio[::step], dtype=np.float64)
-    return float(np.sqrt(np.mean(part * part)))
 
 
 def load_wav_like(path: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:

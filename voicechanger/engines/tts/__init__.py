@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ...errors import VoiceError
+from ...levels import nonsilent_span
 
 DEFAULT_VOICE = "festival:msu_ru_nsh"
 
@@ -76,20 +77,6 @@ def speech_span(synthesis: Synthesis) -> tuple[float, float]:
     if spans:
         return spans[0][0], spans[-1][1]
     return nonsilent_span(synthesis.audio, synthesis.sample_rate)
-
-
-def nonsilent_span(audio: np.ndarray, sample_rate: int, *, floor_db: float = -40.0) -> tuple[float, float]:
-    """(start_s, end_s) of the 10 ms frames louder than ``floor_db`` below the loudest; (0, 0) if silent."""
-    audio = np.asarray(audio, dtype=np.float32)
-    hop = max(1, sample_rate // 100)
-    n = len(audio) // hop
-    if n == 0:
-        return 0.0, 0.0
-    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(rms > rms.max() * 10 ** (floor_db / 20))
-    if rms.max() < 1e-5 or len(loud) == 0:
-        return 0.0, 0.0
-    return loud[0] * hop / sample_rate, (loud[-1] + 1) * hop / sample_rate
 
 
 def synthesize_to_fit(voice: Voice, tokens: list[str], target_seconds: float, *,
@@ -164,4 +151,4 @@ def close_voices() -> None:
 
 
 __all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Unsayable", "Voice", "VoiceInfo", "close_voices", "get_voice",
-           "list_voices", "nonsilent_span", "speech_span", "synthesize_to_fit"]
+           "list_voices", "speech_span", "synthesize_to_fit"]

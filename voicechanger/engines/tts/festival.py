@@ -48,7 +48,8 @@ import numpy as np
 
 from ... import interrupt
 from ...errors import EngineError, VoiceError
-from . import Synthesis, TTSError, Unsayable, VoiceInfo, nonsilent_span
+from ...levels import nonsilent_span
+from . import Synthesis, TTSError, Unsayable, VoiceInfo
 
 log = logging.getLogger(__name__)
 
