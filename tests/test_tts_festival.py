@@ -18,7 +18,7 @@ from voicechanger.engines.tts import (
     festival,
     get_voice,
     list_voices,
-    speech_span,
+    synthesis_speech_span,
     synthesize_to_fit,
 )
 from voicechanger.errors import EngineError, VoiceError
@@ -35,7 +35,7 @@ def voice():
 
 
 def _speech_len(s: Synthesis) -> float:
-    a, b = speech_span(s)
+    a, b = synthesis_speech_span(s)
     return b - a
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicechanger.engines.prosody import Span, _robust_contour
+from voicechanger.engines.prosody import Span, robust_contour
 from voicechanger.levels import frame_db
 
 __all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid"]
@@ -14,7 +14,7 @@ __all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid"]
 
 def f0_on_grid(audio: np.ndarray, sr: int, grid: np.ndarray, *, step: float = 0.01) -> np.ndarray:
     """F0 (Hz, 0 = unvoiced) of audio at the times in grid (nearest analysis frame)."""
-    t, f = _robust_contour(audio, sr, step=step)
+    t, f = robust_contour(audio, sr, step=step)
     if len(t) == 0:
         return np.zeros(len(grid))
     idx = np.clip(np.round((grid - t[0]) / step).astype(int), 0, len(t) - 1)

@@ -28,8 +28,8 @@ from ..levels import frame_db
 
 Span = tuple[float, float]
 
-__all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
-           "speaker_bounds", "speech_offset", "voiced_onset",
+__all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "audio_speech_span", "speech_onset", "source_contour",
+           "robust_contour", "speech_mask", "speaker_bounds", "speech_offset", "voiced_onset",
            "bridged_log_f0", "pitch_register", "chunk_register", "speech_stretches"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
@@ -100,7 +100,7 @@ def _speaker_bounds(f0: np.ndarray) -> Bounds | None:
     return fmin, float(np.clip(1.75 * q3, fmin * 2.5, 900))
 
 
-def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
+def robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
                     bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two-pass pitch: a wide first pass sets floor/ceiling (_speaker_bounds), unless ``bounds`` gives
     them already (one pass)."""
@@ -130,7 +130,7 @@ def chunk_register(audio: np.ndarray, sr: int, bounds: Bounds | None) -> tuple[f
 def source_contour(audio: np.ndarray, sr: int, bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(times, F0 in Hz or 0) of a source phrase as the pitch transfer reads it; ``bounds`` from
     ``speaker_bounds`` of its chunk (else the phrase's own)."""
-    return _robust_contour(audio, sr, bounds=bounds)
+    return robust_contour(audio, sr, bounds=bounds)
 
 
 class VoicePitch:
@@ -147,7 +147,7 @@ class VoicePitch:
 
     @classmethod
     def of(cls, audio: np.ndarray, sr: int, *, step: float = 0.01) -> "VoicePitch":
-        return cls(_robust_contour(audio, sr, step=step)[1])
+        return cls(robust_contour(audio, sr, step=step)[1])
 
     @classmethod
     def of_chunk(cls, audio: np.ndarray, sr: int, *, refine: bool = True) -> "VoicePitch":
@@ -181,7 +181,7 @@ def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
     return thr, low
 
 
-def _speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
+def speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
     """Frames that are speech: above the threshold in runs of >= min_run, extended over the low one."""
     if len(db) == 0:
         return np.zeros(0, bool)
@@ -205,12 +205,12 @@ def _speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
     return mask
 
 
-def speech_span(audio: np.ndarray, sr: int) -> Span:
+def audio_speech_span(audio: np.ndarray, sr: int) -> Span:
     """First/last non-silent time in seconds (energy based, robust to a noise floor).
 
     Returns (0.0, 0.0) when no speech is found."""
     t, db = frame_db(audio, sr)
-    mask = _speech_mask(db)
+    mask = speech_mask(db)
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         return 0.0, 0.0
@@ -230,7 +230,7 @@ def speech_onset(audio: np.ndarray, sr: int, at: float, not_before: float, max_g
     if hi - lo < int(0.05 * sr):
         return at
     t, db = frame_db(audio[lo:hi], sr)
-    mask = _speech_mask(db)
+    mask = speech_mask(db)
     t = t + lo / sr
     onset, gap = at, 0.0
     for k in range(int(np.searchsorted(t, at, side="right")) - 1, -1, -1):
@@ -254,7 +254,7 @@ def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> fl
     if hi - lo < int(0.03 * sr):
         return at
     t, db = frame_db(audio[lo:hi], sr)
-    mask = _speech_mask(db)
+    mask = speech_mask(db)
     silent = np.flatnonzero(~mask)
     end = float(t[silent[0]]) if len(silent) else float(t[-1]) + 0.01
     return min(max(at, lo / sr + end - 0.005), not_after)
@@ -331,7 +331,7 @@ def speech_stretches(audio: np.ndarray, sr: int, min_pause: float) -> list[Span]
     """(start, end) in seconds of the speech stretches of ``audio`` separated by pauses of at least
     ``min_pause`` (energy based, as pause matching reads them)."""
     t, db = frame_db(audio, sr)
-    return _runs(t, _speech_mask(db), min_pause)
+    return _runs(t, speech_mask(db), min_pause)
 
 
 def _match_pauses(syn: list[Span], src: list[Span], tol: float = 0.15) -> list[tuple[Span, Span]]:
@@ -516,8 +516,8 @@ def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray,
 def _target_contour(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: int
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(times in the source, F0 in Hz or 0) that 'full' mode imposes: for checks and plots."""
-    _, v_f = _robust_contour(synth, synth_sr)
-    c_t, c_f = _robust_contour(source, source_sr)
+    _, v_f = robust_contour(synth, synth_sr)
+    c_t, c_f = robust_contour(source, source_sr)
     lf = np.full(len(c_f), np.nan)
     voiced = v_f[v_f > 0]
     if len(voiced) > 10:
@@ -553,7 +553,7 @@ def _gain_envelope(out: np.ndarray, sr: int, source: np.ndarray, source_sr: int)
     t_s, d_s = frame_db(source, source_sr, win_s=_ENV_WIN_S, hop_s=hop)
     if len(d_o) < 3 or len(d_s) < 3:
         return np.ones(len(out))
-    sp_o, sp_s = _speech_mask(d_o), _speech_mask(d_s)
+    sp_o, sp_s = speech_mask(d_o), speech_mask(d_s)
     k = max(int(round(_ENV_SMOOTH_S / hop)), 1)
     ker = np.hanning(k + 2)[1:-1]
     ker /= ker.sum()
@@ -617,9 +617,9 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
         return out.astype(np.float32)
 
     t_s, db_s = frame_db(synth, synth_sr)
-    m_s = _speech_mask(db_s)
+    m_s = speech_mask(db_s)
     t_src, db_src = frame_db(source, source_sr)
-    m_src = _speech_mask(db_src)
+    m_src = speech_mask(db_src)
     src_has_speech = bool(m_src.any())
 
     words = _clean_pairs(pairs, S, T)
@@ -629,8 +629,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     if not words and src_has_speech:
         words = _match_pauses(_runs(t_s, m_s), _runs(t_src, m_src))
     if not words:
-        sa = speech_span(synth, synth_sr)
-        sb = speech_span(source, source_sr) if src_has_speech else (0.0, T)
+        sa = audio_speech_span(synth, synth_sr)
+        sb = audio_speech_span(source, source_sr) if src_has_speech else (0.0, T)
         if sa[1] - sa[0] < 0.01:
             sa = (0.0, S)
         if sb[1] - sb[0] < 0.01:
@@ -647,7 +647,7 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
 
     if mode == "full" and pitch and src_has_speech and voice.enough:
-        c_t, c_f = source_pitch if source_pitch is not None else _robust_contour(source, source_sr)
+        c_t, c_f = source_pitch if source_pitch is not None else robust_contour(source, source_sr)
         pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register), a, b, dur)
         if pt is not None:
             call([manip, pt], "Replace pitch tier")

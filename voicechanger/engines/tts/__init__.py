@@ -71,7 +71,7 @@ class Voice(Protocol):
         ...
 
 
-def speech_span(synthesis: Synthesis) -> tuple[float, float]:
+def synthesis_speech_span(synthesis: Synthesis) -> tuple[float, float]:
     """(start_s, end_s) of the speech: first word start..last word end, else the non-silent span."""
     spans = [s for s in (synthesis.word_spans or []) if s[1] > s[0]]
     if spans:
@@ -85,7 +85,7 @@ def synthesize_to_fit(voice: Voice, tokens: list[str], target_seconds: float, *,
     span), then if the needed factor differs by >4% synth again with rate=k clamped; return (synthesis, k).
     This uses the voice's own rate control so PSOLA only does the rest."""
     first = voice.synthesize(tokens, rate=1.0)
-    start, end = speech_span(first)
+    start, end = synthesis_speech_span(first)
     natural = end - start
     if natural <= 0 or target_seconds <= 0:
         return first, 1.0
@@ -151,4 +151,4 @@ def close_voices() -> None:
 
 
 __all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Unsayable", "Voice", "VoiceInfo", "close_voices", "get_voice",
-           "list_voices", "speech_span", "synthesize_to_fit"]
+           "list_voices", "synthesis_speech_span", "synthesize_to_fit"]
