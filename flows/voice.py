@@ -49,7 +49,7 @@ from voicechanger.audio import check_input, check_output, output_format as forma
 from voicechanger.batch import folder_pairs
 from voicechanger.checks import check_not_input
 from voicechanger.config import Settings, load_settings
-from voicechanger.errors import InputError, VoiceError
+from voicechanger.errors import InputError, VoiceError, error_message
 from voicechanger.notices import recording_notices
 from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, plan_script,
                                    recording_phrases, unsaid_phrases, write_output, write_subtitles)
@@ -107,9 +107,7 @@ class Recording:
 
 
 def _describe(node: Node, exc: BaseException) -> str:
-    if isinstance(exc, VoiceError):
-        return str(exc)
-    return f"{node.name} failed: {type(exc).__name__}: {exc}"
+    return error_message(exc) if isinstance(exc, VoiceError) else f"{node.name} failed: {error_message(exc)}"
 
 
 class Scheduler:
@@ -389,7 +387,7 @@ class Batch:
     def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
         rec.status = "failed"
         rec.exception = exc
-        rec.error = message or (str(exc) if isinstance(exc, VoiceError) else f"{type(exc).__name__}: {exc}")
+        rec.error = message or error_message(exc)
         self.logger.error("failed: %s: %s", rec.source, rec.error)
         self._done(rec)
 

@@ -496,3 +496,17 @@ def test_time_limit_warning_is_true(tmp_path):
         skipped = float(re.search(r"speech from ([\d.]+) s to ([\d.]+) s", text).group(1))
         assert skipped < 30 and float(re.search(r"to ([\d.]+) s is not", text).group(1)) > 60
         assert (computed_stages(cache, since) == []) == (attempt == "cached")
+
+
+def test_error_messages_name_what_is_not_the_users_doing():
+    """One wording everywhere (CLI, folders, the flow): a VoiceError says itself; anything else is named by
+    its type; a failed system call by its reason in words."""
+    import errno
+
+    from voicechanger.errors import InputError, error_message, os_reason
+
+    assert error_message(InputError("input x.wav: is silent")) == "input x.wav: is silent"
+    assert error_message(KeyError("phrases")) == "KeyError: 'phrases'"
+    assert os_reason(OSError(errno.ENOSPC, "No space left on device")) == "No space left on device"
+    assert os_reason(OSError("short write")) == "short write"
+    assert os_reason(OSError()) == "OSError"

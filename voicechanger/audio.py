@@ -14,7 +14,7 @@ import numpy as np
 
 from . import interrupt
 from .checks import NAME_MAX, check_writable_file
-from .errors import InputError, VoiceError
+from .errors import InputError, VoiceError, os_reason
 
 ANALYSIS_RATE = 16000
 OUTPUT_FORMATS = {".mp3": "mp3", ".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".opus": "opus", ".m4a": "m4a"}
@@ -183,7 +183,7 @@ def write_atomic(source: Path, destination: Path) -> None:
         os.replace(tmp, destination)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise VoiceError(f"output {destination}: cannot be written ({exc.strerror or exc}); "
+        raise VoiceError(f"output {destination}: cannot be written ({os_reason(exc)}); "
                          "free some space or choose another folder; nothing was written") from None
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from . import interrupt
 from .checks import file_id, is_within, same_file
-from .errors import InputError, VoiceError
+from .errors import InputError, VoiceError, error_message
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,13 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
             return convert_one(source, target)
         except VoiceError as exc:
             interrupt.check()  # after a stop request a failure is the stop's doing, not this file's
-            return Outcome(source, target, "failed", error=str(exc))
+            return Outcome(source, target, "failed", error=error_message(exc))
         except Exception as exc:  # a bug or an environment problem must not stop the other files
             interrupt.check()
             if debug:
                 traceback.print_exc()
             log.exception("converting %s failed", source)
-            return Outcome(source, target, "failed", error=f"{type(exc).__name__}: {exc}")
+            return Outcome(source, target, "failed", error=error_message(exc))
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording")
     try:

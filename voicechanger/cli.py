@@ -23,7 +23,7 @@ from rich.table import Table
 from . import __version__
 from .config import Settings
 from . import interrupt
-from .errors import Interrupted, VoiceError
+from .errors import Interrupted, VoiceError, error_message
 
 EXIT_CODES = {
     0: "done (warnings, if any, are printed)",
@@ -112,10 +112,9 @@ def _settings(profile: str, **overrides: Any):
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         console.print_exception()
-    if isinstance(exc, VoiceError):
-        message = str(exc)
-    else:
-        message = f"{type(exc).__name__}: {exc}; rerun with --debug for details"
+    message = error_message(exc)
+    if not isinstance(exc, VoiceError):
+        message += "; rerun with --debug for details"
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
 
