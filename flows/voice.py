@@ -4,7 +4,7 @@ Per recording: hash the input, then decode + chunk (they give the chunk spans), 
 ``plan_from_spans`` declares every node and the per-chunk chains (transcribe → stress → synthesize →
 prosody) run, then transcript + concat (+ mix: the voice with the original's audio, for videos and
 the gaps and voiceover modes), then the output is written atomically (a video: muxed around it). A folder's tree is
-mirrored into the output folder (voicechanger.batch.folder_pairs). A bad file is reported and
+mirrored into the output folder (voicechanger.batch.recording_pairs, as in the CLI). A bad file is reported and
 skipped; the others finish; the run then fails, naming the bad files.
 
 Scheduling. The flow submits a node only when everything it needs is done, at most ``2 × workers``
@@ -45,11 +45,10 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
-from voicechanger.audio import check_input, check_output, output_format as format_of
-from voicechanger.batch import folder_pairs
-from voicechanger.checks import check_not_input
+from voicechanger.audio import check_input, output_format as format_of
+from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
-from voicechanger.errors import InputError, VoiceError, error_message
+from voicechanger.errors import VoiceError, error_message
 from voicechanger.notices import recording_notices
 from voicechanger.pipeline import (Graph, Node, Plan, check_unsaid, front_nodes, plan_from_spans, plan_script,
                                    recording_phrases, unsaid_phrases, write_output, write_subtitles)
@@ -248,18 +247,6 @@ def _settings(profile: str, voice_spec: str | None, overrides: dict[str, Any] | 
     return load_settings(profile, merged)
 
 
-def _pairs(source: Path, target: Path, output_format: str) -> list[tuple[Path, Path]]:
-    if not source.exists():
-        raise InputError(f"input {source}: no such file or folder (relative to {Path.cwd()}); check the path")
-    if source.is_dir():
-        suffix = "." + output_format.lstrip(".")
-        format_of(Path("x" + suffix))
-        return folder_pairs(source, target, suffix)
-    check_output(target)
-    check_not_input(target, source)
-    return [(source, target)]
-
-
 class Batch:
     """Drives the recordings of one flow run through the scheduler, ``workers + 1`` at a time."""
 
@@ -431,7 +418,7 @@ def voice(
     settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})}, mix,
                          keep_original_audio)
     source, target = Path(input).expanduser(), Path(output).expanduser()
-    pairs = _pairs(source, target, output_format)
+    pairs = recording_pairs(source, target, output_format)
     check_one_recording(script or None, source, option="script")
 
     from voicechanger.engines.asr import resolve_device

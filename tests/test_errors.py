@@ -510,3 +510,23 @@ def test_error_messages_name_what_is_not_the_users_doing():
     assert os_reason(OSError(errno.ENOSPC, "No space left on device")) == "No space left on device"
     assert os_reason(OSError("short write")) == "short write"
     assert os_reason(OSError()) == "OSError"
+
+
+def test_every_runner_refuses_the_same_paths(tmp_path, recording):
+    """batch.recording_pairs, which the CLI's folder mode and the flow both call first: each wrong path is
+    one line naming it, before any work."""
+    from voicechanger.batch import recording_pairs
+    from voicechanger.errors import InputError
+
+    folder = recording.parent
+    with pytest.raises(InputError, match="no such file or folder"):
+        recording_pairs(tmp_path / "nowhere.wav", tmp_path / "out.mp3", "mp3")
+    with pytest.raises(VoiceError, match="unknown extension '.xyz'"):
+        recording_pairs(folder, tmp_path / "out", "xyz")
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(VoiceError, match="output folder"):
+        recording_pairs(folder, tmp_path / "taken" / "out", "mp3")
+    with pytest.raises(VoiceError, match="is the input"):
+        recording_pairs(recording, recording, "mp3")
+    assert recording_pairs(folder, tmp_path / "out", ".wav") == [(recording, tmp_path / "out" / "talk.wav")]
+    assert recording_pairs(recording, tmp_path / "x.flac", "mp3") == [(recording, tmp_path / "x.flac")]

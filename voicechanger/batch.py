@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import interrupt
-from .checks import file_id, is_within, same_file
+from .audio import check_output, output_format
+from .checks import check_not_input, check_writable_folder, file_id, is_within, same_file
 from .errors import InputError, VoiceError, error_message
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,22 @@ def folder_pairs(input_folder: Path, output_folder: Path, suffix: str) -> list[t
             raise VoiceError(f"output {target}: is the input {clash}; writing it would destroy the recording, "
                              "choose another output folder")
     return pairs
+
+
+def recording_pairs(source: Path, target: Path, fmt: str) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs that ``convert SOURCE TARGET`` asks for: a file and its output, or a
+    folder's recordings mirrored into an output folder in ``fmt``. Every runner calls this first, so a
+    wrong path is refused before any work, in the same words whichever runs it."""
+    if not source.exists():
+        raise InputError(f"input {source}: no such file or folder (relative to {Path.cwd()}); check the path")
+    if source.is_dir():
+        suffix = "." + fmt.lstrip(".")
+        output_format(Path("x" + suffix))
+        check_writable_folder(target, "output folder")
+        return folder_pairs(source, target, suffix)
+    check_output(target)
+    check_not_input(target, source)
+    return [(source, target)]
 
 
 def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path], Outcome], workers: int,

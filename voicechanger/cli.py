@@ -293,16 +293,11 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 
 
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
-    from .audio import output_format
-    from .batch import Outcome, folder_pairs, run_batch
-    from .checks import check_writable_folder
+    from .batch import Outcome, recording_pairs, run_batch
     from .pipeline import convert as run_convert
     from .pipeline import preflight
 
-    suffix = "." + fmt.lstrip(".")
-    output_format(Path("x" + suffix))
-    check_writable_folder(output, "output folder")
-    pairs = folder_pairs(input, output, suffix)
+    pairs = recording_pairs(input, output, fmt)
     preflight(settings)  # a bad voice or model fails once, not once per file
     with _progress() as progress:
         events = ProgressEvents(progress)
