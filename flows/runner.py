@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from voicechanger.config import Settings
-from voicechanger.errors import VoiceError
+from voicechanger.errors import VoiceError, error_message
 from voicechanger.handoff import overrides_for
 
 # Set before Prefect is imported: offline here, and its ephemeral server needs more than the default 20 s.
@@ -84,6 +84,6 @@ class PrefectRunner:
                 print(item["output"])
             return 0
         error = state.result(raise_on_failure=False)
-        message = str(error) if isinstance(error, VoiceError) else f"{type(error).__name__}: {error}"
+        message = error_message(error)
         print(f"error: {message or state.message}", file=sys.stderr)
         return getattr(error, "exit_code", 1) if isinstance(error, BaseException) else 1

@@ -6,7 +6,7 @@ Per recording: hash the input, then decode + chunk (they give the chunk spans), 
 ``plan_from_spans`` declares every node and the per-chunk chains (transcribe → stress → synthesize →
 prosody) run, then transcript + concat (+ mix: the voice with the original's audio, for videos and
 the gaps and voiceover modes), then the output is written atomically (a video: muxed around it). A folder's tree is
-mirrored into the output folder (voicechanger.batch.folder_pairs). A bad file is reported and
+mirrored into the output folder (voicechanger.batch.recording_pairs, as in the CLI). A bad file is reported and
 skipped; the others finish; the run then fails, naming the bad files.
 
 Scheduling. The flow submits a node only when everything it needs is done, at most ``2 × workers``
@@ -47,11 +47,10 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
-from voicechanger.audio import check_input, check_output, output_format as format_of
-from voicechanger.batch import folder_pairs
-from voicechanger.checks import check_not_input
+from voicechanger.audio import check_input, output_format as format_of
+from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
-from voicechanger.errors import InputError, VoiceError
+from voicechanger.errors import VoiceError, error_message
 from voicechanger.graph import Graph, Node
 from voicechanger.notices import recording_notices
 from voicechanger.outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
@@ -103,9 +102,7 @@ class Recording:
 
 
 def _describe(node: Node, exc: BaseException) -> str:
-    if isinstance(exc, VoiceError):
-        return str(exc)
-    return f"{node.name} failed: {type(exc).__name__}: {exc}"
+    return error_message(exc) if isinstance(exc, VoiceError) else f"{node.name} failed: {error_message(exc)}"
 
 
 class Scheduler:
@@ -246,18 +243,6 @@ def _settings(profile: str, voice_spec: str | None, overrides: dict[str, Any] | 
     return load_settings(profile, merged)
 
 
-def _pairs(source: Path, target: Path, output_format: str) -> list[tuple[Path, Path]]:
-    if not source.exists():
-        raise InputError(f"input {source}: no such file or folder (relative to {Path.cwd()}); check the path")
-    if source.is_dir():
-        suffix = "." + output_format.lstrip(".")
-        format_of(Path("x" + suffix))
-        return folder_pairs(source, target, suffix)
-    check_output(target)
-    check_not_input(target, source)
-    return [(source, target)]
-
-
 class Batch:
     """Drives the recordings of one flow run through the scheduler, ``workers + 1`` at a time."""
 
@@ -385,7 +370,7 @@ class Batch:
     def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
         rec.status = "failed"
         rec.exception = exc
-        rec.error = message or (str(exc) if isinstance(exc, VoiceError) else f"{type(exc).__name__}: {exc}")
+        rec.error = message or error_message(exc)
         self.logger.error("failed: %s: %s", rec.source, rec.error)
         self._done(rec)
 
@@ -429,7 +414,7 @@ def voice(
     settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})}, mix,
                          keep_original_audio)
     source, target = Path(input).expanduser(), Path(output).expanduser()
-    pairs = _pairs(source, target, output_format)
+    pairs = recording_pairs(source, target, output_format)
     check_one_recording(script or None, source, option="script")
 
     from voicechanger.engines.asr import resolve_device

@@ -497,3 +497,37 @@ def test_time_limit_warning_is_true(tmp_path):
         skipped = float(re.search(r"speech from ([\d.]+) s to ([\d.]+) s", text).group(1))
         assert skipped < 30 and float(re.search(r"to ([\d.]+) s is not", text).group(1)) > 60
         assert (computed_stages(cache, since) == []) == (attempt == "cached")
+
+
+def test_error_messages_name_what_is_not_the_users_doing():
+    """One wording everywhere (CLI, folders, the flow): a VoiceError says itself; anything else is named by
+    its type; a failed system call by its reason in words."""
+    import errno
+
+    from voicechanger.errors import InputError, error_message, os_reason
+
+    assert error_message(InputError("input x.wav: is silent")) == "input x.wav: is silent"
+    assert error_message(KeyError("phrases")) == "KeyError: 'phrases'"
+    assert os_reason(OSError(errno.ENOSPC, "No space left on device")) == "No space left on device"
+    assert os_reason(OSError("short write")) == "short write"
+    assert os_reason(OSError()) == "OSError"
+
+
+def test_every_runner_refuses_the_same_paths(tmp_path, recording):
+    """batch.recording_pairs, which the CLI's folder mode and the flow both call first: each wrong path is
+    one line naming it, before any work."""
+    from voicechanger.batch import recording_pairs
+    from voicechanger.errors import InputError
+
+    folder = recording.parent
+    with pytest.raises(InputError, match="no such file or folder"):
+        recording_pairs(tmp_path / "nowhere.wav", tmp_path / "out.mp3", "mp3")
+    with pytest.raises(VoiceError, match="unknown extension '.xyz'"):
+        recording_pairs(folder, tmp_path / "out", "xyz")
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(VoiceError, match="output folder"):
+        recording_pairs(folder, tmp_path / "taken" / "out", "mp3")
+    with pytest.raises(VoiceError, match="is the input"):
+        recording_pairs(recording, recording, "mp3")
+    assert recording_pairs(folder, tmp_path / "out", ".wav") == [(recording, tmp_path / "out" / "talk.wav")]
+    assert recording_pairs(recording, tmp_path / "x.flac", "mp3") == [(recording, tmp_path / "x.flac")]

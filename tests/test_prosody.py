@@ -18,7 +18,8 @@ import pytest
 
 from voicechanger.analysis import f0_on_grid, log_f0_correlation, plot_comparison
 from voicechanger.engines import prosody
-from voicechanger.engines.prosody import pitch_contour, speech_span, transfer
+from voicechanger.engines.prosody import audio_speech_span, pitch_contour, speech_mask, transfer
+from voicechanger.levels import frame_db
 
 SOUNDS = Path("/usr/share/asterisk/sounds/ru")
 TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
@@ -80,7 +81,7 @@ def prompts(tmp_path_factory) -> dict[str, tuple[np.ndarray, int, np.ndarray]]:
 
 def _env_db(x: np.ndarray, sr: int, smooth: float = 0.1) -> np.ndarray:
     """Frame RMS in dB (40 ms window, 10 ms hop), smoothed over ~smooth seconds."""
-    _, db = prosody._frame_db(x, sr, win=0.04, hop=0.01)
+    _, db = frame_db(x, sr, win_s=0.04, hop_s=0.01)
     k = max(int(smooth / 0.01), 1)
     return 10 * np.log10(np.convolve(10 ** (db / 10), np.ones(k) / k, mode="same") + 1e-12)
 
@@ -89,8 +90,8 @@ def _env_corr(y: np.ndarray, sr: int, src: np.ndarray) -> float:
     """Correlation of smoothed dB envelopes over the source's speech frames."""
     ey, es = _env_db(y, sr), _env_db(src, SR)
     n = min(len(ey), len(es))
-    _, db = prosody._frame_db(src, SR, win=0.04, hop=0.01)
-    m = prosody._speech_mask(db[:n])
+    _, db = frame_db(src, SR, win_s=0.04, hop_s=0.01)
+    m = speech_mask(db[:n])
     return float(np.corrcoef(ey[:n][m], es[:n][m])[0, 1])
 
 
@@ -146,7 +147,7 @@ def test_duration_mode_places_speech(prompts) -> None:
         y = transfer(synth, ssr, src, SR, [], mode="duration")
         assert len(y) == round(len(src) / SR * ssr)
         _check_clean(y, synth, ssr)
-        (o0, o1), (s0, s1) = speech_span(y, ssr), speech_span(src, SR)
+        (o0, o1), (s0, s1) = audio_speech_span(y, ssr), audio_speech_span(src, SR)
         print(f"\n{name:28s} onset {o0 - s0:+.3f} s, offset {o1 - s1:+.3f} s")
         assert abs(o0 - s0) <= 0.05 and abs(o1 - s1) <= 0.05
         # no pitch change in duration mode: the contour keeps the synth's own shape and level
@@ -167,7 +168,7 @@ def test_other_synth_rates(prompts) -> None:
 
 
 def _trimmed(x: np.ndarray, sr: int) -> np.ndarray:
-    a, b = speech_span(x, sr)
+    a, b = audio_speech_span(x, sr)
     y = x[int(a * sr):int(b * sr)].copy()
     k = int(0.005 * sr)
     y[:k] *= np.linspace(0, 1, k)
@@ -194,8 +195,8 @@ def test_word_anchors_land(prompts, synth_gap: float, target_gap: float) -> None
         assert len(y) == round(len(src) / SR * ssr)
         _check_clean(y, synth, ssr)
         cut = int((b1[1] + target_gap / 2) * ssr)
-        s1 = speech_span(y[:cut], ssr)
-        s2 = speech_span(y[cut:], ssr)
+        s1 = audio_speech_span(y[:cut], ssr)
+        s2 = audio_speech_span(y[cut:], ssr)
         s2 = (s2[0] + cut / ssr, s2[1] + cut / ssr)
         errs = [s1[0] - b1[0], s1[1] - b1[1], s2[0] - b2[0], s2[1] - b2[1]]
         ms = " ".join(f"{e * 1000:+.0f}" for e in errs)
@@ -212,7 +213,7 @@ def test_interior_anchor_marker(prompts, frac_a: float, frac_b: float) -> None:
     synth, ssr, src = prompts["auth-incorrect"]
     from scipy.signal import butter, sosfilt
 
-    (s0, s1), (t0, t1) = speech_span(synth, ssr), speech_span(src, SR)
+    (s0, s1), (t0, t1) = audio_speech_span(synth, ssr), audio_speech_span(src, SR)
     ta, tb = s0 + frac_a * (s1 - s0), t0 + frac_b * (t1 - t0)
     # anchors inside speech (voiced frames of both), as word boundaries in running speech are
     ts, fs = pitch_contour(synth, ssr)
@@ -256,7 +257,7 @@ def test_degenerate_inputs(prompts) -> None:
     y = transfer(synth, ssr, src, SR, [])
     base = _click_score(synth, ssr)
     assert _click_score(y, ssr) <= 1.25 * base + 0.5
-    y[int(speech_span(y, ssr)[0] * ssr * 0.5)] += 0.3 * np.max(np.abs(y))
+    y[int(audio_speech_span(y, ssr)[0] * ssr * 0.5)] += 0.3 * np.max(np.abs(y))
     assert _click_score(y, ssr) > 1.25 * base + 0.5
 
 
@@ -272,7 +273,7 @@ def test_analysis_helpers(prompts, tmp_path: Path) -> None:
     assert len(t) == len(f) and np.all(f >= 0) and (f > 0).mean() > 0.3
     y = transfer(synth, ssr, src, SR, [])
     png = tmp_path / "cmp.png"
-    plot_comparison(src, SR, y, ssr, [speech_span(src, SR)], png)
+    plot_comparison(src, SR, y, ssr, [audio_speech_span(src, SR)], png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
@@ -318,7 +319,6 @@ def test_late_first_word_starts_at_the_real_onset() -> None:
     """Whisper put "подождите" (demo-abouttotry) at 12.93 s, after its first syllable "по" (12.67 s),
     and the voice started 0.23 s late; the prosody stage moves a phrase's start back to its speech."""
     from speech import decode, prompt
-
     from voicechanger.stages.prosody import with_real_onsets
 
     audio = decode(prompt("demo-abouttotry"))
@@ -334,7 +334,7 @@ def test_late_first_word_starts_at_the_real_onset() -> None:
     # prompt's first sound, not into the pause; one given on time stays.
     first = decode(prompt("vm-intro"))
     joined = np.concatenate([first, np.zeros(int(0.6 * SR), np.float32), first])
-    onset = len(first) / SR + 0.6 + speech_span(first, SR)[0]
+    onset = len(first) / SR + 0.6 + audio_speech_span(first, SR)[0]
     late = with_real_onsets([_phrase(0.0, 5.5), _phrase(onset + 0.25, onset + 2.0)], joined, SR, 0.0)
     assert abs(late[1]["start"] - onset) <= 0.03, (late[1]["start"], onset)
     on_time = with_real_onsets([_phrase(0.0, 5.5), _phrase(onset, onset + 2.0)], joined, SR, 0.0)
@@ -345,11 +345,10 @@ def test_speech_offset_finds_where_a_phrase_really_ends() -> None:
     """Whisper can end a phrase 0.2 s before its speech does ("4," of basic-pbx-ivr-main); speech_offset
     walks on to the real end, and with_real_onsets then looks for the next onset only after it."""
     from speech import decode, prompt
-
     from voicechanger.stages.prosody import with_real_onsets
 
     first = decode(prompt("basic-pbx-ivr-main"))  # ends "...нажмите 0." at 26.55 s
-    begin, end = speech_span(first, SR)
+    begin, end = audio_speech_span(first, SR)
     pause = 0.1  # under speech_onset's 0.12 s gap: an unbounded walk-back would cross it
     # the prompt, a short pause, the prompt again from its first sound (no leading silence)
     joined = np.concatenate([first[: int((end + 0.01) * SR)], np.zeros(int(pause * SR), np.float32),
@@ -371,12 +370,12 @@ def test_breath_and_a_click_before_a_phrase_are_not_its_start() -> None:
     the speech itself begins; a phrase given on time stays where it is. (The breath here peaks 30 dB
     under the speech's loud frames; one within 24 dB of them is taken for speech.)"""
     from conditions import pink_noise
-    from speech import decode, prompt
 
+    from speech import decode, prompt
     from voicechanger.stages.prosody import with_real_onsets
 
     speech = decode(prompt("vm-intro"))
-    begin = speech_span(speech, SR)[0]
+    begin = audio_speech_span(speech, SR)[0]
     speech = speech[int(begin * SR):]
     loud = float(np.percentile(np.abs(speech), 99))
     breath = pink_noise(int(0.45 * SR), seed=1) * loud * 10 ** (-36 / 20) * np.hanning(int(0.45 * SR))
@@ -409,11 +408,10 @@ def test_a_collapsed_phrase_takes_its_span_from_the_speech_and_the_pause_after()
     would be squeezed 5x. The phrase then ends where its speech does, or later in the pause after it
     when the voice needs that, never within 0.1 s of the next phrase; a phrase that fits is untouched."""
     from speech import decode, prompt
-
     from voicechanger.stages.prosody import PAUSE_KEEP_S, squeeze, widen_rushed
 
     first = decode(prompt("conf-waitforleader"))
-    begin, end = speech_span(first, SR)
+    begin, end = audio_speech_span(first, SR)
     pause = 1.2
     audio = np.concatenate([first, np.zeros(int(pause * SR), np.float32), first])
     second = len(first) / SR + pause + begin
@@ -458,7 +456,6 @@ def test_a_script_phrase_is_anchored_at_the_speakers_pauses() -> None:
     the pauses by the voice's own word lengths: three prompts read as one cue, with pauses between
     them, get an anchor boundary at each pause, at the right word."""
     from speech import decode, prompt
-
     from voicechanger.engines.tts.festival import load
     from voicechanger.stages.prosody import stretch_pairs
 
@@ -469,7 +466,7 @@ def test_a_script_phrase_is_anchored_at_the_speakers_pauses() -> None:
     parts.append(np.zeros(int(at * SR), np.float32))
     for name, pause in zip(names, [0.8, 0.5, 0.3]):
         audio = decode(prompt(name))
-        begin, end = speech_span(audio, SR)
+        begin, end = audio_speech_span(audio, SR)
         edges.append((at + begin, at + end))
         parts += [audio, np.zeros(int(pause * SR), np.float32)]
         at += len(audio) / SR + pause

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from voicechanger.engines import tts
-from voicechanger.engines.tts import Synthesis, TTSError, Unsayable, get_voice, list_voices, speech_span, synthesize_to_fit
-from voicechanger.engines.tts import festival
+from voicechanger.engines.tts import (
+    Synthesis,
+    TTSError,
+    Unsayable,
+    festival,
+    get_voice,
+    list_voices,
+    synthesis_speech_span,
+    synthesize_to_fit,
+)
 from voicechanger.errors import EngineError, VoiceError
 
 pytestmark = pytest.mark.skipif(not festival.list_voices()[0].available,
@@ -27,7 +35,7 @@ def voice():
 
 
 def _speech_len(s: Synthesis) -> float:
-    a, b = speech_span(s)
+    a, b = synthesis_speech_span(s)
     return b - a
 
 

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from voicechanger.engines.prosody import Span, _frame_db, _robust_contour
+from voicechanger.engines.prosody import Span, robust_contour
+from voicechanger.levels import frame_db
 
 __all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid"]
 
 
 def f0_on_grid(audio: np.ndarray, sr: int, grid: np.ndarray, *, step: float = 0.01) -> np.ndarray:
     """F0 (Hz, 0 = unvoiced) of audio at the times in grid (nearest analysis frame)."""
-    t, f = _robust_contour(audio, sr, step=step)
+    t, f = robust_contour(audio, sr, step=step)
     if len(t) == 0:
         return np.zeros(len(grid))
     idx = np.clip(np.round((grid - t[0]) / step).astype(int), 0, len(t) - 1)
@@ -66,7 +67,7 @@ def plot_comparison(original: np.ndarray, sr_o: int, converted: np.ndarray, sr_c
         t = np.arange(len(x)) / sr
         dec = max(len(x) // 20000, 1)
         ax.plot(t[::dec], x[::dec], color=col, lw=0.4)
-        ft, db = _frame_db(x, sr)
+        ft, db = frame_db(x, sr)
         ax2 = ax.twinx()
         ax2.plot(ft, db, color="k", lw=0.7, alpha=0.6)
         ax2.set_ylabel("dB")

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import interrupt
 from .checks import NAME_MAX, check_writable_file
-from .errors import InputError, VoiceError
+from .errors import InputError, VoiceError, os_reason
 
 ANALYSIS_RATE = 16000
 OUTPUT_FORMATS = {".mp3": "mp3", ".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".opus": "opus", ".m4a": "m4a"}
@@ -31,7 +31,6 @@ _CODECS = {
 _CONTAINER = {"m4a": "ipod"}
 # Video outputs: the container holds the input's video stream copied, and the mixed audio (video.py).
 VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "mkv", ".webm": "webm"}
-SILENCE_RMS = 10 ** (-55 / 20)  # below -55 dBFS RMS over the whole recording counts as silent
 
 
 def require_ffmpeg() -> str:
@@ -122,14 +121,6 @@ def decode_to_file(path: Path, target: Path, rate: int = ANALYSIS_RATE) -> tuple
     return samples, {**info["audio"], "declared_duration": declared_duration(info)}
 
 
-def rms(audio: np.ndarray) -> float:
-    if audio.size == 0:
-        return 0.0
-    step = max(1, audio.size // 2_000_000)  # a sparse look is enough for "is there any sound"
-    part = np.asarray(audio[::step], dtype=np.float64)
-    return float(np.sqrt(np.mean(part * part)))
-
-
 def load_wav_like(path: Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
     """Decode a (short) file fully into memory; for tests, analysis and the demo."""
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"vc-decode-{uuid.uuid4().hex}.f32"
@@ -192,7 +183,7 @@ def write_atomic(source: Path, destination: Path) -> None:
         os.replace(tmp, destination)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise VoiceError(f"output {destination}: cannot be written ({exc.strerror or exc}); "
+        raise VoiceError(f"output {destination}: cannot be written ({os_reason(exc)}); "
                          "free some space or choose another folder; nothing was written") from None
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 from . import interrupt
-from .checks import file_id, is_within, same_file
+from .audio import check_output, output_format
+from .checks import check_not_input, check_writable_folder, file_id, is_within, same_file
 from .config import Settings
-from .errors import InputError, VoiceError
+from .errors import InputError, VoiceError, error_message
 from .graph import Events
 from .local import convert
 from .store import Store
@@ -88,6 +89,22 @@ def folder_pairs(input_folder: Path, output_folder: Path, suffix: str) -> list[t
     return pairs
 
 
+def recording_pairs(source: Path, target: Path, fmt: str) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs that ``convert SOURCE TARGET`` asks for: a file and its output, or a
+    folder's recordings mirrored into an output folder in ``fmt``. Every runner calls this first, so a
+    wrong path is refused before any work, in the same words whichever runs it."""
+    if not source.exists():
+        raise InputError(f"input {source}: no such file or folder (relative to {Path.cwd()}); check the path")
+    if source.is_dir():
+        suffix = "." + fmt.lstrip(".")
+        output_format(Path("x" + suffix))
+        check_writable_folder(target, "output folder")
+        return folder_pairs(source, target, suffix)
+    check_output(target)
+    check_not_input(target, source)
+    return [(source, target)]
+
+
 def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path], Outcome], workers: int,
               debug: bool = False) -> list[Outcome]:
     """Convert every pair with up to ``workers`` at once; failures become outcomes, never exceptions."""
@@ -98,13 +115,13 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
             return convert_one(source, target)
         except VoiceError as exc:
             interrupt.check()  # after a stop request a failure is the stop's doing, not this file's
-            return Outcome(source, target, "failed", error=str(exc))
+            return Outcome(source, target, "failed", error=error_message(exc))
         except Exception as exc:  # a bug or an environment problem must not stop the other files
             interrupt.check()
             if debug:
                 traceback.print_exc()
             log.exception("converting %s failed", source)
-            return Outcome(source, target, "failed", error=f"{type(exc).__name__}: {exc}")
+            return Outcome(source, target, "failed", error=error_message(exc))
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording")
     try:

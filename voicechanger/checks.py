@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import VoiceError
+from .errors import VoiceError, os_reason
 
 NAME_MAX = 255  # bytes in one path component (Linux, macOS)
 
@@ -27,7 +27,7 @@ def cannot_create_in(folder: Path) -> str | None:
         with tempfile.TemporaryFile(dir=folder, prefix=".voice-check-"):
             return None
     except OSError as exc:
-        return exc.strerror or type(exc).__name__
+        return os_reason(exc)
 
 
 def check_writable_folder(folder: Path, what: str) -> None:

@@ -23,7 +23,7 @@ from rich.table import Table
 from . import __version__
 from .config import Settings
 from . import interrupt
-from .errors import Interrupted, VoiceError
+from .errors import Interrupted, VoiceError, error_message
 
 EXIT_CODES = {
     0: "done (warnings, if any, are printed)",
@@ -112,10 +112,9 @@ def _settings(profile: str, **overrides: Any):
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         console.print_exception()
-    if isinstance(exc, VoiceError):
-        message = str(exc)
-    else:
-        message = f"{type(exc).__name__}: {exc}; rerun with --debug for details"
+    message = error_message(exc)
+    if not isinstance(exc, VoiceError):
+        message += "; rerun with --debug for details"
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
 
@@ -296,15 +295,10 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 
 
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
-    from .audio import output_format
-    from .batch import convert_folder, folder_pairs
-    from .checks import check_writable_folder
+    from .batch import convert_folder, recording_pairs
     from .local import preflight
 
-    suffix = "." + fmt.lstrip(".")
-    output_format(Path("x" + suffix))
-    check_writable_folder(output, "output folder")
-    pairs = folder_pairs(input, output, suffix)
+    pairs = recording_pairs(input, output, fmt)
     preflight(settings)  # a bad voice or model fails once, not once per file
     with _progress() as progress:
         overall = progress.add_task("recordings", total=len(pairs))

@@ -41,6 +41,19 @@ class UnsaidPhrases(VoiceError):
     exit_code = 6
 
 
+def error_message(exc: BaseException) -> str:
+    """The one line a user reads for ``exc``: a VoiceError's own message, else its type and text (a bug
+    or an environment problem, worth naming as such)."""
+    if isinstance(exc, VoiceError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a system call failed, in words: "No space left on device", else the error's text or type."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 class Interrupted(KeyboardInterrupt):
     """The run was stopped by SIGINT or SIGTERM. A KeyboardInterrupt, so no ``except Exception`` turns it
     into a per-item failure; nothing more is stored or written once it is raised."""

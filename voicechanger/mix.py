@@ -14,6 +14,7 @@ import numpy as np
 
 from .audio import PcmStream
 from .config import MixSettings
+from .levels import frame_length, frame_power, power_db
 
 MIX_RATE = 48000
 _FRAME_S = 0.01
@@ -25,12 +26,11 @@ _VOICE_FLOOR_DB = -90.0
 def sounding_span(audio: np.ndarray, rate: int) -> tuple[int, int] | None:
     """(first, end) sample of the part of a phrase's audio that is heard; None when it is silent.
     A phrase's audio fills its slot, which reaches halfway into the pauses around it."""
-    hop = max(1, int(rate * _FRAME_S))
-    frames = len(audio) // hop
-    if frames == 0:
+    hop = frame_length(_FRAME_S, rate)
+    if len(audio) < hop:
         return None
-    power = np.mean(np.square(np.asarray(audio[: frames * hop], dtype=np.float64)).reshape(frames, hop), axis=1)
-    level = 10 * np.log10(power + 1e-20)
+    power = frame_power(np.asarray(audio, dtype=np.float64), rate, win_s=_FRAME_S, hop_s=_FRAME_S)[1]
+    level = power_db(power, floor=1e-20)
     loud = np.flatnonzero(level > max(_VOICE_FLOOR_DB, level.max() - 40.0))
     if loud.size == 0:
         return None

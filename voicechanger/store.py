@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import interrupt
-from .errors import StoreWriteError
+from .errors import StoreWriteError, os_reason
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
@@ -126,7 +126,7 @@ def write_failure(root: Path, stage: str, exc: OSError) -> StoreWriteError:
     elif exc.errno is None and "requested and" in str(exc):  # numpy's short write: the disk filled up
         reason = f"the disk is full or a file size limit was reached ({exc})"
     else:
-        reason = exc.strerror or str(exc)
+        reason = os_reason(exc)
     return StoreWriteError(f"cache {root}: cannot write the {stage} artifact ({reason}); "
                            "free space there or use --cache-dir on another disk")
 

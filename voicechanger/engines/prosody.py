@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fades import fade_in, fade_out
+from ..levels import frame_db
+
 Span = tuple[float, float]
 
-__all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "speech_span", "speech_onset", "source_contour",
-           "speaker_bounds", "speech_offset", "voiced_onset",
+__all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "audio_speech_span", "speech_onset", "source_contour",
+           "robust_contour", "speech_mask", "speaker_bounds", "speech_offset", "voiced_onset",
            "bridged_log_f0", "pitch_register", "chunk_register", "speech_stretches"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
@@ -97,7 +100,7 @@ def _speaker_bounds(f0: np.ndarray) -> Bounds | None:
     return fmin, float(np.clip(1.75 * q3, fmin * 2.5, 900))
 
 
-def _robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
+def robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
                     bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two-pass pitch: a wide first pass sets floor/ceiling (_speaker_bounds), unless ``bounds`` gives
     them already (one pass)."""
@@ -127,7 +130,7 @@ def chunk_register(audio: np.ndarray, sr: int, bounds: Bounds | None) -> tuple[f
 def source_contour(audio: np.ndarray, sr: int, bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(times, F0 in Hz or 0) of a source phrase as the pitch transfer reads it; ``bounds`` from
     ``speaker_bounds`` of its chunk (else the phrase's own)."""
-    return _robust_contour(audio, sr, bounds=bounds)
+    return robust_contour(audio, sr, bounds=bounds)
 
 
 class VoicePitch:
@@ -145,7 +148,7 @@ class VoicePitch:
 
     @classmethod
     def of(cls, audio: np.ndarray, sr: int, *, step: float = 0.01) -> "VoicePitch":
-        return cls(_robust_contour(audio, sr, step=step)[1])
+        return cls(robust_contour(audio, sr, step=step)[1])
 
     @classmethod
     def of_chunk(cls, audio: np.ndarray, sr: int, *, refine: bool = True) -> "VoicePitch":
@@ -159,21 +162,6 @@ class VoicePitch:
 def bridged_log_f0(f0: np.ndarray) -> np.ndarray:
     """log-F0 of a 10 ms contour, cleaned (blips, octave jumps) and short gaps bridged; nan unvoiced."""
     return _bridge(f0, 0.01)
-
-
-def _frame_db(audio: np.ndarray, sr: int, *, win: float = 0.02,
-              hop: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Frame centres (s) and RMS level in dB (floored at -120 dB)."""
-    x = np.asarray(audio, dtype=np.float64)
-    w, h = max(int(round(win * sr)), 1), max(int(round(hop * sr)), 1)
-    n = max(1 + (len(x) - w) // h, 0) if len(x) >= w else (1 if len(x) else 0)
-    if n == 0:
-        return np.zeros(0), np.zeros(0)
-    c = np.concatenate([[0.0], np.cumsum(x * x)])
-    starts = np.arange(n) * h
-    ends = np.minimum(starts + w, len(x))
-    power = (c[ends] - c[starts]) / np.maximum(ends - starts, 1)
-    return (starts + (ends - starts) / 2) / sr, 10 * np.log10(power + 1e-12)
 
 
 def _noise_floor(db: np.ndarray) -> float:
@@ -194,7 +182,7 @@ def _speech_threshold(db: np.ndarray) -> tuple[float, float]:
     return thr, low
 
 
-def _speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
+def speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
     """Frames that are speech: above the threshold in runs of >= min_run, extended over the low one."""
     if len(db) == 0:
         return np.zeros(0, bool)
@@ -218,12 +206,12 @@ def _speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
     return mask
 
 
-def speech_span(audio: np.ndarray, sr: int) -> Span:
+def audio_speech_span(audio: np.ndarray, sr: int) -> Span:
     """First/last non-silent time in seconds (energy based, robust to a noise floor).
 
     Returns (0.0, 0.0) when no speech is found."""
-    t, db = _frame_db(audio, sr)
-    mask = _speech_mask(db)
+    t, db = frame_db(audio, sr)
+    mask = speech_mask(db)
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         return 0.0, 0.0
@@ -242,8 +230,8 @@ def speech_onset(audio: np.ndarray, sr: int, at: float, not_before: float, max_g
     hi = min(int((at + 0.3) * sr), len(audio))
     if hi - lo < int(0.05 * sr):
         return at
-    t, db = _frame_db(audio[lo:hi], sr)
-    mask = _speech_mask(db)
+    t, db = frame_db(audio[lo:hi], sr)
+    mask = speech_mask(db)
     t = t + lo / sr
     onset, gap = at, 0.0
     for k in range(int(np.searchsorted(t, at, side="right")) - 1, -1, -1):
@@ -266,8 +254,8 @@ def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> fl
     hi = min(int(not_after * sr), len(audio))
     if hi - lo < int(0.03 * sr):
         return at
-    t, db = _frame_db(audio[lo:hi], sr)
-    mask = _speech_mask(db)
+    t, db = frame_db(audio[lo:hi], sr)
+    mask = speech_mask(db)
     silent = np.flatnonzero(~mask)
     end = float(t[silent[0]]) if len(silent) else float(t[-1]) + 0.01
     return min(max(at, lo / sr + end - 0.005), not_after)
@@ -284,7 +272,7 @@ def voiced_onset(audio: np.ndarray, sr: int, at: float, not_after: float, *, dro
     hi = min(int(not_after * sr), len(audio))
     if hi - int(at * sr) < int(0.05 * sr):
         return at
-    t, db = _frame_db(audio[lo:hi], sr)
+    t, db = frame_db(audio[lo:hi], sr)
     t = t + lo / sr
     inside = t >= at
     if inside.sum() < 4:
@@ -343,8 +331,8 @@ def _runs(t: np.ndarray, mask: np.ndarray, min_pause: float = _PAUSE_S) -> list[
 def speech_stretches(audio: np.ndarray, sr: int, min_pause: float) -> list[Span]:
     """(start, end) in seconds of the speech stretches of ``audio`` separated by pauses of at least
     ``min_pause`` (energy based, as pause matching reads them)."""
-    t, db = _frame_db(audio, sr)
-    return _runs(t, _speech_mask(db), min_pause)
+    t, db = frame_db(audio, sr)
+    return _runs(t, speech_mask(db), min_pause)
 
 
 def _match_pauses(syn: list[Span], src: list[Span], tol: float = 0.15) -> list[tuple[Span, Span]]:
@@ -389,19 +377,6 @@ def _quietest(x: np.ndarray, sr: int, lo: float, hi: float) -> int:
     return i0 + int(np.argmin(e))
 
 
-def _fade(x: np.ndarray, sr: int, at: int, before: bool) -> None:
-    """In-place cosine fade-out ending at `at` (before=True) or fade-in starting at `at`."""
-    n = int(_FADE_S * sr)
-    if before:
-        lo = max(at - n, 0)
-        if at > lo:
-            x[lo:at] *= np.cos(np.linspace(0, np.pi / 2, at - lo)) ** 2
-    else:
-        hi = min(at + n, len(x))
-        if hi > at:
-            x[at:hi] *= np.sin(np.linspace(0, np.pi / 2, hi - at)) ** 2
-
-
 def _build_map(synth: np.ndarray, sr: int, words: list[tuple[Span, Span]], S: float, T: float,
                frames: np.ndarray, speech: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut the synth to the anchored stretch; insert silence where the target pauses longer, and
@@ -418,7 +393,8 @@ def _build_map(synth: np.ndarray, sr: int, words: list[tuple[Span, Span]], S: fl
     start = int(round((first_a - m0) * sr))
     end = max(int(round((last_a + m1) * sr)), start)
     pieces: list[np.ndarray] = []
-    cursor, shift, fade_in = start, -start / sr, False
+    fade = int(_FADE_S * sr)
+    cursor, shift, after_cut = start, -start / sr, False
     a_k, b_k = [0.0], [first_b - m0]
     for i, ((a0, a1), (b0, b1)) in enumerate(words):
         if i:
@@ -428,28 +404,28 @@ def _build_map(synth: np.ndarray, sr: int, words: list[tuple[Span, Span]], S: fl
                 lo, hi = (pa1, a0) if g_s > 0.01 else (pa1 - 0.005, pa1 + 0.005)
                 cut = int(np.clip(_quietest(synth, sr, lo, hi), cursor, end))
                 piece = synth[cursor:cut].copy()
-                if fade_in:
-                    _fade(piece, sr, 0, before=False)
-                _fade(piece, sr, len(piece), before=True)
+                if after_cut:
+                    fade_in(piece, fade)
+                fade_out(piece, fade)
                 ins = int(round((g_t - g_s) * sr))
                 pieces += [piece, np.zeros(ins)]
-                cursor, shift, fade_in = cut, shift + ins / sr, True
+                cursor, shift, after_cut = cut, shift + ins / sr, True
             elif g_s - g_t > _INSERT_MIN_S:    # a synth pause the target lacks: drop its middle
                 r0 = int(round((pa1 + max(g_t, 0.0) / 2) * sr))
                 r1 = r0 + int(round((g_s - max(g_t, 0.0)) * sr))
                 inside = (frames >= r0 / sr) & (frames <= r1 / sr)
                 if r0 > cursor and not speech[inside].any():
                     piece = synth[cursor:r0].copy()
-                    if fade_in:
-                        _fade(piece, sr, 0, before=False)
-                    _fade(piece, sr, len(piece), before=True)
+                    if after_cut:
+                        fade_in(piece, fade)
+                    fade_out(piece, fade)
                     pieces.append(piece)
-                    cursor, shift, fade_in = r1, shift - (r1 - r0) / sr, True
+                    cursor, shift, after_cut = r1, shift - (r1 - r0) / sr, True
         a_k += [a0 + shift, a1 + shift]
         b_k += [b0, b1]
     piece = synth[cursor:end].copy()
-    if fade_in:
-        _fade(piece, sr, 0, before=False)
+    if after_cut:
+        fade_in(piece, fade)
     pieces.append(piece)
     seg = np.concatenate(pieces)
     a_k.append(len(seg) / sr)
@@ -541,8 +517,8 @@ def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray,
 def _target_contour(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: int
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(times in the source, F0 in Hz or 0) that 'full' mode imposes: for checks and plots."""
-    _, v_f = _robust_contour(synth, synth_sr)
-    c_t, c_f = _robust_contour(source, source_sr)
+    _, v_f = robust_contour(synth, synth_sr)
+    c_t, c_f = robust_contour(source, source_sr)
     lf = np.full(len(c_f), np.nan)
     voiced = v_f[v_f > 0]
     if len(voiced) > 10:
@@ -574,11 +550,11 @@ def _pitch_tier(src_t: np.ndarray, mapped_lf: np.ndarray, a: np.ndarray, b: np.n
 def _gain_envelope(out: np.ndarray, sr: int, source: np.ndarray, source_sr: int) -> np.ndarray:
     """Per-sample gain so that out's smoothed dB envelope follows the source's (limited, no noise boost)."""
     hop = 0.01
-    t_o, d_o = _frame_db(out, sr, win=_ENV_WIN_S, hop=hop)
-    t_s, d_s = _frame_db(source, source_sr, win=_ENV_WIN_S, hop=hop)
+    t_o, d_o = frame_db(out, sr, win_s=_ENV_WIN_S, hop_s=hop)
+    t_s, d_s = frame_db(source, source_sr, win_s=_ENV_WIN_S, hop_s=hop)
     if len(d_o) < 3 or len(d_s) < 3:
         return np.ones(len(out))
-    sp_o, sp_s = _speech_mask(d_o), _speech_mask(d_s)
+    sp_o, sp_s = speech_mask(d_o), speech_mask(d_s)
     k = max(int(round(_ENV_SMOOTH_S / hop)), 1)
     ker = np.hanning(k + 2)[1:-1]
     ker /= ker.sum()
@@ -629,9 +605,7 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     voice_pitch: the voice's pitch over the whole chunk (``VoicePitch.of_chunk``); by default this
     phrase's own.
     Raises ValueError for an unknown mode."""
-    from .praat import call
-
-    from .praat import seeded
+    from .praat import call, seeded
 
     if mode not in ("full", "duration"):
         raise ValueError(f"prosody mode {mode!r}: use 'full' or 'duration'")
@@ -643,10 +617,10 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     if n_out == 0 or len(synth) < int(0.02 * synth_sr) or not np.any(synth):
         return out.astype(np.float32)
 
-    t_s, db_s = _frame_db(synth, synth_sr)
-    m_s = _speech_mask(db_s)
-    t_src, db_src = _frame_db(source, source_sr)
-    m_src = _speech_mask(db_src)
+    t_s, db_s = frame_db(synth, synth_sr)
+    m_s = speech_mask(db_s)
+    t_src, db_src = frame_db(source, source_sr)
+    m_src = speech_mask(db_src)
     src_has_speech = bool(m_src.any())
 
     words = _clean_pairs(pairs, S, T)
@@ -656,8 +630,8 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     if not words and src_has_speech:
         words = _match_pauses(_runs(t_s, m_s), _runs(t_src, m_src))
     if not words:
-        sa = speech_span(synth, synth_sr)
-        sb = speech_span(source, source_sr) if src_has_speech else (0.0, T)
+        sa = audio_speech_span(synth, synth_sr)
+        sb = audio_speech_span(source, source_sr) if src_has_speech else (0.0, T)
         if sa[1] - sa[0] < 0.01:
             sa = (0.0, S)
         if sb[1] - sb[0] < 0.01:
@@ -674,7 +648,7 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
 
     if mode == "full" and pitch and src_has_speech and voice.enough:
-        c_t, c_f = source_pitch if source_pitch is not None else _robust_contour(source, source_sr)
+        c_t, c_f = source_pitch if source_pitch is not None else robust_contour(source, source_sr)
         pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register), a, b, dur)
         if pt is not None:
             call([manip, pt], "Replace pitch tier")
@@ -686,15 +660,16 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     # place: new-synth time 0 maps to target time b[0]
     off = int(round(b[0] * synth_sr))
     n = max(min(len(y), n_out - off), 0)
+    fade = int(_FADE_S * synth_sr)
     out[off:off + n] = y[:n]
     if n > 0:
-        _fade(out, synth_sr, off, before=False)
-        _fade(out, synth_sr, off + n, before=True)
+        fade_in(out, fade, off)
+        fade_out(out, fade, off + n)
 
     if mode == "full" and loudness and src_has_speech:
         out *= _gain_envelope(out, synth_sr, source, source_sr)
-    _fade(out, synth_sr, 0, before=False)
-    _fade(out, synth_sr, n_out, before=True)
+    fade_in(out, fade)
+    fade_out(out, fade)
     peak = float(np.max(np.abs(out))) if n_out else 0.0
     if peak > 0.999:
         out *= 0.999 / peak

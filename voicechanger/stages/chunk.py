@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..levels import frame_db
 from .base import Context, Output, Stage
 
 FRAME_S = 0.02
 QUIET_WINDOW_S = 0.3
-
-
-def frame_energy_db(audio: np.ndarray, rate: int, frame_s: float = FRAME_S) -> np.ndarray:
-    """RMS level in dB of consecutive frames (streams through memory-mapped audio block by block)."""
-    hop = int(rate * frame_s)
-    frames = len(audio) // hop
-    out = np.empty(frames, dtype=np.float32)
-    block = 50_000
-    for first in range(0, frames, block):
-        last = min(frames, first + block)
-        part = np.asarray(audio[first * hop : last * hop], dtype=np.float32).reshape(-1, hop)
-        out[first:last] = 10 * np.log10(np.mean(part * part, axis=1) + 1e-12)
-    return out
 
 
 def cut_points(energy_db: np.ndarray, frame_s: float, target_s: float) -> list[float]:
@@ -48,7 +36,7 @@ def run(ctx: Context) -> Output:
     decoded = ctx.one("decode")
     rate = decoded.meta["sample_rate"]
     audio = decoded.raw_f32("audio.f32")
-    energy = frame_energy_db(audio, rate)
+    energy = frame_db(audio, rate, win_s=FRAME_S, hop_s=FRAME_S)[1]
     cuts = cut_points(energy, FRAME_S, ctx.settings.chunk_minutes * 60.0)
     edges = [0] + [int(c * rate) for c in cuts] + [len(audio)]
     spans = [[edges[i], edges[i + 1]] for i in range(len(edges) - 1) if edges[i + 1] > edges[i]]

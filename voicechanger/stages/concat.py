@@ -15,22 +15,11 @@ import numpy as np
 
 from ..blockaudio import LoudnessMeter, encode_blocks, loudness_gain
 from ..config import Settings
+from ..fades import fade_edges
 from ..store import Artifact
 from .base import Context, Output, Stage
 
 BLOCK = 1 << 20  # samples per block: 65 s at 16 kHz, 4 MB as float32
-
-
-def fade_edges(audio: np.ndarray, samples: int) -> np.ndarray:
-    """Raised-cosine fade in and out, so phrase edges never click."""
-    n = min(samples, len(audio) // 2)
-    if n <= 0:
-        return audio
-    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(np.float32)
-    audio = audio.copy()
-    audio[:n] *= ramp
-    audio[-n:] *= ramp[::-1]
-    return audio
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import ANALYSIS_RATE, SILENCE_RMS, decode_to_file, rms
+from ..audio import ANALYSIS_RATE, decode_to_file
 from ..errors import InputError
+from ..levels import SILENCE_DB, level_db
 from .base import Context, Output, Stage
 
 
@@ -16,10 +17,10 @@ def run(ctx: Context) -> Output:
     target = ctx.scratch / "audio.f32"
     samples, stream = decode_to_file(path, target, ANALYSIS_RATE)
     audio = np.memmap(target, dtype="<f4", mode="r")
-    level = rms(audio)
+    level = level_db(audio)
     del audio
-    if level < SILENCE_RMS:
-        raise InputError(f"input {path}: is silent (no sound above -55 dBFS); nothing to re-voice")
+    if level < SILENCE_DB:
+        raise InputError(f"input {path}: is silent (no sound above {SILENCE_DB:g} dBFS); nothing to re-voice")
     meta = {
         "sample_rate": ANALYSIS_RATE,
         "samples": samples,

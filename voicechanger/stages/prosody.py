@@ -66,7 +66,7 @@ def with_real_onsets(phrases: list[StressedPhrase], audio: np.ndarray, rate: int
 
 def natural_lengths(synth_phrases: list[SaidPhrase], synth_audio: np.ndarray, rate: int) -> list[float]:
     """The voice's own length of each phrase's speech (its first to last word, else its speech span)."""
-    from ..engines.prosody import speech_span
+    from ..engines.prosody import audio_speech_span
 
     lengths = []
     for synth in synth_phrases:
@@ -74,7 +74,7 @@ def natural_lengths(synth_phrases: list[SaidPhrase], synth_audio: np.ndarray, ra
         if spans:
             lengths.append(float(max(b for _a, b in spans) - min(a for a, _b in spans)))
         elif synth["length"]:
-            a, b = speech_span(synth_audio[synth["offset"]: synth["offset"] + synth["length"]], rate)
+            a, b = audio_speech_span(synth_audio[synth["offset"]: synth["offset"] + synth["length"]], rate)
             lengths.append(b - a)
         else:
             lengths.append(0.0)

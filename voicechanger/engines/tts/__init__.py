@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ...errors import VoiceError
+from ...levels import nonsilent_span
 
 DEFAULT_VOICE = "festival:msu_ru_nsh"
 
@@ -70,26 +71,12 @@ class Voice(Protocol):
         ...
 
 
-def speech_span(synthesis: Synthesis) -> tuple[float, float]:
+def synthesis_speech_span(synthesis: Synthesis) -> tuple[float, float]:
     """(start_s, end_s) of the speech: first word start..last word end, else the non-silent span."""
     spans = [s for s in (synthesis.word_spans or []) if s[1] > s[0]]
     if spans:
         return spans[0][0], spans[-1][1]
     return nonsilent_span(synthesis.audio, synthesis.sample_rate)
-
-
-def nonsilent_span(audio: np.ndarray, sample_rate: int, *, floor_db: float = -40.0) -> tuple[float, float]:
-    """(start_s, end_s) of the 10 ms frames louder than ``floor_db`` below the loudest; (0, 0) if silent."""
-    audio = np.asarray(audio, dtype=np.float32)
-    hop = max(1, sample_rate // 100)
-    n = len(audio) // hop
-    if n == 0:
-        return 0.0, 0.0
-    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
-    loud = np.flatnonzero(rms > rms.max() * 10 ** (floor_db / 20))
-    if rms.max() < 1e-5 or len(loud) == 0:
-        return 0.0, 0.0
-    return loud[0] * hop / sample_rate, (loud[-1] + 1) * hop / sample_rate
 
 
 def synthesize_to_fit(voice: Voice, tokens: list[str], target_seconds: float, *,
@@ -98,7 +85,7 @@ def synthesize_to_fit(voice: Voice, tokens: list[str], target_seconds: float, *,
     span), then if the needed factor differs by >4% synth again with rate=k clamped; return (synthesis, k).
     This uses the voice's own rate control so PSOLA only does the rest."""
     first = voice.synthesize(tokens, rate=1.0)
-    start, end = speech_span(first)
+    start, end = synthesis_speech_span(first)
     natural = end - start
     if natural <= 0 or target_seconds <= 0:
         return first, 1.0
@@ -164,4 +151,4 @@ def close_voices() -> None:
 
 
 __all__ = ["DEFAULT_VOICE", "Synthesis", "TTSError", "Unsayable", "Voice", "VoiceInfo", "close_voices", "get_voice",
-           "list_voices", "nonsilent_span", "speech_span", "synthesize_to_fit"]
+           "list_voices", "synthesis_speech_span", "synthesize_to_fit"]

@@ -48,8 +48,9 @@ import numpy as np
 
 from ... import interrupt
 from ...errors import EngineError, VoiceError
+from ...levels import nonsilent_span
 from ..russian import fix_plus
-from . import Synthesis, TTSError, Unsayable, VoiceInfo, nonsilent_span
+from . import Synthesis, TTSError, Unsayable, VoiceInfo
 
 log = logging.getLogger(__name__)
 

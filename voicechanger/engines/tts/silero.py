@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ...errors import VoiceError
+from ...errors import VoiceError, error_message
 from ...paths import models_dir as default_models_dir
 from . import Synthesis, TTSError, Unsayable, VoiceInfo
 
@@ -107,7 +107,7 @@ def _load_model(path: Path, device: str):
             model = importer.load_pickle("tts_models", "model")
             model.to(device)
         except Exception as exc:  # a truncated or foreign file
-            raise VoiceError(f"Silero model file {path} could not be loaded ({type(exc).__name__}: {exc}); "
+            raise VoiceError(f"Silero model file {path} could not be loaded ({error_message(exc)}); "
                              "delete it and put a fresh v4_ru.pt there") from None
         _models[key] = (model, threading.Lock())
         return _models[key]
@@ -173,7 +173,7 @@ class SileroVoice:
                 with self._lock:
                     out = self.model.apply_tts(**kwargs)
             except Exception as exc:
-                raise TTSError(f"{self.spec}: could not say {piece[:120]!r} ({type(exc).__name__}: {exc})") from None
+                raise TTSError(f"{self.spec}: could not say {piece[:120]!r} ({error_message(exc)})") from None
             parts.append(np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out,
                                     dtype=np.float32).reshape(-1))
         audio = np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32)
