@@ -41,7 +41,7 @@ run: install
 	@start=$$(date +%s); $(VENV)/bin/voice convert $(DEMO_IN) $(DEMO_OUT) --profile normal --plot out/demo-ru.png && \
 	  echo "converted in $$(( $$(date +%s) - start )) s: $(DEMO_OUT)"
 
-test: install
+test: install lint
 	$(PY) -m pytest -v tests
 
 test-fast: install
@@ -56,7 +56,7 @@ bench-micro: install
 	$(PY) -m benchmarks.micro --strict
 
 # ruff (unused names, import order, duplicate set items, bugbear) and mypy on voicechanger/, as
-# configured in pyproject.toml. Not yet part of `make test`.
+# configured in pyproject.toml; `make test` runs it first.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

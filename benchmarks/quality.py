@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     import conditions
     from conftest import QUALITY_PROMPTS, convert_with
     from roundtrip import Referee, measure
-    from speech import assemble
 
+    from speech import assemble
     from voicechanger.store import Store
 
     wanted = [n for n in args.only.split(",") if n] or ["clean", *conditions.NAMES]

@@ -42,12 +42,17 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
-                               update_progress_artifact)
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
-from voicechanger.audio import check_input, output_format as format_of
+from voicechanger.audio import check_input
+from voicechanger.audio import output_format as format_of
 from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import VoiceError, error_message
@@ -151,7 +156,7 @@ class Scheduler:
 
     def pump(self) -> None:
         """Fail the nodes whose inputs failed, then submit the ready ones up to the limit."""
-        for key, (node, inputs, _missing) in list(self.pending.items()):  # insertion order is topological
+        for key, (_node, inputs, _missing) in list(self.pending.items()):  # insertion order is topological
             broken = next((i for i in inputs if i in self.failed), None)
             if broken is not None:
                 self.failed[key] = self.failed[broken]

@@ -144,7 +144,6 @@ def prompt_sets(count: int, seconds: float = CLEAN_SECONDS) -> list[list[str]]:
     import re
 
     import soundfile
-
     from conftest import LONG_PROMPTS, QUALITY_PROMPTS
 
     used = set(QUALITY_PROMPTS) | set(LONG_PROMPTS)

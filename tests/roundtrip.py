@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
 from conditions import Condition, speech_frames
+
 from speech import RATE, decode, onset, transcribe_text, wer
 
 SILENCE_TOLERANCE_S = 0.2  # output speech this close to input speech is not "over silence"

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import conditions
+import pytest
 from conftest import convert_with
 from roundtrip import measure
 

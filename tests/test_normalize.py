@@ -7,7 +7,6 @@ import re
 import pytest
 
 from speech import corpus_phrases
-
 from voicechanger.engines.normalize import TOKEN_RE, Token, normalize_words, sanitize
 
 FESTIVAL_SAFE_TEXT = re.compile(r"^(?:[а-яё+]+[.,!?]?)(?: [а-яё+]+[.,!?]?)*$")

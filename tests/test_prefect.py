@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from speech import computed_stages, store_events
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
@@ -612,8 +613,8 @@ def test_unsaid_phrases_in_the_flow_run(converted, prompts, tmp_path):
     computed and on a cached run; with strict the recording fails and gets no output."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-    from speech import make_phrase_unsayable
 
+    from speech import make_phrase_unsayable
     from voicechanger.config import load_settings
     from voicechanger.graph import Graph
     from voicechanger.plan import plan_recording

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-
 from roundtrip import phrases_of, start_offsets
+
 from speech import RATE, decode, transcribe_text, wer
 
 pytestmark = pytest.mark.slow

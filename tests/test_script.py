@@ -19,8 +19,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech import (ROOT, assemble, computed_stages, decode, run_cli, store_events, transcribe_text, transcripts, wer,
-                    words_for_wer)
+from speech import (
+    ROOT,
+    assemble,
+    computed_stages,
+    decode,
+    run_cli,
+    store_events,
+    transcribe_text,
+    transcripts,
+    wer,
+    words_for_wer,
+)
 
 RATE = 16000
 MARGIN = 0.25 + 0.05  # prosody's slot margin around a phrase, plus the 50 ms the issue allows

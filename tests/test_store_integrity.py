@@ -249,8 +249,7 @@ def test_an_interrupted_encode_stops_its_encoder(tmp_path):
 
 def test_terminal_signals_do_not_reach_engine_processes():
     """Festival runs in a process group of its own: a Ctrl-C or kill -- -PGID for us never reaches it."""
-    from voicechanger.engines.tts import get_voice
-    from voicechanger.engines.tts import festival
+    from voicechanger.engines.tts import festival, get_voice
 
     voice = get_voice("festival:msu_ru_nsh")
     voice.warm_up()

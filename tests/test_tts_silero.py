@@ -9,9 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from voicechanger.engines.tts import TTSError, get_voice, list_voices, synthesize_to_fit  # noqa: E402
-from voicechanger.engines.tts import silero  # noqa: E402
+from voicechanger.engines.tts import (  # noqa: E402
+    TTSError,
+    get_voice,
+    list_voices,
+    silero,  # noqa: E402
+    synthesize_to_fit,
+)
 from voicechanger.errors import VoiceError  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def model_file(silero_models: Path) -> Path:

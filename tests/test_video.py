@@ -10,10 +10,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from media import DEMO, RATE, SHIMMER_HZ, Video, audio_track, band_level_db, make_video, runs, streams, video_md5, voice_regions
-from speech import decode, prompt, run_cli, transcribe_text, wer
 from test_errors import _assert_clean_failure
+
+from media import (
+    DEMO,
+    RATE,
+    SHIMMER_HZ,
+    Video,
+    audio_track,
+    band_level_db,
+    make_video,
+    runs,
+    streams,
+    video_md5,
+    voice_regions,
+)
+from speech import decode, prompt, run_cli, transcribe_text, wer
 
 FRAME_S = 1 / 25  # the test videos' frame duration
 SRT = "1\n00:00:00,500 --> 00:00:03,000\nПервая строка\n\n2\n00:00:04,000 --> 00:00:06,000\nВторая строка\n"

@@ -212,14 +212,14 @@ class PcmStream:
 
     def read(self, frames: int) -> np.ndarray:
         """Up to ``frames`` frames as (frames, channels); fewer at the end, none after it."""
-        data = self.proc.stdout.read(frames * self.channels * 4)
+        data = interrupt.piped(self.proc.stdout).read(frames * self.channels * 4)
         return np.frombuffer(data, dtype="<f4").reshape(-1, self.channels)
 
     def close(self) -> None:
         """Wait for ffmpeg (what was not read is drained); a failure to decode is the input's problem."""
-        while self.proc.stdout.read(1 << 20):
+        while interrupt.piped(self.proc.stdout).read(1 << 20):
             pass
-        self.proc.stdout.close()
+        interrupt.piped(self.proc.stdout).close()
         code = self.proc.wait()
         reason = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
         self.log.unlink(missing_ok=True)
@@ -235,6 +235,6 @@ class PcmStream:
             self.close()
             return
         self.proc.kill()  # the error on its way out says what went wrong, not ffmpeg's end
-        self.proc.stdout.close()
+        interrupt.piped(self.proc.stdout).close()
         self.proc.wait()
         self.log.unlink(missing_ok=True)

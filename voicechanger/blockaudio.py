@@ -102,7 +102,7 @@ def gated_loudness(z: list[np.float64]) -> float:
 
 
 def loudness_gain(meter: LoudnessMeter | list[LoudnessMeter], peak: float, silent: bool, target_lufs: float,
-                  peak_dbfs: float) -> tuple[np.float64 | None, float]:
+                  peak_dbfs: float) -> tuple[float | None, float]:
     """(linear gain or None for "leave as is", LUFS after it): the gain to ``target_lufs`` capped so the
     peak stays at ``peak_dbfs``, from a meter fed the whole signal (a list: one meter per channel)."""
     meters = meter if isinstance(meter, list) else [meter]
@@ -119,7 +119,7 @@ def loudness_gain(meter: LoudnessMeter | list[LoudnessMeter], peak: float, silen
     # the rest of the output stays identical (unless the change crosses a grid line), at most
     # GAIN_STEP_DB quieter than the target, and the floor keeps the peak cap.
     gain_db = float(np.floor(gain_db / GAIN_STEP_DB + 1e-9) * GAIN_STEP_DB)
-    return 10 ** (gain_db / 20), float(loudness + gain_db)  # a float64 gain: float32 * float64 -> float64
+    return 10 ** (gain_db / 20), float(loudness + gain_db)
 
 
 def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: str, *, mp3_kbps: int = 128,
@@ -136,7 +136,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: st
         try:
             for block in blocks:
                 interrupt.check()
-                proc.stdin.write(np.clip(np.asarray(block, dtype="<f4"), -1.0, 1.0).tobytes())
+                interrupt.piped(proc.stdin).write(np.clip(np.asarray(block, dtype="<f4"), -1.0, 1.0).tobytes())
         except BrokenPipeError:
             pass  # ffmpeg stopped early: its exit status and message say why
         except BaseException:
@@ -144,7 +144,7 @@ def encode_blocks(blocks: Iterable[np.ndarray], rate: int, target: Path, fmt: st
             raise
         finally:
             try:
-                proc.stdin.close()
+                interrupt.piped(proc.stdin).close()
             except BrokenPipeError:
                 pass
             code = proc.wait()

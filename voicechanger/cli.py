@@ -20,9 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__
+from . import __version__, interrupt
 from .config import Settings
-from . import interrupt
 from .errors import Interrupted, VoiceError, error_message
 
 EXIT_CODES = {
@@ -358,7 +357,7 @@ def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", he
 
 
 _SIZE_UNITS = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
-_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_AGE_UNITS: dict[str, float] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def _parse_amount(text: str, units: dict[str, float], bare: float) -> float:
@@ -403,7 +402,7 @@ def cache_prune(
         except (ValueError, OverflowError):
             console.print(f"[bold red]error:[/] {option} {given!r}: not an amount of zero or more; use e.g. {example}",
                           highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     age = _parse_age(older_than) if older_than is not None else None
     size = _parse_size(max_size) if max_size is not None else None
     removed, freed = Store(cache_dir or default_cache_dir()).prune(older_than_s=age, max_bytes=size)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any
+from typing import IO, Any
 
 from .errors import Interrupted
 
@@ -21,8 +21,17 @@ from .errors import Interrupted
 # module doc). Not process_group=0: that needs Python 3.11, and none of them needs the terminal.
 CHILD: dict[str, Any] = {"start_new_session": True}
 
+
+
+def piped(stream: IO[bytes] | None) -> IO[bytes]:
+    """A child's stream opened with subprocess.PIPE: never None (this tells the type checker so)."""
+    if stream is None:
+        raise ValueError("the child process was not started with this stream piped")
+    return stream
+
+
 _stop = threading.Event()
-_signum = signal.SIGINT
+_signum: int = signal.SIGINT
 _local = threading.local()  # .deferring: the main thread is in a block a signal must not cut short
 
 

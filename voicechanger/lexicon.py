@@ -92,7 +92,8 @@ def expand(words: list[str], lexicon: Lexicon) -> tuple[list[tuple[str, int]], L
             key = " ".join(forms[i : i + n])
             if key in lexicon and all(forms[i : i + n]):
                 said = lexicon[key].split()
-                tail = re.search(r"[^\w+\u0301]*$", words[i + n - 1].strip()).group(0)
+                trailing = re.search(r"[^\w+\u0301]*$", words[i + n - 1].strip())
+                tail = trailing.group(0) if trailing else ""
                 said[-1] += tail
                 units += [(s, i) for s in said]
                 used[key] = lexicon[key]

@@ -68,7 +68,7 @@ def timeline_blocks(placed: list[Piece], total: int, fade: int, block: int) -> I
         yield out
 
 
-def read_blocks(path: Path, gain: np.float64 | None, block: int) -> Iterator[np.ndarray]:
+def read_blocks(path: Path, gain: float | None, block: int) -> Iterator[np.ndarray]:
     """The raw float32 file's samples block by block, times ``gain`` (as float64, then back to float32)."""
     with open(path, "rb") as handle:
         while True:

@@ -86,6 +86,11 @@ def squeeze(phrase: Phrase, natural: float) -> float:
     return natural / max(phrase["end"] - phrase["start"], 0.01)
 
 
+def _moved(t: float, start: float, scale: float) -> float:
+    """A time inside a phrase that starts at ``start``, stretched by ``scale``."""
+    return round(start + (t - start) * scale, 3)
+
+
 def widen_rushed(phrases: list[StressedPhrase], naturals: list[float], audio: np.ndarray, rate: int,
                  upper: float, max_squeeze: float) -> list[StressedPhrase]:
     """Phrases too short for their words (squeeze beyond ``max_squeeze``: Whisper's word times can
@@ -104,11 +109,8 @@ def widen_rushed(phrases: list[StressedPhrase], naturals: list[float], audio: np
             continue
         new_end = min(max(speech_offset(audio, rate, end, limit), start + natural / max_squeeze), limit)
         scale = (new_end - start) / max(end - start, 0.01)
-
-        def moved(t: float) -> float:
-            return round(start + (t - start) * scale, 3)
-
-        words = [{**w, "start": moved(w["start"]), "end": moved(w["end"])} for w in words]
+        words = [{**w, "start": _moved(w["start"], start, scale), "end": _moved(w["end"], start, scale)}
+                 for w in words]
         widened.append({**phrase, "end": round(new_end, 3), "words": words})
     return widened
 

@@ -4,6 +4,7 @@ pandas or duckdb). Depends only on the stress stage, so another voice never rebu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ..config import Settings
 from ..phrases import StressedPhrase
@@ -41,7 +42,8 @@ def run(ctx: Context) -> Output:
     (ctx.scratch / "transcript.json").write_text(
         json.dumps({"recording": recording, "phrases": document}, ensure_ascii=False, indent=1), encoding="utf-8"
     )
-    files = {name: ctx.scratch / name for name in ("segments.parquet", "words.parquet", "transcript.json")}
+    names = ("segments.parquet", "words.parquet", "transcript.json")
+    files: dict[str, Path | bytes] = {name: ctx.scratch / name for name in names}
     return Output({"recording": recording, "phrases": len(document)}, files=files)
 
 

@@ -138,7 +138,7 @@ class _Process:
         except OSError as exc:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise VoiceError(f"festival could not be started ({exc}); {_INSTALL_HINT}") from None
-        os.set_blocking(self.proc.stdin.fileno(), False)
+        os.set_blocking(interrupt.piped(self.proc.stdin).fileno(), False)
         try:
             out = self.request(f"({voice_fn})\n{_SCHEME_SETUP}", START_TIMEOUT_S)
         except (TimeoutError, BrokenPipeError) as exc:
@@ -158,7 +158,7 @@ class _Process:
         self.count += 1
         sentinel = f"@@VC-END {self.count}@@".encode()
         data = (scheme + f'\n(format stderr "\\n@@VC-END {self.count}@@\\n")\n').encode("utf-8")
-        fin, ferr = self.proc.stdin.fileno(), self.proc.stderr.fileno()
+        fin, ferr = interrupt.piped(self.proc.stdin).fileno(), interrupt.piped(self.proc.stderr).fileno()
         buf = bytearray()
         deadline = time.monotonic() + timeout
         while sentinel not in buf:
@@ -196,7 +196,8 @@ class _Process:
             pass
         for f in (self.proc.stdin, self.proc.stderr):
             try:
-                f.close()
+                if f is not None:
+                    f.close()
             except OSError:
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -404,8 +405,7 @@ def _map_spans(tokens: list[str], text: str, owner: list[int], token_spans, audi
         t = start
         for i, wgt in enumerate(weights):
             if wgt:
-                spans[i] = (t, t + (end - start) * wgt / total)
-                t = spans[i][1]
+                spans[i], t = (t, t + (end - start) * wgt / total), t + (end - start) * wgt / total
     # fill gaps with zero-length spans, keep order, clip to the audio
     result: list[tuple[float, float]] = []
     first = next((s[0] for s in spans if s), 0.0)

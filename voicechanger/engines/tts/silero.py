@@ -193,7 +193,7 @@ def list_voices(models_dir: Path | None = None) -> list[VoiceInfo]:
     if path and importlib.util.find_spec("torch") is None:
         path, why = None, "needs torch: pip install torch"
     return [VoiceInfo(f"silero:{s}", path is not None,
-                      f"Silero TTS ({path.name}), {gender} speaker {s}, 48 kHz" if path else why)
+                      f"Silero TTS ({path.name}), {gender} speaker {s}, 48 kHz" if path else why or "unavailable")
             for s, gender in SPEAKERS.items()]
 
 
