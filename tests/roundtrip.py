@@ -101,15 +101,22 @@ def phrases_of(result, store) -> list[dict]:
     return [p for chain in result.plan.chains for p in store.get("stress", chain[1].key).meta["phrases"]]
 
 
-def start_offsets(result, store, source: np.ndarray, output: np.ndarray):
-    """(output onset - input onset) per phrase, and the phrases off by more than 100 ms."""
+def start_offsets(result, store, reference: np.ndarray, output: np.ndarray, spans):
+    """(output onset - input onset) per phrase whose start the input shows, and the phrases off by more
+    than 100 ms.
+
+    The input's onset is looked for in ``reference``, the speech as it was placed (a condition's dry
+    speech: no noise, echo or codec floor hides where it starts) and never before the start of the
+    prompt the phrase is in (``spans``): what comes before is the previous prompt's. A phrase that
+    the speaker runs into from the one before without a pause has no start to measure."""
     offsets, misses = [], []
     previous_end = 0.0
     for phrase in phrases_of(result, store):
         # Look for the onset after the middle of the pause before the phrase, so that the tail of the
         # previous phrase is not taken for this one's start.
         floor = (previous_end + phrase["start"]) / 2
-        src = onset(source, phrase["start"], not_before=floor)
+        placed = next((a for a, b in spans if b > phrase["start"]), 0.0)
+        src = onset(reference, phrase["start"], not_before=floor, earliest=placed)
         out = onset(output, phrase["start"], not_before=floor)
         previous_end = phrase["end"]
         if src is None:
@@ -166,9 +173,7 @@ def measure(condition: Condition, result, store, referee=transcribe_text, log: b
     source, dry, output = decode(condition.path), decode(condition.dry), decode(result.output)
     rate, rate_in, rate_out, words = round_trip_wer(condition, source, output, referee, log)
     corr, frames = log_f0_correlation(output, RATE, dry, RATE)
-    # Starts are judged on the input as heard: the dry speech's digital silence would make inaudible
-    # sounds (a stop's burst 50 dB under the noise) count as the start.
-    offsets, misses = start_offsets(result, store, source, output)
+    offsets, misses = start_offsets(result, store, dry, output, condition.spans)
     if log:
         for miss in misses:
             print(f"{condition.name}: start off by more than 100 ms: {miss}")

@@ -126,14 +126,25 @@ def wer(reference: str, hypothesis: str) -> tuple[float, int]:
     return jiwer.wer(ref, hyp if hyp else "<empty>"), len(ref.split())
 
 
-def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.4, after: float = 0.6,
-          not_before: float = 0.0) -> float | None:
-    """The first rise of 10 ms frame energy from below to well above the local floor, near ``around``
-    and not before ``not_before`` (less 0.1 s: Whisper's phrase edges, which set it, can be that far off).
+AUDIBLE_DB = 35.0  # a sound this far under a phrase's loud frames is not where a listener hears it start
+CLOSURE_S = 0.06   # a quiet gap up to this long inside speech is a stop's closure, not a pause
 
-    A rise, not just a loud frame: where the window opens on the decaying tail of the previous
-    phrase, that tail is not this phrase's start; and one held for 30 ms. The floor is taken from 0.3 s
-    more of context, so a pause just before the window still counts."""
+
+def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.4, after: float = 0.6,
+          not_before: float = 0.0, earliest: float = 0.0) -> float | None:
+    """Where the phrase near ``around`` starts: the first stretch of 10 ms frames well above the
+    local floor (gaps up to CLOSURE_S inside it) that holds a rise of 30 ms or more, in a window near
+    ``around``, not before ``not_before`` (less 0.1 s: Whisper's phrase edges, which set it, can be that
+    far off) nor ``earliest`` (a bound known exactly: where a prompt was placed). None where there is
+    no start to measure: no clear rise, or speech that runs from before the window into the phrase.
+
+    A stretch, so a weak first sound that a closure separates from the vowel is the start (the "в"
+    of "в конце", 20 ms, 24 dB under the vowel, 40 ms before the "к"); a held rise, so a 10-20 ms
+    blip (the release of the previous word's last stop) is not. A stretch going on where the window
+    opens is the previous phrase's tail. "Well above" is half the floor-to-peak range, at most 20 dB,
+    and never more than AUDIBLE_DB under the peak: over digital silence the floor alone would put the
+    start in an inaudible fade-in. The floor is taken from 0.3 s more of context, so a pause just
+    before the window still counts."""
     hop = rate // 100
     start = max(around - before, not_before)
     lo = max(0, int((start - 0.3) * rate))
@@ -146,12 +157,30 @@ def onset(audio: np.ndarray, around: float, rate: int = RATE, before: float = 0.
     floor, peak = np.percentile(energy, 10), energy.max()
     if peak - floor < 15:
         return None
-    above = energy > floor + min(20.0, (peak - floor) / 2)
-    first = max(1, int(round((start - 0.1) * rate - lo)) // hop)
-    # held for 30 ms: a 10-20 ms blip (the release of the previous word's last stop, in a pause that
-    # room echo keeps from silence) is not a phrase's start
-    rises = [k for k in range(first, frames - 2) if above[k : k + 3].all() and not above[k - 1]]
-    return lo / rate + rises[0] * hop / rate if rises else None
+    above = energy > max(floor + min(20.0, (peak - floor) / 2), peak - AUDIBLE_DB)
+    first = max(1, int(round((max(start - 0.1, earliest)) * rate - lo)) // hop)
+    own = int(round((around + 0.1) * rate - lo)) // hop  # past this the phrase's speech has begun
+    for begin, end in _stretches(above, int(round(CLOSURE_S * 100))):
+        if begin < first:  # going on where the window opens: the previous phrase's, unless it runs on
+            if end > own:  # into this one with no pause at all
+                return None
+            continue
+        if begin >= frames - 2:
+            break
+        if any(above[k : k + 3].all() and not above[k - 1] for k in range(begin, end - 2)):
+            return lo / rate + begin * hop / rate
+    return None
+
+
+def _stretches(above: np.ndarray, closure: int) -> list[tuple[int, int]]:
+    """(first, last + 1) frame of each run of True, runs apart by at most ``closure`` frames joined."""
+    out: list[tuple[int, int]] = []
+    for k in np.flatnonzero(above):
+        if out and k - out[-1][1] <= closure:
+            out[-1] = (out[-1][0], int(k) + 1)
+        else:
+            out.append((int(k), int(k) + 1))
+    return out
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900

@@ -55,15 +55,9 @@ def measured(condition_dir: Path, quality_input, normal_result, session_store):
 
 
 ALL = ["clean", *conditions.NAMES]
-# fast: 17 of 18 starts (0.944) both before and after. The one off ("В конце...", 45.4 s) starts
-# together in input and output (both rise from -56 dB at 45.33-45.34 s); the measure's floor, the
-# 10th percentile of a window that is nearly all speech at 0.15-0.3 s pauses, puts the input's start
-# at its loud "ко" 70 ms later, so it reads 110 ms. Left as a known gap, not tuned away.
-STARTS = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="see STARTS")) if n == "fast" else n
-          for n in ALL]
 
 
-@pytest.mark.parametrize("name", STARTS)
+@pytest.mark.parametrize("name", ALL)
 def test_phrases_start_with_the_speaker(measured, name: str) -> None:
     """At least 95 % of the measured phrases start within 100 ms of the input's."""
     figures, result = measured(name)

@@ -62,7 +62,7 @@ def test_timing_length_and_phrase_starts(quality_input, normal_result, session_s
     """Output length = input length ± 50 ms; every phrase starts within 100 ms of the original's."""
     source, output = decode(quality_input.path), decode(normal_result.output)
     assert abs(len(output) - len(source)) / RATE <= 0.05
-    offsets, misses = start_offsets(normal_result, session_store, source, output)
+    offsets, misses = start_offsets(normal_result, session_store, source, output, quality_input.spans)
     print(f"{len(offsets)} phrases; |offset| median {np.median(np.abs(offsets)) * 1000:.0f} ms; "
           f"off by more than 100 ms: {misses}")
     assert len(offsets) >= len(quality_input.names)
