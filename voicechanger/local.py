@@ -105,24 +105,14 @@ def lower_thread_priority(niceness: int) -> None:
 
 
 def warm_up(stages: list[Stage], settings: Settings) -> None:
-    """Load what these stages need (models, voice processes) before their first node runs, each on a
-    thread of its own: Festival starts in a process of its own while the others import, so a re-dub's
-    first phrase waits for the slower of them, not for their sum. A failure here is not reported: the
-    stage itself will raise it, with its message, when it runs."""
-
-    def load(stage: Stage) -> None:
-        try:
-            if stage.warm_up is not None:
+    """Load what these stages need (models, voice processes) before their first node runs. A failure
+    here is not reported: the stage itself will raise it, with its message, when it runs."""
+    for stage in stages:
+        if stage.warm_up is not None:
+            try:
                 stage.warm_up(settings)
-        except Exception:  # noqa: BLE001 - run() raises it properly
-            pass
-
-    threads = [threading.Thread(target=load, args=(stage,), name=f"warm-{stage.name}", daemon=True)
-               for stage in stages if stage.warm_up is not None]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+            except Exception:  # noqa: BLE001 - run() raises it properly
+                return
 
 
 def stages_to_load(graph: Graph, chains: list[Chain]) -> list[Stage]:
