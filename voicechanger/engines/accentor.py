@@ -34,7 +34,7 @@ _NOT_LETTERS = re.compile(r"[^А-Яа-яёЁ]")
 _LAYERS = 4  # Linear+ReLU x3, then the output Linear, in both classifiers
 
 _lock = threading.Lock()
-_loaded: dict[Path, WordAccentor | None] = {}
+_loaded: dict[Path, WordAccentor] = {}
 
 
 def tables_dir() -> Path:
@@ -72,12 +72,13 @@ def export_tables(model: Any, target: Path | None = None) -> Path:
 
 
 def load() -> WordAccentor | None:
-    """The word accentor from the exported tables, or None when they were not exported yet."""
+    """The word accentor from the exported tables, or None while they are not exported (a process
+    that exports them on its first model load uses them from then on)."""
     folder = tables_dir()
     with _lock:
-        if folder not in _loaded:
-            _loaded[folder] = WordAccentor(folder) if (folder / "tables.json").is_file() else None
-        return _loaded[folder]
+        if folder not in _loaded and (folder / "tables.json").is_file():
+            _loaded[folder] = WordAccentor(folder)
+        return _loaded.get(folder)
 
 
 class WordAccentor:

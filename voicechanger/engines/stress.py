@@ -169,8 +169,8 @@ def _stress_chunk(words: list[str], marks: list[str]) -> list[str]:
     if not any(_needs_model(w) for w in words):
         return list(words)
     word_step = accentor.load()
-    if word_step is not None and word_step.context_free([w for w in words if w]):
-        present = [w for w in words if w]
+    present = [w for w in words if w]
+    if word_step is not None and word_step.context_free(present):
         said = iter(word_step(present))
         return [next(said) if w else w for w in words]
     sentence = " ".join(w + m for w, m in zip(words, marks) if w or m)
