@@ -148,16 +148,18 @@ def test_missing_profile(tmp_path, out_dir):
 
 
 def test_odd_paths(tmp_path):
-    """Spaces, Cyrillic and a leading dash in names; the output folder is created."""
+    """Spaces, Cyrillic, brackets and a leading dash in names, a path longer than a terminal line; the
+    output folder is created and the output's path is printed as it is, on one line."""
     folder = tmp_path / "мои записи" / "-1 урок"
     folder.mkdir(parents=True)
-    source = folder / "лекция №1 (копия).wav"
+    source = folder / "лекция №1 (копия) [черновик].wav"
     shutil.copyfile(prompt("demo-thanks"), source)
-    target = tmp_path / "вывод с пробелами" / "лекция №1.mp3"
+    target = tmp_path / "вывод с пробелами" / ("очень длинное имя " * 6) / "лекция №1 [bold] [черновик].mp3"
     result = run_cli("convert", str(source), str(target), "--profile", "fast", "--cache-dir", str(tmp_path / "c"))
     assert result.returncode == 0, result.stderr
     assert target.is_file() and target.stat().st_size > 1000
-    assert result.stdout.strip().endswith(str(target))
+    assert result.stdout.splitlines()[-1] == str(target)
+    assert f"subtitles: {target.with_suffix('.srt')}\n" in result.stderr
     # the output and its subtitles, nothing half-written beside them
     assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, target.with_suffix(".srt").name])
 

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -50,8 +51,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Re-voice Rus
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect or prune the artifact store.")
 CACHE_DIR_HELP = "The artifact store (default ./cache, or $VOICECHANGER_CACHE)."
 app.add_typer(cache_app, name="cache")
-console = Console(stderr=True)
-out = Console()
+# Paths and recognised text are user data: never wrapped (scripts read the output path from stdout) and
+# escaped wherever a line also carries markup, so "talk [draft].mp3" prints as it is.
+console = Console(stderr=True, soft_wrap=True, highlight=False)
+out = Console(soft_wrap=True, highlight=False)
 
 class ProgressEvents:
     """Draws one bar per stage from the runner's events (thread-safe)."""
@@ -77,7 +80,7 @@ class ProgressEvents:
                 self.progress.update(self.tasks[stage], total=max(self.totals[stage], done), visible=True)
 
     def started(self, node: Any) -> None:
-        self.progress.update(self.tasks[node.name], description=f"{node.name} {node.label if node.label != node.name else ''}")
+        self.progress.update(self.tasks[node.name], description=escape(f"{node.name} {node.label if node.label != node.name else ''}"))
 
     def finished(self, node: Any, seconds: float, cached: bool) -> None:
         with self.lock:
@@ -114,14 +117,14 @@ def _fail(exc: BaseException, debug: bool) -> None:
     message = error_message(exc)
     if not isinstance(exc, VoiceError):
         message += "; rerun with --debug for details"
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
 
 
 def _summary(result: Any) -> None:
     from .plan import STAGE_ORDER
 
-    table = Table(title=f"{result.input.name} → {result.output}", show_header=True, header_style="bold")
+    table = Table(title=escape(f"{result.input.name} → {result.output}"), show_header=True, header_style="bold")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
     for stage in STAGE_ORDER:
@@ -131,8 +134,7 @@ def _summary(result: Any) -> None:
     console.print(table)
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
-    console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}", soft_wrap=True,
-                  highlight=False)
+    console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}", markup=False)
     _notices(result.notices)
     _report_unsaid(result.input, result.unsaid)
 
@@ -141,19 +143,17 @@ def _report_unsaid(source: Path, unsaid: Any, shown: int = 10) -> None:
     """Every run that uses an unsaid phrase says so, cached reruns included (outputs.unsaid_phrases)."""
     if not unsaid:
         return
-    console.print(f"[bold yellow]warning:[/] {source}: {len(unsaid)} phrase(s) not said (silent in the output): "
-                  "nothing in them the voice can read; respell them, or use --strict to fail instead",
-                  highlight=False, soft_wrap=True)
+    console.print(f"[bold yellow]warning:[/] {escape(str(source))}: {len(unsaid)} phrase(s) not said (silent in the "
+                  "output): nothing in them the voice can read; respell them, or use --strict to fail instead")
     for item in list(unsaid)[:shown]:
-        console.print(f"  at {item['start']:.1f} s: {item['text'][:80]!r}: {item['why']}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"  at {item['start']:.1f} s: {item['text'][:80]!r}: {item['why']}", markup=False)
     if len(unsaid) > shown:
-        console.print(f"  and {len(unsaid) - shown} more", highlight=False)
+        console.print(f"  and {len(unsaid) - shown} more")
 
 
 def _notices(notices: list[str]) -> None:
     for notice in notices:
-        console.print(f"[bold yellow]warning:[/] {notice}", soft_wrap=True, highlight=False)
+        console.print(f"[bold yellow]warning:[/] {escape(notice)}")
 
 
 @app.command(epilog=EXIT_HELP)
@@ -259,8 +259,8 @@ def _check_places(store_root: Path, temp_dir: Optional[Path], plot: Optional[Pat
 
 
 def _interrupted(exc: KeyboardInterrupt) -> None:
-    console.print(f"[bold red]{exc or 'interrupted'}[/]: no output written, nothing unfinished stored; "
-                  "rerun to resume from the finished stages", highlight=False)
+    console.print(f"[bold red]{escape(str(exc) or 'interrupted')}[/]: no output written, nothing unfinished stored; "
+                  "rerun to resume from the finished stages")
     raise typer.Exit(getattr(exc, "exit_code", 130))
 
 
@@ -282,15 +282,15 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
     unsure = unsure_count(result.phrases)
     if unsure:
         console.print(f"{unsure} of {len(result.phrases)} phrases hold words Whisper was unsure of: see them "
-                      f"marked {UNSURE} in `voice script {input}`, correct them and convert with --script")
+                      f"marked {UNSURE} in `voice script {input}`, correct them and convert with --script", markup=False)
     if result.subtitles is not None:
-        console.print(f"subtitles: {result.subtitles}", highlight=False)
+        console.print(f"subtitles: {result.subtitles}", markup=False)
     if plot is not None:
         from .report import plot_result
 
         plot_result(result, plot)
-        console.print(f"plot: {plot}")
-    out.print(str(output))
+        console.print(f"plot: {plot}", markup=False)
+    out.print(str(output), markup=False)
 
 
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
@@ -313,14 +313,14 @@ def report_batch(outcomes: list) -> int:
         table.add_column(column, overflow="fold")
     for item in outcomes:
         style = {"failed": "red", "cached": "cyan"}.get(item.status, "green")
-        table.add_row(str(item.input), f"[{style}]{item.status}[/]", f"{item.duration:.1f}", f"{item.seconds:.1f}",
-                      item.error or str(item.output))
+        table.add_row(escape(str(item.input)), f"[{style}]{item.status}[/]", f"{item.duration:.1f}",
+                      f"{item.seconds:.1f}", escape(item.error or str(item.output)))
     console.print(table)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("converted", "cached", "failed")}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
     for item in outcomes:
         if item.status == "failed":
-            console.print(f"[red]failed:[/] {item.input}: {item.error}", soft_wrap=True, highlight=False)
+            console.print(f"[red]failed:[/] {escape(f'{item.input}: {item.error}')}")
         _report_unsaid(item.input, item.unsaid)
     _notices([notice for item in outcomes for notice in item.notices])
     return 1 if counts["failed"] else 0
@@ -336,12 +336,12 @@ def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", he
     root = cache_dir or default_cache_dir()
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
-        console.print(f"[bold red]error:[/] cache folder {root}: {what}; pass the store with --cache-dir "
-                      "(default ./cache)", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] cache folder {escape(str(root))}: {what}; pass the store with --cache-dir "
+                      "(default ./cache)")
         raise typer.Exit(VoiceError.exit_code)
     store = Store(root)
     stats, skipped = store.stats()
-    table = Table(title=f"cache {store.root}", header_style="bold")
+    table = Table(title=escape(f"cache {store.root}"), header_style="bold")
     for column in ("stage", "entries", "MB", "hits", "writes", "corrupt"):
         table.add_column(column, justify="right")
     total = 0.0
@@ -352,8 +352,8 @@ def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", he
     out.print(table)
     out.print(f"total {total / 1e6:.1f} MB")
     if skipped:
-        console.print(f"[bold yellow]warning:[/] {store.root / 'events.jsonl'}: {skipped} malformed lines skipped "
-                      "(the counts leave them out)", highlight=False, soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(str(store.root / 'events.jsonl'))}: {skipped} malformed lines "
+                      "skipped (the counts leave them out)")
 
 
 _SIZE_UNITS = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
@@ -400,8 +400,8 @@ def cache_prune(
             if given is not None:
                 parse(given)
         except (ValueError, OverflowError):
-            console.print(f"[bold red]error:[/] {option} {given!r}: not an amount of zero or more; use e.g. {example}",
-                          highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {option} {escape(repr(given))}: not an amount of zero or more; use e.g. "
+                          f"{example}")
             raise typer.Exit(2) from None
     age = _parse_age(older_than) if older_than is not None else None
     size = _parse_size(max_size) if max_size is not None else None
@@ -437,8 +437,8 @@ def script_command(
         settings = _settings(profile, lexicon=str(lexicon) if lexicon is not None else None)
         store = Store(cache_dir or default_cache_dir())
         cues, unsure = export_script(input, target, settings, store)
-        console.print(f"{cues} cues; {unsure} hold words Whisper was unsure of (marked ⁇)", highlight=False)
-        out.print(str(target))
+        console.print(f"{cues} cues; {unsure} hold words Whisper was unsure of (marked ⁇)")
+        out.print(str(target), markup=False)
     except typer.Exit:
         raise
     except KeyboardInterrupt as exc:
@@ -456,7 +456,7 @@ def voices() -> None:
     for column in ("voice", "available", "detail"):
         table.add_column(column, overflow="fold")
     for info in list_voices():
-        table.add_row(info.spec, "yes" if info.available else "no", info.detail)
+        table.add_row(info.spec, "yes" if info.available else "no", escape(info.detail))
     out.print(table)
 
 
