@@ -12,7 +12,7 @@ import pytest
 from conftest import convert_with
 from roundtrip import measure
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.quality]
 
 # Measured on main before slots came from the speech (prosody stage version 7), benchmarks/quality.py:
 # round-trip WER and log-F0 r per condition. A condition may not fall behind these by more than the

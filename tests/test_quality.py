@@ -10,7 +10,7 @@ from roundtrip import phrases_of, start_offsets
 
 from speech import RATE, decode, transcribe_text, wer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.quality]
 
 
 def _slices(audio: np.ndarray, spans) -> list[np.ndarray]:

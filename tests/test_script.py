@@ -376,6 +376,7 @@ def test_a_lexicon_entry_changes_only_the_phrases_with_its_word(dubbed, long_inp
 
 
 @pytest.mark.slow
+@pytest.mark.quality
 def test_a_script_of_the_true_texts_needs_no_whisper_and_is_no_worse(dubbed, long_input, tmp_path):
     from voicechanger.subtitles import Cue, write_cues
 

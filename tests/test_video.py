@@ -159,6 +159,7 @@ def test_voiceover_ducks_by_the_configured_depth(converted, regions):
 
 
 @pytest.mark.slow
+@pytest.mark.quality
 def test_voiceover_wer_close_to_replace(video, converted):
     """The voice's round-trip WER with the ducked original under it is at most 0.05 worse than alone."""
     reference = transcribe_text(decode(DEMO))
