@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,28 @@ def test_silent_input(tmp_path, out_dir):
     silent = tmp_path / "silence.wav"
     write_wav(np.zeros(16000 * 3, dtype=np.float32), silent)
     _assert_clean_failure(_convert(silent, out_dir, tmp_path), out_dir, "silence.wav", "silent")
+
+
+def test_a_failed_plan_leaves_no_model_loading(tmp_path):
+    """A silent input fails in its decoding while Whisper loads on a thread of its own: the error waits
+    for that load, since a process that exits in the middle of it can abort with a second line."""
+    silent = tmp_path / "silence.wav"
+    write_wav(np.zeros(16000 * 3, dtype=np.float32), silent)
+    code = f"""
+import threading
+from voicechanger.config import load_settings
+from voicechanger.errors import InputError
+from voicechanger.graph import Graph
+from voicechanger.local import plan_local
+from voicechanger.store import Store
+try:
+    plan_local(Graph(Store({str(tmp_path / "cache")!r}), load_settings("fast")), __import__("pathlib").Path({str(silent)!r}), "mp3")
+except InputError:
+    print(sorted(t.name for t in threading.enumerate()))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['MainThread']", result.stdout
 
 
 def test_unknown_voice(tmp_path, out_dir):

@@ -174,11 +174,22 @@ def plan_local(graph: Graph, path: Path, fmt: str) -> Plan:
     starts ~0.35 s sooner, 10-min input). A cold run checks the settings first (preflight), so that a bad
     one fails before the decoding."""
 
+    loaders: list[threading.Thread] = []
+
     def ahead(chunk: Node) -> None:
-        if load_whisper_ahead(graph, chunk) is not None:
+        if (loader := load_whisper_ahead(graph, chunk)) is not None:
+            loaders.append(loader)
             preflight(graph.settings)
 
-    return plan_recording(graph, path, fmt, before_chunk=ahead)
+    try:
+        return plan_recording(graph, path, fmt, before_chunk=ahead)
+    except BaseException:
+        # A bad input or setting fails while Whisper may still be loading: a process that exits while
+        # CTranslate2 starts its threads aborts with "terminate called without an active exception",
+        # a second line under the error. The load takes about a second.
+        for loader in loaders:
+            loader.join()
+        raise
 
 
 def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
