@@ -45,14 +45,18 @@ run: install
 # Everything but the two long suites, which CI runs as well (.ci/run): those need a Prefect server or
 # judge minutes of converted speech with a Whisper referee.
 LONG := prefect or quality
+# Two pytest workers: these tests spend much of their time in single-threaded work (a CLI's start,
+# Festival, ffmpeg) that leaves a core idle; a test file stays on one worker, with its fixtures.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 test: install lint
-	$(PY) -m pytest -v -m "not ($(LONG))" tests
+	$(PY) -m pytest -v $(PARALLEL) -m "not ($(LONG))" tests
 
 test-long: install
 	$(PY) -m pytest -v -m "$(LONG)" tests
 
 test-fast: install
-	$(PY) -m pytest -v -m "not slow" tests
+	$(PY) -m pytest -v $(PARALLEL) -m "not slow" tests
 
 BENCH_ARGS ?= --long
 bench: install

@@ -11,9 +11,9 @@ from speech import Assembled, assemble
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# Tests run several conversions at once (a subprocess CLI beside this process's models, two runs into one
-# store): CTranslate2's OpenMP threads spin while they wait and take the cores the others need. Passive
-# waiting costs a lone long conversion time (benchmarks/README.md), so only the tests set it.
+# Tests run several conversions at once (two pytest workers, a subprocess CLI beside this process's models,
+# two runs into one store): CTranslate2's OpenMP threads spin while they wait and take the cores the others
+# need. Passive waiting costs a lone long conversion time (benchmarks/README.md), so only the tests set it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Prompts for the quality checks (about 260 s, 560 words): the demo prompts with numbers, Latin, names

@@ -123,7 +123,9 @@ class Moment:
 MOMENTS = [
     Moment("decode", False, signal.SIGINT, _from("decode"), ("scratch", 1)),
     Moment("transcribe", False, signal.SIGTERM, _from("transcribe", 2), ("hit", "transcribe", 2)),
-    Moment("stress", True, signal.SIGINT, _from("stress"), ("scratch", 1)),
+    # Stress marking takes milliseconds a chunk: its work folders come and go between two polls, so the
+    # moment is its first stored artifact, with the talk's voice work still ahead.
+    Moment("stress", True, signal.SIGINT, _from("stress"), ("put", "stress", 1)),
     Moment("synthesize-first", False, signal.SIGINT, _from("synthesize"), ("scratch", 1)),
     Moment("synthesize-second", False, signal.SIGTERM, _from("synthesize"), ("put", "synthesize", 1)),
     Moment("synthesize-folder", True, signal.SIGTERM, _from("synthesize"), ("put", "synthesize", 2)),
