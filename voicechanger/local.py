@@ -77,11 +77,14 @@ def preflight(settings: Settings, whisper: bool = True) -> None:
 
 def load_whisper_ahead(graph: Graph, chunk: Node) -> threading.Thread | None:
     """Without the chunk plan in the store the recording will be transcribed: start loading Whisper on
-    a thread of its own, to overlap ffmpeg's decoding. Returns that thread (None on a rerun)."""
+    a thread of its own, to overlap ffmpeg's decoding. Returns that thread (None on a rerun).
+
+    Not a daemon: a bad input or Ctrl-C can end the process while the model loads, and a process that
+    exits while CTranslate2 starts its threads aborts ("terminate called without an active exception",
+    a second line under the error); the interpreter waits for this thread (about a second) instead."""
     if graph.store.get(chunk.name, chunk.key) is not None:
         return None
-    loader = threading.Thread(target=warm_up, args=([STAGES["transcribe"]], graph.settings), name="asr-load",
-                              daemon=True)
+    loader = threading.Thread(target=warm_up, args=([STAGES["transcribe"]], graph.settings), name="asr-load")
     loader.start()
     return loader
 
@@ -174,22 +177,11 @@ def plan_local(graph: Graph, path: Path, fmt: str) -> Plan:
     starts ~0.35 s sooner, 10-min input). A cold run checks the settings first (preflight), so that a bad
     one fails before the decoding."""
 
-    loaders: list[threading.Thread] = []
-
     def ahead(chunk: Node) -> None:
-        if (loader := load_whisper_ahead(graph, chunk)) is not None:
-            loaders.append(loader)
+        if load_whisper_ahead(graph, chunk) is not None:
             preflight(graph.settings)
 
-    try:
-        return plan_recording(graph, path, fmt, before_chunk=ahead)
-    except BaseException:
-        # A bad input or setting fails while Whisper may still be loading: a process that exits while
-        # CTranslate2 starts its threads aborts with "terminate called without an active exception",
-        # a second line under the error. The load takes about a second.
-        for loader in loaders:
-            loader.join()
-        raise
+    return plan_recording(graph, path, fmt, before_chunk=ahead)
 
 
 def convert(input_path: Path, output_path: Path, settings: Settings, store: Store,
