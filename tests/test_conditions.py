@@ -16,10 +16,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.quality]
 
 # Measured on main before slots came from the speech (prosody stage version 7), benchmarks/quality.py:
 # round-trip WER and log-F0 r per condition. A condition may not fall behind these by more than the
-# referee's noise: moving the prompts' slices by 20 ms moves the same output's WER by up to 0.04 (552
-# words; one 27 s slice drew three invented words), a few tens of ms of timing moved a 112-word
-# condition between 0.39 and 0.46, and a CPU of another make decodes a little differently: 4 points
-# plus 3 words (benchmarks/README.md, "Quality figures on two machines").
+# referee's noise, which is larger than it looks: the same output scores differently when its slices
+# move by a few ms or another make of CPU decodes it (benchmarks/README.md, "Quality figures on two
+# machines").
 BEFORE = {
     "clean": (0.237, 0.968), "fast": (0.374, 0.971), "telephone": (0.438, 0.978), "noise": (0.426, 0.959),
     "low-male": (0.353, 0.990), "echo-note": (0.292, 0.961), "dialogue": (0.339, 0.995),
