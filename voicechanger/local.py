@@ -1,6 +1,6 @@
 """The local runner: one recording's plan (plan.py) executed in this process, the default of `voice
 convert`. Its scheduling policy: Whisper loads while ffmpeg decodes, one thread transcribes chunk after
-chunk while a second, at a lower priority, takes each transcribed chunk through the voice stages, and
+chunk while a second, on idle CPU time only, takes each transcribed chunk through the voice stages, and
 Festival's processes are closed before the final stages. batch.py runs it over a folder; the Prefect
 flow (flows/) schedules the same plan's nodes as tasks.
 """
@@ -20,9 +20,10 @@ from typing import Any
 from .audio import check_input, check_output, output_format
 from .checks import check_not_input
 from .config import Settings
+from .engines.asr import transcribing, unload_models
 from .engines.tts import close_voices
 from .graph import Events, Graph, Node
-from .memory import limit_arenas
+from .memory import limit_arenas, release_free_memory
 from .notices import recording_notices
 from .outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
 from .phrases import StressedPhrase
@@ -89,22 +90,23 @@ def load_whisper_ahead(graph: Graph, chunk: Node) -> threading.Thread | None:
     return loader
 
 
-# The voice thread's niceness while Whisper runs: the voice work should fill the ~0.4 core Whisper's
-# two threads leave idle, not take a core from them (a Whisper thread preempted in a parallel region
-# stalls the other); too low a priority leaves voice work behind after the last transcription. 5 is
-# the measured best (benchmarks/README.md, "Design choices measured": VOICE_NICENESS).
-VOICE_NICENESS = 5
-
-
-def lower_thread_priority(niceness: int) -> None:
-    """Make the calling thread (and the processes it starts, Festival) yield the CPU to the others.
-    Linux sets nice per thread; elsewhere, or where it is not allowed, this does nothing."""
+def run_only_on_idle_cpu() -> None:
+    """Make the calling thread, and the processes it starts (Festival), run only on CPU time the other
+    threads leave idle (Linux SCHED_IDLE; the lowest niceness where that is refused). The voice work
+    then takes nothing from Whisper, which leaves part of the cores idle, and what does not fit there
+    is done after the last chunk by two threads (run_chains). Without privileges a thread cannot raise
+    its priority again, so the voice thread stays there to the end; the thread that transcribed joins
+    it then, at its own priority. Elsewhere than Linux this does nothing."""
     if not sys.platform.startswith("linux"):
         return
+    thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
     except OSError:
-        pass
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, 19)
+        except OSError:
+            pass
 
 
 def warm_up(stages: list[Stage], settings: Settings) -> None:
@@ -138,14 +140,20 @@ def redub_stages(graph: Graph, chains: list[Chain]) -> list[Stage]:
     return ([STAGES["synthesize"]] if edited else []) + [STAGES["prosody"], STAGES["concat"]]
 
 
+# Chunks still waiting for their voice work when the last one is transcribed, from which Whisper is
+# unloaded first: the two threads that do that work then hold two Festival processes (~0.5 GB each),
+# and a 60-minute recording must stay within 2 GB. A short tail keeps the model for the next recording.
+TAIL_CHUNKS_TO_UNLOAD_WHISPER = 2
+
+
 def run_chains(graph: Graph, chains: list[Chain],
                warm: list[Stage] | None = None) -> None:
     """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
-    uses every core), while a second thread, at a lower priority (VOICE_NICENESS), first loads the voice
-    stages' models and then takes each transcribed chunk through stress -> synthesize -> prosody, so the
-    voice work fills the CPU time Whisper leaves idle. Once every chunk is transcribed this thread joins
-    the voice work (the tail, or all of it when transcripts are cached). ``warm``: the stages to load
-    ahead, instead of stages_to_load's choice."""
+    uses every core), while a second thread, on idle CPU time only (run_only_on_idle_cpu), first loads
+    the voice stages' models and then takes each transcribed chunk through stress -> synthesize ->
+    prosody. Once every chunk is transcribed this thread joins the voice work, chunk by chunk with its
+    own Festival process (the tail, or all of it when transcripts are cached). ``warm``: the stages to
+    load ahead, instead of stages_to_load's choice."""
     transcribed: queue.Queue[Chain | None] = queue.Queue()
 
     def voice_work() -> None:
@@ -153,18 +161,21 @@ def run_chains(graph: Graph, chains: list[Chain],
             graph.ensure(chain.prosody)
 
     def voice_thread() -> None:
-        lower_thread_priority(VOICE_NICENESS)
+        run_only_on_idle_cpu()
         warm_up(stages_to_load(graph, chains) if warm is None else warm, graph.settings)
         voice_work()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
         helper = pool.submit(voice_thread)
         try:
-            for chain in chains:
-                if helper.done():  # the voice thread failed: stop here, its error is raised below
-                    break
-                graph.ensure(chain.transcribe)
-                transcribed.put(chain)
+            with transcribing():
+                for chain in chains:
+                    if helper.done():  # the voice thread failed: stop here, its error is raised below
+                        break
+                    graph.ensure(chain.transcribe)
+                    transcribed.put(chain)
+            if transcribed.qsize() >= TAIL_CHUNKS_TO_UNLOAD_WHISPER and unload_models():
+                release_free_memory()
         finally:
             transcribed.put(None)
             transcribed.put(None)  # one end mark for each of the two threads

@@ -9,6 +9,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ KNOWN_SIZES = ("tiny", "base", "small", "medium", "large-v1", "large-v2", "large
 _models: dict[tuple[str, str, str], Any] = {}
 _models_lock = threading.Lock()
 _assemble_lock = threading.Lock()
+_transcribing = 0  # recordings of this process between their first and last chunk (transcribing())
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,31 @@ def load_model(name: str, device: str, compute_type: str) -> Any:
                 raise VoiceError(f"Whisper model folder {path}: cannot be loaded ({reason}); replace it with a "
                                  "CTranslate2 Whisper model, or use the embedded 'base'") from None
         return _models[cache_key]
+
+
+@contextmanager
+def transcribing() -> Iterator[None]:
+    """Mark a recording's transcription of its chunks, for unload_models: several recordings of one
+    process (a folder's workers) share the loaded models."""
+    global _transcribing
+    with _models_lock:
+        _transcribing += 1
+    try:
+        yield
+    finally:
+        with _models_lock:
+            _transcribing -= 1
+
+
+def unload_models() -> bool:
+    """Drop the loaded models unless some recording is still transcribing (see transcribing()): the
+    base model and CTranslate2's buffers hold ~300 MB. Returns whether they were dropped; a later
+    transcription loads them again (about half a second)."""
+    with _models_lock:
+        if _transcribing or not _models:
+            return False
+        _models.clear()
+        return True
 
 
 def check_language(code: str) -> None:

@@ -5,7 +5,7 @@ arrives. Its stdout is block-buffered when it is a pipe (``(format t ...)`` only
 stdout goes to /dev/null and everything we read comes over stderr, which is unbuffered: after each
 request we send ``(format stderr "@@VC-END n@@")`` and read stderr until that sentinel. A Scheme error
 in a request (``SIOD ERROR``) aborts only that form, so the sentinel still comes and the process lives
-on. One process per concurrent caller (a small pool, of one by default, started lazily, checked out under a
+on. One process per concurrent caller (a small pool, of two by default, started lazily, checked out under a
 lock), each writing its wave to its own temp file; killed at interpreter exit, replaced if it dies or times out
 (a call that gets no answer in 30 s kills its process and raises EngineError), recycled after
 MAX_CALLS_PER_PROCESS calls. Processes run in a process group of their own (interrupt.CHILD): a Ctrl-C
@@ -62,11 +62,11 @@ START_TIMEOUT_S = 60.0
 # (0.4-0.8M live cells); smaller heaps collect garbage more often. 3M trades a few % of Festival's CPU
 # for ~0.27 GB less per process, with identical audio (benchmarks/README.md: HEAP_CELLS).
 HEAP_CELLS = 3_000_000
-# Processes per voice, one per concurrent caller up to this many. One by default: a conversion
-# synthesizes on one thread (local.run_chains), and each process holds up to ~0.55 GB; concurrent
-# callers (the tail of a conversion, several recordings at once) take turns, which costs little as
-# Festival is ~10 % of a conversion's CPU time. VOICECHANGER_FESTIVAL_PROCESSES=n allows more.
-MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "0")) or 1
+# Processes per voice, one per concurrent caller up to this many. Two: after the last transcription a
+# conversion synthesizes on two threads (local.run_chains), which would otherwise take turns at one
+# process; more callers (several recordings at once) share them, as each process holds up to ~0.55 GB.
+# VOICECHANGER_FESTIVAL_PROCESSES=n changes it.
+MAX_PROCESSES = int(os.environ.get("VOICECHANGER_FESTIVAL_PROCESSES", "0")) or 2
 MAX_CALLS_PER_PROCESS = 5000   # recycle now and then, in case Festival's heap creeps
 
 _VOICE_DIRS = ("/usr/share/festival/voices", "/usr/local/share/festival/voices", "/usr/lib/festival/voices")

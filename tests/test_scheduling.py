@@ -1,0 +1,91 @@
+"""The local runner's scheduling on Linux: the voice work runs on idle CPU time only (SCHED_IDLE), so
+it takes nothing from Whisper; transcription keeps the caller's priority; the Festival processes the
+voice thread starts inherit its policy."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from speech import assemble
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")]
+
+
+class PolicyAtStart:
+    """Events that note, for each node a thread starts, that thread's name and scheduling policy."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, int]] = []
+
+    def planned(self, nodes: list[Any]) -> None:
+        pass
+
+    def started(self, node: Any) -> None:
+        policy = os.sched_getscheduler(threading.get_native_id())
+        self.seen.append((node.name, threading.current_thread().name, policy))
+
+    def finished(self, node: Any, seconds: float, cached: bool) -> None:
+        pass
+
+
+def test_voice_work_runs_on_idle_cpu_and_transcription_does_not(tmp_path: Path) -> None:
+    from voicechanger.config import load_settings
+    from voicechanger.local import convert
+    from voicechanger.store import Store
+
+    source = assemble(["demo-nogo", "demo-thanks", "demo-congrats"], tmp_path / "three.wav").path
+    events = PolicyAtStart()
+    result = convert(source, tmp_path / "out.mp3", load_settings("fast", {"chunk_minutes": 0.1}),
+                     Store(tmp_path / "store"), events=events)
+    assert len(result.plan.chains) >= 2
+    caller = os.sched_getscheduler(0)
+    transcribed = [(thread, policy) for stage, thread, policy in events.seen if stage == "transcribe"]
+    assert transcribed and all(t == "MainThread" and p == caller for t, p in transcribed)
+    on_voice_thread = [(stage, policy) for stage, thread, policy in events.seen if thread.startswith("voice")]
+    assert {stage for stage, _ in on_voice_thread} >= {"stress", "synthesize", "prosody"}
+    assert all(policy == os.SCHED_IDLE for _, policy in on_voice_thread)
+
+
+def test_processes_started_from_the_idle_thread_are_idle_too() -> None:
+    """Festival does most of the voice work's CPU in its own process: it must not compete with Whisper."""
+    from voicechanger.engines.tts import close_voices, festival, get_voice
+    from voicechanger.local import run_only_on_idle_cpu
+
+    voice = get_voice("festival:msu_ru_nsh")
+    policies: list[int] = []
+
+    def in_idle_thread() -> None:
+        run_only_on_idle_cpu()
+        close_voices()  # the next call starts a process from this thread
+        assert len(voice.synthesize(["прив+ет"]).audio) > 0
+        pool = festival._pool(voice.voice_fn)
+        policies.extend(os.sched_getscheduler(proc.proc.pid) for proc in pool.idle)
+
+    thread = threading.Thread(target=in_idle_thread)
+    thread.start()
+    thread.join(timeout=120)
+    close_voices()
+    assert policies == [os.SCHED_IDLE]
+
+
+def test_whisper_is_unloaded_only_when_no_recording_is_transcribing() -> None:
+    """run_chains unloads Whisper before a long tail of voice work (two Festival processes); a folder's
+    other recording, still between its chunks, must keep it."""
+    from voicechanger.engines import asr
+
+    first = asr.load_model("base", "cpu", "int8")
+    with asr.transcribing():
+        assert not asr.unload_models()
+        assert asr.load_model("base", "cpu", "int8") is first
+    assert asr.unload_models()
+    assert not asr._models
+    assert not asr.unload_models()  # nothing left to drop
+    again = asr.load_model("base", "cpu", "int8")
+    assert again is not first
