@@ -35,7 +35,7 @@ $(VENV)/.stamp: pyproject.toml
 
 models: venv
 	@$(PY) -c "from voicechanger.engines.asr import embedded_model_dir as m; print('whisper base:', m())"
-	@$(PY) -c "from voicechanger.engines.stress import prepare_word_step as p; print('stress word step:', p())"
+	@$(PY) -c "from voicechanger.engines.stress import prepare_tables as p; print('stress tables:', p())"
 
 run: install
 	@mkdir -p out

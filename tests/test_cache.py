@@ -55,7 +55,7 @@ def test_exact_invalidation(short_input, tmp_path):
 
 def test_only_the_stages_that_will_run_are_loaded_ahead(short_input, tmp_path):
     """The voice thread warms up (loads models for) just the stages a rerun computes: another voice
-    reuses the stressed text, so it must not pay for torch and silero-stress."""
+    reuses the stressed text, so it must not load the stress tables."""
     from voicechanger.config import load_settings
     from voicechanger.graph import Graph
     from voicechanger.local import stages_to_load

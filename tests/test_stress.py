@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from speech import ROOT, corpus_phrases
 pytest.importorskip("silero_stress", reason="silero-stress is not installed")
 torch = pytest.importorskip("torch")
 
-from voicechanger.engines import accentor, stress  # noqa: E402
+from voicechanger.engines import accentor, homographs, stress  # noqa: E402
 from voicechanger.engines.normalize import normalize_words, sanitize  # noqa: E402
 from voicechanger.engines.stress import (  # noqa: E402
     STRESSED_TOKEN_RE,
@@ -136,7 +137,7 @@ def test_word_step_marks_dictionary_words_as_the_model_does() -> None:
     """The numpy word step (engines/accentor.py) against silero-stress's own, on every 10th word of
     Festival's Russian dictionary (18,000 words): the same '+' and 'ё', word for word."""
     model = stress._load_model()
-    word_step = accentor.WordAccentor(stress.prepare_word_step())
+    word_step = accentor.WordAccentor(stress.prepare_tables())
     entries = re.findall(r'^\("([а-яё]+)"', FESTIVAL_DICT.read_text(encoding="utf-8"), flags=re.M)
     words = sorted(set(entries))[::10]
     assert len(words) > 15000
@@ -155,7 +156,7 @@ def test_phrases_without_homographs_are_stressed_as_with_the_model(monkeypatch) 
     sentences = re.findall(r'"(.+)"', FESTIVAL_SENTENCES.read_text(encoding="utf-8"))
     phrases = [sanitize(p).split() for p in corpus_phrases() + sentences]
     phrases = [p for p in phrases if p]
-    word_step = accentor.WordAccentor(stress.prepare_word_step())
+    word_step = accentor.WordAccentor(stress.prepare_tables())
     free = [p for p in phrases if word_step.context_free([stress._split(t)[0] for t in p])]
     assert len(free) > len(phrases) / 2
     calls: list[str] = []
@@ -167,17 +168,67 @@ def test_phrases_without_homographs_are_stressed_as_with_the_model(monkeypatch) 
     assert [stress_tokens(p) for p in phrases] == fast
 
 
-def test_torch_is_loaded_only_for_a_phrase_with_a_homograph() -> None:
-    """A fresh process stresses a phrase with no homograph without importing torch; "замок" needs it."""
-    stress.prepare_word_step()
+def test_homograph_step_picks_what_the_model_picks() -> None:
+    """The numpy homograph step (engines/homographs.py) and the whole numpy path (homographs, then the
+    word step on the sentence) against silero-stress's torch model: Festival's sentences and the
+    corpus, and every fourth homograph of its dictionary and phrase patterns in the middle of a
+    sentence from them. Phrases with several homographs are padded in one batch, as in the model."""
+    import random
+
+    model = stress._load_model()
+    folder = stress.prepare_tables()
+    solver = homographs.HomographSolver(folder)
+    word_step = accentor.WordAccentor(folder)
+    sentences = re.findall(r'"(.+)"', FESTIVAL_SENTENCES.read_text(encoding="utf-8"))
+    phrases = [p for p in (" ".join(sanitize(t).split()) for t in corpus_phrases() + sentences) if p]
+    rng = random.Random(3)
+    for word in sorted(set(solver.homodict) | set(model.homosolver.compiled_phrases))[::4]:
+        before, after = rng.choice(phrases).split(), rng.choice(phrases).split()
+        phrases.append(" ".join(before[:len(before) // 2] + [word] + after[len(after) // 2:]))
+    theirs = [model.homosolver(p, stress_single_vowel=False) for p in phrases]
+    ours = [solver(p) for p in phrases]
+    differ = [(p, a, b) for p, a, b in zip(phrases, ours, theirs) if a != b]
+    assert not differ, differ[:5]
+    assert sum(a != p for p, a in zip(phrases, ours)) > 700  # the step did mark homographs
+    whole = [word_step.sentence(p) for p in ours]
+    differ = [(p, a, model(p, stress_single_vowel=False)) for p, a in zip(phrases[::4], whole[::4])]
+    differ = [d for d in differ if d[1] != d[2]]
+    assert not differ, differ[:5]
+
+
+def test_padding_of_a_batch_is_the_models() -> None:
+    """Two homographs of one phrase go through the model as one padded batch, the shorter context's
+    padding attended to: their logits are the model's for that batch, not for each alone."""
+    model = stress._load_model()
+    solver = homographs.HomographSolver(stress.prepare_tables())
+    tok = solver.tokenizer
+    short = tok("[HOMO] замок [/HOMO] на двери.")
+    long = tok("Мы видели старинный [HOMO] замок [/HOMO] на высокой горе у реки, и все ещё помним его.")
+    ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(short), torch.tensor(long)], batch_first=True)
+    starts = torch.tensor([short.index(tok.homo_start_id), long.index(tok.homo_start_id)])
+    ends = torch.tensor([short.index(tok.homo_end_id), long.index(tok.homo_end_id)])
+    with torch.no_grad():
+        theirs = model.homosolver.model(ids, starts, ends)[:, 0].numpy()
+    ours = solver.logits([short, long])
+    alone = solver.logits([short])
+    assert abs(ours - theirs).max() < 1e-4, (ours, theirs)
+    assert abs(alone[0] - ours[0]) > 1e-3  # padding does change the shorter one's logit
+
+
+def test_stress_marking_imports_no_torch_once_the_tables_are_exported(tmp_path) -> None:
+    """A fresh process with an empty models folder loads the torch model once, exports both steps'
+    tables and marks as before; from then on a process marks homographs without importing torch."""
     code = ("import sys; from voicechanger.engines.stress import stress_tokens; "
             "print(stress_tokens(sys.argv[1:]), 'torch' in sys.modules)")
-    plain = subprocess.run([sys.executable, "-c", code, "спасибо,", "введите", "пароль."], capture_output=True,
-                           text=True, check=True, cwd=ROOT)
-    assert plain.stdout.split("]")[-1].strip() == "False" and "спас+ибо" in plain.stdout, plain.stdout
-    homograph = subprocess.run([sys.executable, "-c", code, "старинный", "замок."], capture_output=True,
-                               text=True, check=True, cwd=ROOT)
-    assert homograph.stdout.split("]")[-1].strip() == "True" and "з+амок" in homograph.stdout, homograph.stdout
+    env = {**os.environ, "VOICECHANGER_MODELS": str(tmp_path)}
+    words = ["старинный", "замок", "стоит", "на", "горе,", "все", "ещё", "ждут."]
+    runs = [subprocess.run([sys.executable, "-c", code, *words], capture_output=True, text=True, check=True,
+                           cwd=ROOT, env=env).stdout for _ in range(2)]
+    assert runs[0].split("]")[-1].strip() == "True", runs[0]  # exported from the model
+    assert homographs.ready(next(tmp_path.glob("silero-stress-*")))
+    assert runs[1].split("]")[-1].strip() == "False", runs[1]
+    assert runs[0].split("]")[0] == runs[1].split("]")[0]
+    assert "з+амок" in runs[1] and "сто+ит" in runs[1] and "всё" in runs[1], runs[1]
 
 
 def test_model_source_stays_readable_after_loading() -> None:

@@ -123,7 +123,7 @@ def warm_up(stages: list[Stage], settings: Settings) -> None:
 def stages_to_load(graph: Graph, chains: list[Chain]) -> list[Stage]:
     """The stages worth warming up: the voice stages whose first-chunk node is not in the store, in
     chain order, then concat (after new prosody) and transcript (after new stress), which run after the
-    last chunk. Another voice finds stress cached and skips its model (torch + silero-stress: ~2 s)."""
+    last chunk. Another voice finds stress cached and skips its tables."""
     if not chains:
         return []
     missing = [node.name for node in chains[0][1:] if graph.store.get(node.name, node.key) is None]

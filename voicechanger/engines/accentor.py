@@ -1,4 +1,4 @@
-"""silero-stress's word accentor in numpy, so a phrase without homographs is stressed without torch.
+"""silero-stress's word accentor in numpy, so that stress marking never imports torch.
 
 silero-stress marks a phrase in two steps: a BERT model resolves the homographs (words in its homograph
 dictionary or phrase patterns) from their context, then a small n-gram model (a fastText-style
@@ -7,9 +7,9 @@ before it. When no word of a phrase is a homograph, the first step changes nothi
 the second step's, word by word. That step is a few matrix products, and importing torch and
 unpickling the whole package to run it costs about 2 s per process: most of what re-dubbing one
 edited phrase costs. So the tables of that step are exported once (``export_tables``, from the loaded
-torch model, into the models folder) and this module runs it in numpy; a phrase with a homograph still
-goes to the torch model. ``tests/test_stress.py`` checks that both give the same stress for the
-Festival dictionary's 180,000 words.
+torch model, into the models folder) and this module runs it in numpy, on a phrase's words or (after
+the homograph step, engines/homographs.py) on its whole sentence. ``tests/test_stress.py`` checks that
+both give the same stress for the Festival dictionary's 180,000 words.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = ["WordAccentor", "export_tables", "load", "tables_dir"]
 
 # The accentor's own definitions (silero_stress models/accentor.py), kept as it has them.
 _NOT_LETTERS = re.compile(r"[^А-Яа-яёЁ]")
+_SEPARATORS = re.compile(r"([\s.,!?;:<>=()/\\]+)")
 _LAYERS = 4  # Linear+ReLU x3, then the output Linear, in both classifiers
 
 _lock = threading.Lock()
@@ -102,6 +103,24 @@ class WordAccentor:
         clean = [_NOT_LETTERS.sub("", w) for w in words]
         stress_probs, yo_probs = self._predict(clean)
         return [self._accent(w, c, sp, yp) if c else w for w, c, sp, yp in zip(words, clean, stress_probs, yo_probs)]
+
+    def sentence(self, text: str) -> str:
+        """``AccentorNgram.__call__`` on a whole sentence (``stress_single_vowel=False``): split as it
+        splits (separators and hyphens kept in place), each word marked as ``__call__`` marks it."""
+        tokens: list[str] = []
+        wanted: list[bool] = []
+        for piece in _SEPARATORS.split(text):
+            parts = piece.split("-")
+            if len(parts) == 1:
+                tokens.append(piece)
+                wanted.append(True)
+            else:
+                tokens += [part + "-" for part in parts[:-1]] + [parts[-1]]
+                wanted += [True] * (len(parts) - 1) + [parts[-1] != "то"]  # its rule for что-то, кому-то
+        clean = [_NOT_LETTERS.sub("", t.lower()) for t in tokens]
+        stress_probs, yo_probs = self._predict(clean)
+        return "".join(self._accent(t, c, sp, yp) if c and want else t
+                       for t, c, want, sp, yp in zip(tokens, clean, wanted, stress_probs, yo_probs))
 
     def _predict(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
         bags = np.stack([self._embed(w) for w in words]) if words else np.zeros((0, 16), np.float32)

@@ -3,12 +3,12 @@
 Festival's msu_ru voice reads '+' before the stressed vowel (зам+ок -> z a m oo' k), and its own
 stress rules are weak, so marking every word fixes many mispronunciations. silero-stress looks
 at the whole phrase, so homographs (з+амок / зам+ок, м+ука / мук+а, всё / все) are resolved from
-context where it can. A phrase with no homograph never needs that context: its words are marked by
-the model's word step in numpy (engines/accentor.py), and torch is loaded only for the others.
-
-The model (shipped inside the silero-stress wheel, torch-based) is loaded lazily, once per
-process. Importing/loading it sets torch's thread count to 1 and turns autograd off globally;
-both are restored after loading so other engines in the process keep their settings.
+context where it can. Both of its steps run in numpy: the word step (engines/accentor.py) and the
+homograph step (engines/homographs.py), from tables exported once from the model into the models
+folder (``prepare_tables``, which `make install` runs). The torch model (shipped inside the
+silero-stress wheel) is loaded only to export them, when they are missing; importing/loading it sets
+torch's thread count to 1 and turns autograd off globally, and both are restored after loading so
+other engines in the process keep their settings.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from voicechanger.engines import accentor
+from voicechanger.engines import accentor, homographs
 from voicechanger.engines.russian import VOWELS, fix_plus
 from voicechanger.errors import VoiceError
 
-__all__ = ["stress_tokens", "stress_text", "prepare_word_step", "STRESSED_TOKEN_RE"]
+__all__ = ["stress_tokens", "stress_text", "prepare_tables", "STRESSED_TOKEN_RE"]
 
 #: A festival-safe stressed token: lowercase Cyrillic letters with at most one '+', which stands
 #: right before a vowel, then at most one of ". , ! ?".
@@ -76,6 +76,7 @@ def _load_accentor() -> Any:
     bert = accentor.homosolver.model.bert
     weight = bert.embeddings.word_embeddings.weight
     weight.data = bert.scale * (weight.data.clone() - bert.zero_point)
+    accentor.tokenizer_source = importer.load_text("custom_tokenizers", "bert_tokenizer.py")  # for the export
     return accentor
 
 
@@ -104,23 +105,44 @@ def _load_model() -> Any:
                 torch.set_grad_enabled(grad)
             _model = model
             try:
-                accentor.export_tables(model)
+                _export(model)
             except OSError:  # a read-only models folder: the next process loads torch again
                 pass
     return _model
 
 
-def prepare_word_step() -> Path:
-    """The word step's tables (engines/accentor.py), exported from the model unless they are there."""
-    folder = accentor.tables_dir()
-    if not (folder / "tables.json").is_file():
-        accentor.export_tables(_load_model(), folder)
+def _export(model: Any) -> Path:
+    folder = accentor.export_tables(model)
+    if not homographs.ready(folder):
+        homographs.export(model, folder, model.tokenizer_source)
     return folder
 
 
+def _tables_ready(folder: Path) -> bool:
+    return (folder / "tables.json").is_file() and homographs.ready(folder)
+
+
+def prepare_tables() -> Path:
+    """The numpy steps' tables (engines/accentor.py, engines/homographs.py), exported from the torch
+    model unless they are there."""
+    folder = accentor.tables_dir()
+    if not _tables_ready(folder):
+        _export(_load_model())
+    return folder
+
+
+def _numpy_steps() -> tuple[accentor.WordAccentor, homographs.HomographSolver] | None:
+    """Both steps in numpy, or None while their tables are not exported (then the torch model runs)."""
+    word_step = accentor.load()
+    solver = homographs.load(accentor.tables_dir())
+    return (word_step, solver) if word_step is not None and solver is not None else None
+
+
 def warm_up() -> None:
-    """Load the model now (a runner calls this on a thread that would otherwise wait)."""
-    _load_model()
+    """Load the stress steps now (a runner calls this on a thread that would otherwise wait): the numpy
+    tables, or the torch model where they are missing (which exports them)."""
+    if _numpy_steps() is None:
+        _load_model()
 
 
 def _split(token: str) -> tuple[str, str]:
@@ -149,6 +171,11 @@ def _needs_model(word: str) -> bool:
 
 
 def _run_model(sentence: str) -> str:
+    """silero-stress on one sentence: both steps in numpy when their tables are there, else the model."""
+    steps = _numpy_steps()
+    if steps is not None:
+        word_step, solver = steps
+        return word_step.sentence(solver(sentence))
     import torch
 
     model = _load_model()
