@@ -92,3 +92,29 @@ def test_whisper_is_unloaded_only_when_no_recording_is_transcribing() -> None:
     assert not asr.unload_models()  # nothing left to drop
     again = asr.load_model("base", "cpu", "int8")
     assert again is not first
+
+
+def test_whisper_loaded_ahead_is_held_until_the_last_chunk(tmp_path: Path, monkeypatch) -> None:
+    """In a folder, recording A may unload Whisper while B loads it ahead of its first chunk: B's claim
+    (asr.Hold) must exist before that load and last until B's last chunk is transcribed, and be gone
+    once the conversion ends."""
+    from voicechanger.config import load_settings
+    from voicechanger.engines import asr
+    from voicechanger.local import convert
+    from voicechanger.store import Store
+
+    asr.unload_models()  # so that this conversion loads the model ahead
+    claims: list[tuple[str, int]] = []
+    real_load = asr.load_model
+
+    def load_model(*args: Any, **kwargs: Any) -> Any:
+        claims.append((threading.current_thread().name, asr._transcribing))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(asr, "load_model", load_model)
+    source = assemble(["demo-nogo", "demo-thanks", "demo-congrats"], tmp_path / "three.wav").path
+    result = convert(source, tmp_path / "out.mp3", load_settings("fast", {"chunk_minutes": 0.1}),
+                     Store(tmp_path / "store"))
+    assert len(result.plan.chains) >= 2
+    assert claims[0][0] == "asr-load" and all(held >= 1 for _, held in claims), claims
+    assert asr._transcribing == 0

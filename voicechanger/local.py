@@ -20,7 +20,7 @@ from typing import Any
 from .audio import check_input, check_output, output_format
 from .checks import check_not_input
 from .config import Settings
-from .engines.asr import transcribing, unload_models
+from .engines.asr import Hold, unload_models
 from .engines.tts import close_voices
 from .graph import Events, Graph, Node
 from .memory import limit_arenas, release_free_memory
@@ -147,13 +147,14 @@ TAIL_CHUNKS_TO_UNLOAD_WHISPER = 2
 
 
 def run_chains(graph: Graph, chains: list[Chain],
-               warm: list[Stage] | None = None) -> None:
+               warm: list[Stage] | None = None, hold: Hold | None = None) -> None:
     """Make every chain's prosody. This thread transcribes the chunks in order, one at a time (Whisper
     uses every core), while a second thread, on idle CPU time only (run_only_on_idle_cpu), first loads
     the voice stages' models and then takes each transcribed chunk through stress -> synthesize ->
     prosody. Once every chunk is transcribed this thread joins the voice work, chunk by chunk with its
     own Festival process (the tail, or all of it when transcripts are cached). ``warm``: the stages to
-    load ahead, instead of stages_to_load's choice."""
+    load ahead, instead of stages_to_load's choice. ``hold``: the recording's claim on the Whisper
+    model (taken before it was loaded ahead), released once the last chunk is transcribed."""
     transcribed: queue.Queue[Chain | None] = queue.Queue()
 
     def voice_work() -> None:
@@ -167,13 +168,16 @@ def run_chains(graph: Graph, chains: list[Chain],
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
         helper = pool.submit(voice_thread)
+        whisper = hold or Hold()
         try:
-            with transcribing():
+            try:
                 for chain in chains:
                     if helper.done():  # the voice thread failed: stop here, its error is raised below
                         break
                     graph.ensure(chain.transcribe)
                     transcribed.put(chain)
+            finally:
+                whisper.release()
             if transcribed.qsize() >= TAIL_CHUNKS_TO_UNLOAD_WHISPER and unload_models():
                 release_free_memory()
         finally:
@@ -210,12 +214,17 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     fmt = output_format(output_path)
     check_video_output(input_path, output_path)
     graph = graph or Graph(store, settings, events)
-    plan = plan_script(graph, input_path, fmt, Path(script)) if script else plan_local(graph, input_path, fmt)
-    graph.events.planned(plan.nodes())
-    final = store.get(plan.final.name, plan.final.key)
+    whisper = Hold()  # before plan_local may load Whisper ahead: another recording must not unload it
+    try:
+        plan = plan_script(graph, input_path, fmt, Path(script)) if script else plan_local(graph, input_path, fmt)
+        graph.events.planned(plan.nodes())
+        final = store.get(plan.final.name, plan.final.key)
+        if final is None:
+            preflight(settings, whisper=not script)
+            run_chains(graph, plan.chains, warm=redub_stages(graph, plan.chains) if script else None, hold=whisper)
+    finally:
+        whisper.release()
     if final is None:
-        preflight(settings, whisper=not script)
-        run_chains(graph, plan.chains, warm=redub_stages(graph, plan.chains) if script else None)
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
         final = graph.ensure(plan.final)
     else:

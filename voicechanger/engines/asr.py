@@ -30,7 +30,7 @@ KNOWN_SIZES = ("tiny", "base", "small", "medium", "large-v1", "large-v2", "large
 _models: dict[tuple[str, str, str], Any] = {}
 _models_lock = threading.Lock()
 _assemble_lock = threading.Lock()
-_transcribing = 0  # recordings of this process between their first and last chunk (transcribing())
+_transcribing = 0  # recordings of this process that hold the loaded models (Hold)
 
 
 @dataclass(frozen=True)
@@ -166,22 +166,38 @@ def load_model(name: str, device: str, compute_type: str) -> Any:
         return _models[cache_key]
 
 
-@contextmanager
-def transcribing() -> Iterator[None]:
-    """Mark a recording's transcription of its chunks, for unload_models: several recordings of one
-    process (a folder's workers) share the loaded models."""
-    global _transcribing
-    with _models_lock:
-        _transcribing += 1
-    try:
-        yield
-    finally:
+class Hold:
+    """A recording's claim on the loaded models, from before its ahead-of-time load until its last
+    chunk is transcribed, for unload_models: several recordings of one process (a folder's workers)
+    share the models, and one that loaded them ahead must find them when its first chunk comes."""
+
+    def __init__(self) -> None:
+        global _transcribing
         with _models_lock:
-            _transcribing -= 1
+            _transcribing += 1
+        self.held = True
+
+    def release(self) -> None:
+        """Give the claim up (once; later calls do nothing)."""
+        global _transcribing
+        with _models_lock:
+            if self.held:
+                _transcribing -= 1
+                self.held = False
+
+
+@contextmanager
+def transcribing() -> Iterator[Hold]:
+    """A Hold for the duration of the block."""
+    hold = Hold()
+    try:
+        yield hold
+    finally:
+        hold.release()
 
 
 def unload_models() -> bool:
-    """Drop the loaded models unless some recording is still transcribing (see transcribing()): the
+    """Drop the loaded models unless some recording holds them (Hold): the
     base model and CTranslate2's buffers hold ~300 MB. Returns whether they were dropped; a later
     transcription loads them again (about half a second)."""
     with _models_lock:
