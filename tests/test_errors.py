@@ -586,3 +586,12 @@ def test_every_runner_refuses_the_same_paths(tmp_path, recording):
         recording_pairs(recording, recording, "mp3")
     assert recording_pairs(folder, tmp_path / "out", ".wav") == [(recording, tmp_path / "out" / "talk.wav")]
     assert recording_pairs(recording, tmp_path / "x.flac", "mp3") == [(recording, tmp_path / "x.flac")]
+
+
+def test_prefect_handoff_checks_the_voice_first(tmp_path, out_dir):
+    """`--prefect` with a voice that is not there fails with the voice's line before Prefect starts:
+    the API address given leads nowhere, so a handoff would fail on that instead."""
+    env = {"PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    result = _convert(prompt("demo-thanks"), out_dir, tmp_path, "--prefect", "--voice", "festival:nobody", env=env)
+    line = _assert_clean_failure(result, out_dir, "festival:nobody")
+    assert "127.0.0.1:9" not in result.stderr and "prefect" not in line.lower(), result.stderr

@@ -226,6 +226,9 @@ def convert(
         fmt = output_format or "mp3"
         if prefect:
             from .handoff import run_prefect
+            from .local import preflight
+
+            preflight(settings, whisper=script is None)  # a bad voice or model fails before Prefect starts
 
             code = run_prefect(input, output, profile=profile_name, settings=settings, cache_dir=store_root,
                                output_format=fmt, script=script)
