@@ -22,6 +22,7 @@ from .memory import release_free_memory
 from .stages import STAGES, Context, Stage
 from .stages.base import Memo
 from .store import DISK_FULL, Artifact, Store, stable_key, write_failure
+from .threads import one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Graph:
     """Demand-driven execution of nodes over one store, safe to call from several threads."""
 
     def __init__(self, store: Store, settings: Settings, events: Events | None = None) -> None:
+        one_blas_thread()  # the same results whichever runner executes the nodes (threads.py)
         self.store = store
         self.settings = settings
         self.events = events or NullEvents()

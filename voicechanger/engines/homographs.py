@@ -243,13 +243,7 @@ class HomographSolver:
         return [int(p) for p in np.round(probability)]
 
     def logits(self, batch: list[list[int]]) -> np.ndarray:
-        """The model's logit per sequence (``HomoSolverClean.forward``); the batch is padded as there.
-        Its matrix products are small: on one BLAS thread, as BLAS's own threads (started at normal
-        priority when numpy loaded) would only spin against Whisper's."""
-        with _one_blas_thread():
-            return self._logits(batch)
-
-    def _logits(self, batch: list[list[int]]) -> np.ndarray:
+        """The model's logit per sequence (``HomoSolverClean.forward``); the batch is padded as there."""
         tok = self.tokenizer
         longest = max(len(ids) for ids in batch)
         ids = np.full((len(batch), longest), tok.pad_token_id, dtype=np.int64)
@@ -293,18 +287,6 @@ class HomographSolver:
                         f"{name}.attention.output.LayerNorm")
         inner = _gelu(_linear(x, w, f"{name}.intermediate.dense"))
         return _layer_norm(_linear(inner, w, f"{name}.output.dense") + x, w, f"{name}.output.LayerNorm")
-
-
-_blas: Any = None
-
-
-def _one_blas_thread() -> Any:
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
 
 
 def _linear(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
