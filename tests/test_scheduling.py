@@ -84,9 +84,12 @@ def test_whisper_is_unloaded_only_when_no_recording_is_transcribing() -> None:
     from voicechanger.engines import asr
 
     first = asr.load_model("base", "cpu", "int8")
-    with asr.transcribing():
+    hold = asr.Hold()
+    try:
         assert not asr.unload_models()
         assert asr.load_model("base", "cpu", "int8") is first
+    finally:
+        hold.release()
     assert asr.unload_models()
     assert not asr._models
     assert not asr.unload_models()  # nothing left to drop
@@ -108,7 +111,7 @@ def test_whisper_loaded_ahead_is_held_until_the_last_chunk(tmp_path: Path, monke
     real_load = asr.load_model
 
     def load_model(*args: Any, **kwargs: Any) -> Any:
-        claims.append((threading.current_thread().name, asr._transcribing))
+        claims.append((threading.current_thread().name, asr._holds))
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(asr, "load_model", load_model)
@@ -117,4 +120,4 @@ def test_whisper_loaded_ahead_is_held_until_the_last_chunk(tmp_path: Path, monke
                      Store(tmp_path / "store"))
     assert len(result.plan.chains) >= 2
     assert claims[0][0] == "asr-load" and all(held >= 1 for _, held in claims), claims
-    assert asr._transcribing == 0
+    assert asr._holds == 0

@@ -76,7 +76,7 @@ def test_count_kept_and_output_festival_safe() -> None:
 
 
 def test_falls_back_per_token_when_model_changes_token_count(monkeypatch) -> None:
-    monkeypatch.setattr(stress.accentor, "load", lambda: None)  # the torch model's path
+    monkeypatch.setattr(stress, "_numpy_steps", lambda: None)  # the torch model's path
     real = stress._run_model
     calls: list[str] = []
 
@@ -101,7 +101,7 @@ def test_model_load_restores_torch_settings(monkeypatch) -> None:
 
     monkeypatch.setattr(stress, "_model", None)
     monkeypatch.setattr(stress, "_load_accentor", fake_load)
-    monkeypatch.setattr(stress.accentor, "load", lambda: None)
+    monkeypatch.setattr(stress, "_numpy_steps", lambda: None)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -164,7 +164,7 @@ def test_phrases_without_homographs_are_stressed_as_with_the_model(monkeypatch) 
     monkeypatch.setattr(stress, "_run_model", lambda sentence: calls.append(sentence) or real(sentence))
     fast = [stress_tokens(p) for p in phrases]
     assert len(calls) == len(phrases) - len(free)
-    monkeypatch.setattr(stress.accentor, "load", lambda: None)
+    monkeypatch.setattr(stress, "_numpy_steps", lambda: None)
     assert [stress_tokens(p) for p in phrases] == fast
 
 

@@ -18,7 +18,6 @@ import importlib.metadata
 import json
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,13 @@ import numpy as np
 from voicechanger.engines.russian import VOWELS
 from voicechanger.paths import models_dir
 
-__all__ = ["WordAccentor", "export_tables", "load", "tables_dir"]
+__all__ = ["WordAccentor", "export_tables", "ready", "tables_dir"]
 
 # The accentor's own definitions (silero_stress models/accentor.py), kept as it has them.
 _NOT_LETTERS = re.compile(r"[^А-Яа-яёЁ]")
 _SEPARATORS = re.compile(r"([\s.,!?;:<>=()/\\]+)")
 _LAYERS = 4  # Linear+ReLU x3, then the output Linear, in both classifiers
 
-_lock = threading.Lock()
-_loaded: dict[Path, WordAccentor] = {}
 
 
 def tables_dir() -> Path:
@@ -43,11 +40,16 @@ def tables_dir() -> Path:
     return models_dir() / f"silero-stress-{importlib.metadata.version('silero-stress')}"
 
 
+def ready(folder: Path) -> bool:
+    """Whether the word step's tables are exported in ``folder`` (tables.json is written last)."""
+    return (folder / "tables.json").is_file()
+
+
 def export_tables(model: Any, target: Path | None = None) -> Path:
     """Write the word accentor's tables of a loaded silero-stress model (atomically: a folder renamed
     into place, so a reader never sees half of them)."""
     target = target or tables_dir()
-    if (target / "tables.json").is_file():
+    if ready(target):
         return target
     accentor, homosolver = model.accentor, model.homosolver
     state = {k: v.detach().cpu().numpy() for k, v in accentor.model.state_dict().items()}
@@ -70,16 +72,6 @@ def export_tables(model: Any, target: Path | None = None) -> Path:
             f.unlink()
         tmp.rmdir()
     return target
-
-
-def load() -> WordAccentor | None:
-    """The word accentor from the exported tables, or None while they are not exported (a process
-    that exports them on its first model load uses them from then on)."""
-    folder = tables_dir()
-    with _lock:
-        if folder not in _loaded and (folder / "tables.json").is_file():
-            _loaded[folder] = WordAccentor(folder)
-        return _loaded.get(folder)
 
 
 class WordAccentor:

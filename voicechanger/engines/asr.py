@@ -9,8 +9,6 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ KNOWN_SIZES = ("tiny", "base", "small", "medium", "large-v1", "large-v2", "large
 _models: dict[tuple[str, str, str], Any] = {}
 _models_lock = threading.Lock()
 _assemble_lock = threading.Lock()
-_transcribing = 0  # recordings of this process that hold the loaded models (Hold)
+_holds = 0  # recordings of this process that hold the loaded models (Hold)
 
 
 @dataclass(frozen=True)
@@ -172,28 +170,18 @@ class Hold:
     share the models, and one that loaded them ahead must find them when its first chunk comes."""
 
     def __init__(self) -> None:
-        global _transcribing
+        global _holds
         with _models_lock:
-            _transcribing += 1
+            _holds += 1
         self.held = True
 
     def release(self) -> None:
         """Give the claim up (once; later calls do nothing)."""
-        global _transcribing
+        global _holds
         with _models_lock:
             if self.held:
-                _transcribing -= 1
+                _holds -= 1
                 self.held = False
-
-
-@contextmanager
-def transcribing() -> Iterator[Hold]:
-    """A Hold for the duration of the block."""
-    hold = Hold()
-    try:
-        yield hold
-    finally:
-        hold.release()
 
 
 def unload_models() -> bool:
@@ -201,7 +189,7 @@ def unload_models() -> bool:
     base model and CTranslate2's buffers hold ~300 MB. Returns whether they were dropped; a later
     transcription loads them again (about half a second)."""
     with _models_lock:
-        if _transcribing or not _models:
+        if _holds or not _models:
             return False
         _models.clear()
         return True

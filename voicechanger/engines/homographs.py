@@ -23,14 +23,13 @@ import importlib.util
 import json
 import os
 import re
-import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
-__all__ = ["HomographSolver", "export", "load", "ready"]
+__all__ = ["HomographSolver", "export", "ready"]
 
 META = "homographs.json"          # written last: its presence says the export is complete
 WEIGHTS = "homographs.npz"
@@ -53,9 +52,6 @@ _CLEAN_STEPS = (  # HomoSolver._clean_text's substitutions, in its order
     (re.compile(r"([.,!?])(?=\S)"), r"\1 "),
     (re.compile(r"\s+"), " "),
 )
-
-_lock = threading.Lock()
-_loaded: dict[Path, HomographSolver] = {}
 
 
 def ready(folder: Path) -> bool:
@@ -146,14 +142,6 @@ def _load_tokenizer_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def load(folder: Path) -> HomographSolver | None:
-    """The homograph step exported in ``folder``, once per process; None while it is not exported."""
-    with _lock:
-        if folder not in _loaded and ready(folder):
-            _loaded[folder] = HomographSolver(folder)
-        return _loaded.get(folder)
 
 
 class HomographSolver:

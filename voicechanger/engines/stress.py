@@ -35,6 +35,8 @@ _MAX_TOKENS_PER_CALL = 200
 
 _lock = threading.Lock()
 _model: Any = None
+_steps_lock = threading.Lock()
+_steps: dict[Path, tuple[accentor.WordAccentor, homographs.HomographSolver]] = {}
 
 
 class _LazyPattern:
@@ -119,7 +121,7 @@ def _export(model: Any) -> Path:
 
 
 def _tables_ready(folder: Path) -> bool:
-    return (folder / "tables.json").is_file() and homographs.ready(folder)
+    return accentor.ready(folder) and homographs.ready(folder)
 
 
 def prepare_tables() -> Path:
@@ -132,10 +134,13 @@ def prepare_tables() -> Path:
 
 
 def _numpy_steps() -> tuple[accentor.WordAccentor, homographs.HomographSolver] | None:
-    """Both steps in numpy, or None while their tables are not exported (then the torch model runs)."""
-    word_step = accentor.load()
-    solver = homographs.load(accentor.tables_dir())
-    return (word_step, solver) if word_step is not None and solver is not None else None
+    """Both steps in numpy, loaded once per process, or None while their tables are not exported
+    (then the torch model runs, and a process that exports them uses them from then on)."""
+    folder = accentor.tables_dir()
+    with _steps_lock:
+        if folder not in _steps and _tables_ready(folder):
+            _steps[folder] = (accentor.WordAccentor(folder), homographs.HomographSolver(folder))
+        return _steps.get(folder)
 
 
 def warm_up() -> None:
@@ -195,9 +200,10 @@ def _run_model(sentence: str) -> str:
 def _stress_chunk(words: list[str], marks: list[str]) -> list[str]:
     if not any(_needs_model(w) for w in words):
         return list(words)
-    word_step = accentor.load()
+    steps = _numpy_steps()
     present = [w for w in words if w]
-    if word_step is not None and word_step.context_free(present):
+    if steps is not None and steps[0].context_free(present):
+        word_step = steps[0]
         said = iter(word_step(present))
         return [next(said) if w else w for w in words]
     sentence = " ".join(w + m for w, m in zip(words, marks) if w or m)
