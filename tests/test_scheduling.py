@@ -41,13 +41,17 @@ class PolicyAtStart:
 
 def test_voice_work_runs_on_idle_cpu_and_transcription_does_not(tmp_path: Path) -> None:
     from voicechanger.config import load_settings
-    from voicechanger.local import convert
+    from voicechanger.local import convert, warm_up
+    from voicechanger.stages import STAGES
     from voicechanger.store import Store
 
     source = assemble(["demo-nogo", "demo-thanks", "demo-congrats"], tmp_path / "three.wav").path
     events = PolicyAtStart()
-    result = convert(source, tmp_path / "out.mp3", load_settings("fast", {"chunk_minutes": 0.1}),
-                     Store(tmp_path / "store"), events=events)
+    settings = load_settings("fast", {"chunk_minutes": 0.1})
+    # Loaded here first: on idle CPU beside another busy process the voice thread could spend the whole
+    # (short) transcription loading them, and this thread would then do every chunk's voice work itself.
+    warm_up([STAGES[name] for name in ("stress", "synthesize", "prosody", "concat")], settings)
+    result = convert(source, tmp_path / "out.mp3", settings, Store(tmp_path / "store"), events=events)
     assert len(result.plan.chains) >= 2
     transcribed = [(thread, idle) for stage, thread, idle in events.seen if stage == "transcribe"]
     assert transcribed and all(t == "MainThread" and not idle for t, idle in transcribed)
