@@ -9,7 +9,10 @@ import numpy as np
 from voicechanger.engines.prosody import Span, robust_contour
 from voicechanger.levels import frame_db
 
-__all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid"]
+__all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid", "sustained"]
+
+# Shorter voiced runs are left out of the correlation (see log_f0_correlation).
+MIN_VOICED_RUN_S = 0.06
 
 
 def f0_on_grid(audio: np.ndarray, sr: int, grid: np.ndarray, *, step: float = 0.01) -> np.ndarray:
@@ -23,18 +26,34 @@ def f0_on_grid(audio: np.ndarray, sr: int, grid: np.ndarray, *, step: float = 0.
     return out
 
 
+def sustained(voiced: np.ndarray, frames: int) -> np.ndarray:
+    """The frames of ``voiced`` that lie in a run of at least ``frames`` voiced frames."""
+    edges = np.diff(np.concatenate(([0], voiced.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = np.zeros(len(voiced), dtype=bool)
+    for start, end in zip(starts, ends):
+        if end - start >= frames:
+            keep[start:end] = True
+    return keep
+
+
 def log_f0_correlation(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int, *,
-                       step: float = 0.01) -> tuple[float, int]:
+                       step: float = 0.01, min_run_s: float = MIN_VOICED_RUN_S) -> tuple[float, int]:
     """Pearson correlation of log-F0 of a and b at the same times, on frames voiced in both.
 
     Both signals are on the same timeline (t=0 aligned). Returns (r, n_frames); r is nan when
     fewer than 3 frames are voiced in both. F0 is tracked by Praat (autocorrelation) with a
-    per-signal range from a first wide pass, so octave errors do not dominate."""
+    per-signal range from a first wide pass, so octave errors do not dominate. Only frames inside
+    each signal's voiced runs of at least ``min_run_s`` count: an autocorrelation tracker's short
+    islands (an onset, creak, a consonant's buzz) are where it doubles or halves F0 and where its
+    voicing decision flips when the audio moves by a few ms, so a handful of such frames would
+    move r as much as a real change of intonation."""
     dur = min(len(a) / sr_a, len(b) / sr_b)
     grid = np.arange(step / 2, dur, step)
     fa = f0_on_grid(a, sr_a, grid, step=step)
     fb = f0_on_grid(b, sr_b, grid, step=step)
-    both = (fa > 0) & (fb > 0)
+    run = max(1, round(min_run_s / step))
+    both = sustained(fa > 0, run) & sustained(fb > 0, run)
     n = int(both.sum())
     if n < 3:
         return float("nan"), n
