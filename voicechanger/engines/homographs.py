@@ -87,7 +87,7 @@ def export(model: Any, folder: Path, tokenizer_source: str) -> None:
         "basic_tokenizer": _plain_state(tokenizer.basic_tokenizer),
         "wordpiece_tokenizer": {k: v for k, v in _plain_state(tokenizer.wordpiece_tokenizer).items() if k != "vocab"},
         "homodict": solver.homodict,
-        "phrases": {word: _pattern_args(pattern) for word, pattern in solver.compiled_phrases.items()},
+        "phrases": {word: (pattern.pattern, pattern.flags) for word, pattern in solver.compiled_phrases.items()},
     }
     folder.mkdir(parents=True, exist_ok=True)
     part = f".{os.getpid()}.part"
@@ -123,12 +123,6 @@ def _plain_state(obj: Any) -> dict[str, Any]:
 
 def _restore(value: Any) -> Any:
     return set(value["set"]) if isinstance(value, dict) and set(value) == {"set"} else value
-
-
-def _pattern_args(pattern: Any) -> tuple[str, int]:
-    """A compiled phrase pattern (or stress._LazyPattern) as (pattern, flags)."""
-    args = getattr(pattern, "_args", None)
-    return args if args is not None else (pattern.pattern, pattern.flags)
 
 
 def _dequantize(quantized: np.ndarray, scale: np.float32, zero_point: np.float32) -> np.ndarray:

@@ -45,15 +45,15 @@ class _LazyPattern:
     silero-stress pickles one compiled regex per homograph (1,477 of them), and unpickling compiles
     them all: 2.2 of the model's 2.9 s load here (measured), though a text meets only a handful."""
 
-    __slots__ = ("_args", "_compiled")
+    __slots__ = ("pattern", "flags", "_compiled")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
-        self._args = (pattern, flags)
+        self.pattern, self.flags = pattern, flags  # as re.Pattern names them, readable uncompiled
         self._compiled: re.Pattern[str] | None = None
 
     def __getattr__(self, name: str) -> Any:
         if self._compiled is None:
-            self._compiled = re.compile(*self._args)
+            self._compiled = re.compile(self.pattern, self.flags)
         return getattr(self._compiled, name)
 
 
