@@ -156,8 +156,8 @@ def test_phrases_without_homographs_are_stressed_as_with_the_model(monkeypatch) 
     sentences = re.findall(r'"(.+)"', FESTIVAL_SENTENCES.read_text(encoding="utf-8"))
     phrases = [sanitize(p).split() for p in corpus_phrases() + sentences]
     phrases = [p for p in phrases if p]
-    word_step = accentor.WordAccentor(stress.prepare_tables())
-    free = [p for p in phrases if word_step.context_free([stress._split(t)[0] for t in p])]
+    solver = homographs.HomographSolver(stress.prepare_tables())
+    free = [p for p in phrases if solver.context_free([stress._split(t)[0] for t in p])]
     assert len(free) > len(phrases) / 2
     calls: list[str] = []
     real = stress._run_model

@@ -51,7 +51,7 @@ def export_tables(model: Any, target: Path | None = None) -> Path:
     target = target or tables_dir()
     if ready(target):
         return target
-    accentor, homosolver = model.accentor, model.homosolver
+    accentor = model.accentor
     state = {k: v.detach().cpu().numpy() for k, v in accentor.model.state_dict().items()}
     grams = accentor.model.embedding.ngram_dict
     order = sorted(grams, key=grams.__getitem__)
@@ -62,7 +62,6 @@ def export_tables(model: Any, target: Path | None = None) -> Path:
     meta = {
         "ngrams": order,
         "exceptions": {w: list(v) for w, v in accentor.exceptions.items()},
-        "homographs": sorted(set(homosolver.homodict) | set(homosolver.compiled_phrases)),
     }
     (tmp / "tables.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     try:
@@ -81,13 +80,8 @@ class WordAccentor:
         meta = json.loads((folder / "tables.json").read_text(encoding="utf-8"))
         self.ngrams: dict[str, int] = {g: i for i, g in enumerate(meta["ngrams"])}
         self.exceptions: dict[str, tuple[int, int]] = {w: (v[0], v[1]) for w, v in meta["exceptions"].items()}
-        self.homographs: frozenset[str] = frozenset(meta["homographs"])
         with np.load(folder / "weights.npz") as weights:
             self.weights = {k: weights[k] for k in weights.files}
-
-    def context_free(self, words: list[str]) -> bool:
-        """True when no word is one the homograph step would look at (then it leaves the phrase as is)."""
-        return not any(w in self.homographs for w in words)
 
     def __call__(self, words: list[str]) -> list[str]:
         """Each word (lowercase letters and '+') as silero-stress's word step marks it, with

@@ -171,6 +171,10 @@ class HomographSolver:
     def is_homograph(self, word: str) -> bool:
         return word in self.homodict or word in self._phrase_args
 
+    def context_free(self, words: list[str]) -> bool:
+        """True when no word is one this step looks at: then it leaves the phrase as it is."""
+        return not any(self.is_homograph(w) for w in words)
+
     # -- HomoSolver.__call__ ---------------------------------------------------------------------
     def __call__(self, sentence: str) -> str:
         places: list[tuple[int, int, str]] = []

@@ -202,9 +202,8 @@ def _stress_chunk(words: list[str], marks: list[str]) -> list[str]:
         return list(words)
     steps = _numpy_steps()
     present = [w for w in words if w]
-    if steps is not None and steps[0].context_free(present):
-        word_step = steps[0]
-        said = iter(word_step(present))
+    if steps is not None and steps[1].context_free(present):
+        said = iter(steps[0](present))
         return [next(said) if w else w for w in words]
     sentence = " ".join(w + m for w, m in zip(words, marks) if w or m)
     out = _run_model(sentence).split()
