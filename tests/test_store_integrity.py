@@ -120,6 +120,36 @@ def _limited_put(root: Path) -> subprocess.CompletedProcess:
                           preexec_fn=limit)
 
 
+def test_ctrl_c_just_after_the_work_folder_is_made_leaves_nothing(store, monkeypatch):
+    """SIGINT handled in the main thread the moment a put's work folder exists: the put is not stored
+    and its folder is gone (an interrupted conversion once left one in the store)."""
+    from voicechanger import interrupt
+    from voicechanger.errors import Interrupted
+
+    real_mkdir = Path.mkdir
+
+    def mkdir_then_ctrl_c(self, *args, **kwargs):
+        real_mkdir(self, *args, **kwargs)
+        if self.name.startswith(".tmp-"):
+            signal.raise_signal(signal.SIGINT)
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_ctrl_c)
+    try:
+        interrupt.install()
+        with pytest.raises(Interrupted):
+            _put(store)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        interrupt.reset()
+    monkeypatch.undo()
+    assert list(store.root.rglob(".tmp-*")) == []
+    assert store.get("stress", KEY) is None
+    _put(store)
+    assert store.get("stress", KEY) is not None
+
+
 def test_a_write_to_a_full_disk_leaves_nothing_and_says_so(small_disk, tmp_path):
     if small_disk is None:
         root = tmp_path / "cache"

@@ -241,10 +241,12 @@ class Store:
         tmp = final.parent / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp.mkdir()
         except OSError as exc:
             raise write_failure(self.root, stage, exc) from None
         try:
+            # Made inside the try that removes it: a signal handled just after the mkdir (the main
+            # thread's Interrupted) would otherwise leave the folder behind in the store.
+            tmp.mkdir()
             listing = self._fill(tmp, stage, key, meta, arrays, files, durable)
             interrupt.check()  # a stage that finished after the stop request is not stored either
             try:
