@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicechanger.engines.prosody import Span, robust_contour
+from voicechanger.engines.prosody import Span, robust_contour, true_runs
 from voicechanger.levels import frame_db
 
 __all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid", "sustained"]
@@ -28,10 +28,8 @@ def f0_on_grid(audio: np.ndarray, sr: int, grid: np.ndarray, *, step: float = 0.
 
 def sustained(voiced: np.ndarray, frames: int) -> np.ndarray:
     """The frames of ``voiced`` that lie in a run of at least ``frames`` voiced frames."""
-    edges = np.diff(np.concatenate(([0], voiced.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     keep = np.zeros(len(voiced), dtype=bool)
-    for start, end in zip(starts, ends):
+    for start, end in true_runs(voiced):
         if end - start >= frames:
             keep[start:end] = True
     return keep

@@ -30,7 +30,7 @@ Span = tuple[float, float]
 
 __all__ = ["Span", "VoicePitch", "transfer", "pitch_contour", "audio_speech_span", "speech_onset", "source_contour",
            "robust_contour", "speech_mask", "speaker_bounds", "speech_offset", "voiced_onset",
-           "bridged_log_f0", "pitch_register", "chunk_register", "speech_stretches"]
+           "bridged_log_f0", "pitch_register", "chunk_register", "speech_stretches", "true_runs"]
 
 _FADE_S = 0.005          # fade at the output edges and around cuts
 _MARGIN_S = 0.04         # synth kept before the first / after the last anchor, mapped 1:1
@@ -50,7 +50,7 @@ _LEAD_IN_GAP_S = 0.06    # the longest quiet gap inside them (a stop's closure; 
 
 # --------------------------------------------------------------------------- analysis helpers
 
-def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) index pairs of the runs of True in a boolean array."""
     edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
@@ -190,7 +190,7 @@ def speech_mask(db: np.ndarray, min_run: int = 3) -> np.ndarray:
     if float(np.percentile(db, 99)) < -80:      # (near) digital silence
         return np.zeros(len(db), bool)
     mask = np.zeros(len(db), bool)
-    for i, j in _true_runs(db > thr):
+    for i, j in true_runs(db > thr):
         if j - i >= min_run:
             mask[i:j] = True
     # hysteresis: grow speech runs over frames above the low threshold (soft onsets, fricatives)
@@ -281,7 +281,7 @@ def voiced_onset(audio: np.ndarray, sr: int, at: float, not_after: float, *, dro
     # under steady noise only a few dB separate the two, and speech stands 10-20 dB above it.
     loud, noise = float(np.percentile(db[inside], 95)), float(np.percentile(db, 10))
     strong = (db > max(loud - drop_db, min(noise + 6.0, loud - 6.0))) & inside
-    core = next((i for i, j in _true_runs(strong) if j - i >= 4), None)
+    core = next((i for i, j in true_runs(strong) if j - i >= 4), None)
     if core is None:
         return at
     weak = db > max(loud - drop_db - 12.0, min(noise + 4.0, loud - 6.0))
@@ -471,7 +471,7 @@ def _bridge(f0: np.ndarray, step: float) -> np.ndarray:
     lf = np.where(f0 > 0, np.log(np.maximum(f0, 1e-9)), np.nan)
     v = ~np.isnan(lf)
     # drop voiced runs shorter than 3 frames (pitch tracker blips)
-    for i, j in _true_runs(v.copy()):
+    for i, j in true_runs(v.copy()):
         if j - i < 3:
             lf[i:j] = np.nan
             v[i:j] = False
