@@ -137,10 +137,10 @@ def _join(pieces: list[np.ndarray], pauses: tuple[float, float], seed: int, lead
     return np.concatenate(parts), spans
 
 
-def prompt_sets(count: int, seconds: float = CLEAN_SECONDS) -> list[list[str]]:
+def prompt_sets(count: int, seconds: float = CLEAN_SECONDS, seed: int = 14) -> list[list[str]]:
     """``count`` disjoint sets of prompts of about ``seconds`` each: prompts of 2 s or more (long
     enough to be a phrase) outside the clean quality set, no digits or Latin (their true transcripts
-    are written as words), dealt round-robin in a seeded order."""
+    are written as words), dealt round-robin in an order seeded by ``seed``."""
     import re
 
     import soundfile
@@ -154,7 +154,7 @@ def prompt_sets(count: int, seconds: float = CLEAN_SECONDS) -> list[list[str]]:
             continue
         if (length := soundfile.info(str(path)).duration) >= 2.0:
             pool.append((name, length))
-    order = np.random.default_rng(14).permutation(len(pool))
+    order = np.random.default_rng(seed).permutation(len(pool))
     sets: list[list[str]] = [[] for _ in range(count)]
     totals = [0.0] * count
     for k, index in enumerate(order):
@@ -205,12 +205,128 @@ def _dialogue(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
     return audio, audio, spans
 
 
+# --------------------------------------------------------------------------- round two: hard recordings
+
+RING_S = 9.0           # the phone call's ring-back before anybody speaks
+HUM_HZ = 50.0
+HARD_SECONDS = 45.0    # speech per round-two condition
+SHORT_PAUSES = (0.3, 0.6)
+
+
+def gsm(audio: np.ndarray) -> np.ndarray:
+    """Through the GSM 06.10 codec at 8 kHz and back to 16 kHz (ffmpeg's libgsm), as a phone line."""
+    import subprocess
+
+    pcm = np.clip(audio, -1, 1).astype("<f4").tobytes()
+    coded = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "f32le", "-ar", str(RATE), "-ac", "1", "-i", "-",
+                            "-ar", "8000", "-c:a", "libgsm", "-f", "gsm", "-"], input=pcm, capture_output=True,
+                           check=True).stdout
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "gsm", "-ar", "8000", "-i", "-", "-ac", "1",
+                          "-ar", str(RATE), "-f", "f32le", "-"], input=coded, capture_output=True, check=True).stdout
+    out = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+    return np.pad(out, (0, max(len(audio) - len(out), 0)))[: len(audio)]
+
+
+def ring_back(seconds: float, level_dbfs: float = -18.0) -> np.ndarray:
+    """The Russian ring-back tone: 425 Hz, 0.8 s on and 3.2 s off, with 5 ms edges."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    on = (t % 4.0) < 0.8
+    edge = int(0.005 * RATE)
+    envelope = np.convolve(on.astype(float), np.ones(edge) / edge, mode="same")
+    return np.sin(2 * np.pi * 425.0 * t) * envelope * 10 ** (level_dbfs / 20) * np.sqrt(2)
+
+
+def mains_hum(samples: int, seed: int, fundamental: float = HUM_HZ) -> np.ndarray:
+    """Unit-power mains hum: the fundamental and its harmonics up to 1 kHz, falling 4 dB each, with a
+    slow wander of the phases (a real transformer's hum is not a perfect sine)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / RATE
+    drift = np.cumsum(rng.standard_normal(samples)) * 2e-5
+    hum = sum(10 ** (-4 * (k - 1) / 20) * np.sin(2 * np.pi * fundamental * k * t + k * drift + rng.uniform(0, 6.3))
+              for k in range(1, int(1000 // fundamental) + 1))
+    return hum / np.sqrt(np.mean(hum ** 2))
+
+
+def thump(seed: int, seconds: float = 0.7) -> np.ndarray:
+    """Handling noise of a desktop microphone: a low knock (a decaying 40-120 Hz resonance with a
+    sharp attack and a broadband click), then low rumble dying away over ``seconds``; peak 1."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    body = np.sin(2 * np.pi * rng.uniform(45, 110) * t) * np.exp(-t / 0.06)
+    click = rng.standard_normal(n) * np.exp(-t / 0.004) * 0.5
+    from scipy.signal import butter, sosfilt
+
+    rumble = sosfilt(butter(2, 150, fs=RATE, output="sos"), rng.standard_normal(n)) * np.exp(-t / 0.25) * 2.0
+    out = body + click + rumble
+    return out / np.max(np.abs(out))
+
+
+def _phone_call(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
+    """A call: RING_S of ring-back, then two parties (the prompts' voice and a man's) taking turns,
+    the whole line through the GSM codec, with a faint line hiss."""
+    pieces = [male(_prompt(n), median_hz=105.0) if k % 2 else _prompt(n) for k, n in enumerate(names)]
+    dry, spans = _join(pieces, (0.3, 0.9), seed=7, lead_s=RING_S)
+    ring = np.zeros(len(dry))
+    ring[: int((RING_S - 0.4) * RATE)] = ring_back(RING_S - 0.4)
+    hiss = np.random.default_rng(7).standard_normal(len(dry)) * 10 ** (-60 / 20)
+    return gsm(dry + ring + hiss), dry, spans
+
+
+def _hum(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
+    """A home voice note: 50 Hz hum with harmonics and white hiss, together SNR_DB under the speech
+    (the hum three quarters of that power)."""
+    dry, spans = _join([_prompt(n) for n in names], (0.4, 1.2), seed=8)
+    noise_power = _speech_power(dry) / 10 ** (SNR_DB / 10)
+    hum = mains_hum(len(dry), seed=8) * np.sqrt(0.75 * noise_power)
+    hiss = np.random.default_rng(8).standard_normal(len(dry)) * np.sqrt(0.25 * noise_power)
+    return dry + hum + hiss, dry, spans
+
+
+def _knock(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
+    """A desktop microphone: before every other prompt (the first included) a knock, louder than the
+    speech, that ends 0.1-0.3 s before the first word."""
+    dry, spans = _join([_prompt(n) for n in names], (0.6, 1.2), seed=9, lead_s=1.0)
+    rng = np.random.default_rng(9)
+    audio = dry.copy()
+    peak = float(np.max(np.abs(dry)))
+    for k, (start, _end) in enumerate(spans):
+        if k % 2:
+            continue
+        end = start - rng.uniform(0.1, 0.3)
+        knock = thump(seed=90 + k, seconds=min(0.7, end - (spans[k - 1][1] + 0.1 if k else 0.0)))
+        last = int(end * RATE)
+        audio[last - len(knock): last] += knock * peak * 1.3
+    floor = np.random.default_rng(9).standard_normal(len(dry)) * 10 ** (-65 / 20)
+    return audio + floor, dry, spans
+
+
+def _short_pauses(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
+    """A brisk talker (1.15x) with pauses of 0.3-0.6 s, where a voice slower than the speaker spills."""
+    audio, spans = _join([faster(_prompt(n), 1.15) for n in names], SHORT_PAUSES, seed=10)
+    return audio, audio, spans
+
+
 # name -> builder: prompt names -> (recording, its dry speech, each prompt's span)
 BUILDERS: dict[str, Callable[[list[str]], tuple[np.ndarray, np.ndarray, list]]] = {
     "fast": _fast, "telephone": _telephone, "noise": _noise, "low-male": _low_male,
     "echo-note": _echo_note, "dialogue": _dialogue,
 }
-NAMES = tuple(BUILDERS)
+# The round-two conditions draw their prompts from their own seeded deal (the pool is not large enough
+# for ten disjoint sets, and the first six keep the prompts their figures were measured on).
+HARD_BUILDERS: dict[str, Callable[[list[str]], tuple[np.ndarray, np.ndarray, list]]] = {
+    "phone-call": _phone_call, "hum": _hum, "knock": _knock, "short-pauses": _short_pauses,
+}
+FIRST_NAMES = tuple(BUILDERS)
+HARD_NAMES = tuple(HARD_BUILDERS)
+NAMES = FIRST_NAMES + HARD_NAMES
+
+
+def prompts_for(name: str) -> list[str]:
+    """The prompt names of condition ``name``."""
+    if name in BUILDERS:
+        return prompt_sets(len(FIRST_NAMES))[FIRST_NAMES.index(name)]
+    return prompt_sets(len(HARD_NAMES), HARD_SECONDS, seed=23)[HARD_NAMES.index(name)]
 
 
 def build(name: str, folder: Path) -> Condition:
@@ -221,8 +337,8 @@ def build(name: str, folder: Path) -> Condition:
         saved = json.loads(sidecar.read_text(encoding="utf-8"))
         if saved.get("format") == FORMAT and (folder / f"{name}.wav").is_file():
             return _condition(name, folder, saved)
-    names = prompt_sets(len(NAMES))[NAMES.index(name)]
-    audio, dry, spans = BUILDERS[name](names)
+    names = prompts_for(name)
+    audio, dry, spans = {**BUILDERS, **HARD_BUILDERS}[name](names)
     peak = max(float(np.max(np.abs(audio))), 1e-9)
     if peak > 0.99:  # noise on top of loud speech: scale both alike
         audio, dry = audio * 0.99 / peak, dry * 0.99 / peak

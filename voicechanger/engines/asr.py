@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import VoiceError
 from ..paths import models_dir
+from . import recheck
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,79 @@ def speech_after(audio: np.ndarray, seconds: float) -> bool:
     return len(rest) > 0 and bool(get_speech_timestamps(rest))
 
 
+def _segment(segment: Any, offset: float = 0.0) -> dict[str, Any] | None:
+    """A faster-whisper segment as a plain dict (times + ``offset``), or None when it has no word."""
+    words = [
+        {"start": round(w.start + offset, 3), "end": round(w.end + offset, 3), "word": w.word,
+         "probability": round(w.probability, 4)}
+        for w in (segment.words or [])
+        if w.word.strip()
+    ]
+    if not words:
+        return None
+    return {"start": round(segment.start + offset, 3), "end": round(segment.end + offset, 3),
+            "text": segment.text.strip(), "avg_logprob": round(segment.avg_logprob, 4),
+            "no_speech_prob": round(segment.no_speech_prob, 4), "words": words}
+
+
+def second_decoding(model: Any, options: AsrOptions) -> recheck.Redecode:
+    """Decode one span again, sequentially and with a beam (the first decoding is batched and may be
+    greedy): returns the words heard there, in the times of the audio it is given."""
+    common = {**decoding_options(options.language, max(options.beam_size, 5)), "vad_filter": False}
+
+    def redecode(audio: np.ndarray, first: float, last: float) -> list[dict[str, Any]]:
+        lo = max(int((first - recheck.REDECODE_PAD_S) * 16000), 0)
+        hi = min(int((last + recheck.REDECODE_PAD_S) * 16000), len(audio))
+        if hi - lo < 1600:
+            return []
+        segments, _info = model.transcribe(audio[lo:hi], **common)
+        found = [s for s in (_segment(segment, lo / 16000) for segment in segments) if s is not None]
+        return [w for s in found for w in s["words"]]
+    return redecode
+
+
+def _mend(segments: list[dict[str, Any]], audio: np.ndarray, redecode: recheck.Redecode,
+          until: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """The segments with their loops cut back and the speech no word covered decoded again; the loops
+    cut, and the coverage: seconds of speech (Silero VAD, up to ``until``), of it covered by words, and
+    the stretches still uncovered."""
+    loops: list[dict[str, Any]] = []
+    for segment in segments:
+        words, cut = recheck.mend_loops(segment["words"], audio, redecode)
+        if cut:
+            segment.update(words=words, text="".join(w["word"] for w in words).strip())
+            loops += cut
+    # A segment whose words could not have been said in their times (the alignment collapsed them
+    # into a fraction of a second) covers nothing: its speech is decoded again, and it is dropped
+    # when that decoding hears anything.
+    collapsed = [s for s in segments if recheck.too_fast(s["words"])]
+    segments = [s for s in segments if s["words"] and s not in collapsed]
+    regions = [(a, min(b, until)) for a, b in recheck.speech_regions(audio) if a < until]
+    words = [w for s in segments for w in s["words"]]
+    heard_again = False
+    for first, last in recheck.uncovered(regions, words):
+        # Decoded with the whole stretch of speech it lies in, so that no word is cut in two; only the
+        # words of the uncovered part are taken.
+        around = [(a, b) for a, b in regions if a < last and b > first]
+        heard = [w for w in recheck.within(redecode(audio, around[0][0], around[-1][1]), first, last)
+                 if not any(w["start"] < o["end"] and o["start"] < w["end"] for o in words)]
+        if heard:
+            segments.append({"start": heard[0]["start"], "end": heard[-1]["end"],
+                             "text": "".join(w["word"] for w in heard).strip(), "second_decoding": True,
+                             "words": heard})
+            words += heard
+            heard_again = True
+    if collapsed and not heard_again:
+        segments += collapsed
+        words += [w for s in collapsed for w in s["words"]]
+    segments.sort(key=lambda s: s["start"])
+    missed = recheck.uncovered(regions, words)
+    speech = recheck.seconds(regions)
+    coverage = {"speech": round(speech, 2), "covered": round(speech - recheck.seconds(missed), 2),
+                "uncovered": [[round(a, 2), round(b, 2)] for a, b in missed]}
+    return segments, loops, coverage
+
+
 def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str, Any]:
     """Transcribe 16 kHz mono float32 audio. Times are relative to the start of ``audio``.
 
@@ -238,6 +312,10 @@ def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str,
     thread loading its models beside a short first chunk) can cross it at the chunk's last
     segment, when nothing is left to skip: only speech left after the last segment read counts
     as truncated, and ``skipped_from`` says where it starts.
+
+    Then the result is checked against the audio (engines/recheck.py): loops the audio does not hold
+    are cut back, speech no word covers is decoded again, and ``coverage`` says how much of the
+    speech the words cover, and where they still do not.
     """
     model = load_model(options.model, device, options.compute_type)
     common = decoding_options(options.language, options.beam_size)
@@ -254,22 +332,9 @@ def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str,
     out: list[dict[str, Any]] = []
     stopped_at: float | None = None
     for segment in segments:
-        words = [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word, "probability": round(w.probability, 4)}
-            for w in (segment.words or [])
-            if w.word.strip()
-        ]
-        if words:
-            out.append(
-                {
-                    "start": round(segment.start, 3),
-                    "end": round(segment.end, 3),
-                    "text": segment.text.strip(),
-                    "avg_logprob": round(segment.avg_logprob, 4),
-                    "no_speech_prob": round(segment.no_speech_prob, 4),
-                    "words": words,
-                }
-            )
+        plain = _segment(segment)
+        if plain is not None:
+            out.append(plain)
         if time.monotonic() - started > limit:
             stopped_at = round(segment.end, 3)
             break
@@ -277,5 +342,7 @@ def transcribe(audio: np.ndarray, options: AsrOptions, device: str) -> dict[str,
     if skipped_from is not None:
         log.info("transcription stopped after %.0f s (time limit); the speech after %.1f s of the chunk is "
                  "skipped", limit, skipped_from)  # the run's summary reports it, cached reruns included
+    until = skipped_from if skipped_from is not None else len(audio) / 16000.0
+    out, loops, coverage = _mend(out, audio, second_decoding(model, options), until)
     return {"language": info.language, "segments": out, "truncated": skipped_from is not None,
-            "skipped_from": skipped_from}
+            "skipped_from": skipped_from, "loops": loops, "coverage": coverage}

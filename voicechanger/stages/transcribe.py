@@ -56,6 +56,10 @@ def run(ctx: Context) -> Output:
         "skipped_from": None if result["skipped_from"] is None else round(result["skipped_from"] + offset, 3),
         "segments": segments,
         "phrases": phrases,
+        # loops cut back, and how much of the chunk's speech (Silero VAD) the words cover
+        "loops": [_shift(loop, offset) for loop in result["loops"]],
+        "coverage": {**result["coverage"],
+                     "uncovered": [[round(a + offset, 2), round(b + offset, 2)] for a, b in result["coverage"]["uncovered"]]},
     }
     return Output(meta)
 
@@ -65,6 +69,5 @@ def warm_up(settings: Settings) -> None:
     asr.load_model(settings.whisper.model, settings.device, settings.whisper.compute_type)
 
 
-# 2: `truncated` only when speech was really left unread (it was set whenever the limit passed, even
-# after the chunk's last segment), and `skipped_from`.
-STAGE = Stage("transcribe", 2, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
+# 3: loops the audio does not hold are cut back, speech no word covers is decoded again, `coverage`.
+STAGE = Stage("transcribe", 3, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
