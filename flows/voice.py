@@ -57,8 +57,15 @@ from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import VoiceError, error_message
 from voicechanger.graph import Graph, Node
-from voicechanger.notices import recording_notices
-from voicechanger.outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
+from voicechanger.notices import covered_text, recording_notices, speech_covered, transcribe_metas
+from voicechanger.outputs import (
+    check_unsaid,
+    recording_phrases,
+    subtitle_offset,
+    unsaid_phrases,
+    write_output,
+    write_subtitles,
+)
 from voicechanger.plan import Plan, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
 from voicechanger.store import Store, sha256_file
@@ -347,7 +354,8 @@ class Batch:
         check_unsaid(rec.unsaid, rec.source, self.settings.strict)
         rec.duration = float(final.meta["duration"])
         phrases = recording_phrases(transcript)
-        subtitles = write_subtitles(phrases, rec.target, self.settings.subtitles, rec.duration)
+        subtitles = write_subtitles(phrases, rec.target, self.settings.subtitles, rec.duration,
+                                    subtitle_offset(rec.source, rec.target))
         write_output(final, rec.source, rec.target, self.settings, subtitles if phrases else None)  # no empty track
         rec.status = "cached" if not rec.ran else "converted"
         rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]
@@ -363,8 +371,9 @@ class Batch:
                 key=_slug(rec.source).replace("transcript-", "subtitles-", 1),
                 description=f"{subtitles} ({len(phrases)} phrases)",
             )
-        self.logger.info("%s: %s → %s (%.1f s of audio, %d phrases)", rec.status, rec.source, rec.target,
-                         rec.duration, len(rec.phrases))
+        covered = covered_text(speech_covered(transcribe_metas(self.scheduler.store, rec.plan)))
+        self.logger.info("%s: %s → %s (%.1f s of audio; %s%d phrases)", rec.status, rec.source, rec.target,
+                         rec.duration, covered, len(rec.phrases))
         if rec.unsaid:
             self.logger.warning("%s: %d phrase(s) not said (silent in the output; strict makes this an error): %s",
                                 rec.source, len(rec.unsaid), "; ".join(_unsaid_line(u) for u in rec.unsaid))

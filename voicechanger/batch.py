@@ -39,6 +39,7 @@ class Outcome:
     ran: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()  # warnings of a finished recording (notices.py)
     unsaid: tuple[dict, ...] = ()  # phrases the voice could not say (outputs.unsaid_phrases)
+    speech_covered: float | None = None  # share of its speech the phrases say (notices.speech_covered)
 
 
 def find_recordings(folder: Path, skip: Path | None = None) -> list[Path]:
@@ -143,6 +144,7 @@ def convert_folder(pairs: list[tuple[Path, Path]], settings: Settings, store: St
                 advance()
         status = "cached" if result.cached else "converted"
         return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
-                       notices=tuple(result.notices), unsaid=tuple(result.unsaid))
+                       notices=tuple(result.notices), unsaid=tuple(result.unsaid),
+                       speech_covered=result.speech_covered)
 
     return run_batch(pairs, one, settings.workers, debug)

@@ -122,6 +122,7 @@ def _fail(exc: BaseException, debug: bool) -> None:
 
 
 def _summary(result: Any) -> None:
+    from .notices import covered_text
     from .plan import STAGE_ORDER
 
     table = Table(title=escape(f"{result.input.name} → {result.output}"), show_header=True, header_style="bold")
@@ -134,7 +135,8 @@ def _summary(result: Any) -> None:
     console.print(table)
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
-    console.print(f"audio {result.duration:.1f} s; {state}; transcript: {result.transcript}", markup=False)
+    console.print(f"audio {result.duration:.1f} s; {covered_text(result.speech_covered)}{state}; "
+                  f"transcript: {result.transcript}", markup=False)
     _notices(result.notices)
     _report_unsaid(result.input, result.unsaid)
 
@@ -311,12 +313,15 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
 
 def report_batch(outcomes: list) -> int:
     """Print the batch summary table; the exit code is 1 when any recording failed."""
+    from .notices import percent
+
     table = Table(title="batch", header_style="bold")
-    for column in ("input", "status", "audio s", "seconds", "output / error"):
+    for column in ("input", "status", "audio s", "speech covered", "seconds", "output / error"):
         table.add_column(column, overflow="fold")
     for item in outcomes:
         style = {"failed": "red", "cached": "cyan"}.get(item.status, "green")
         table.add_row(escape(str(item.input)), f"[{style}]{item.status}[/]", f"{item.duration:.1f}",
+                      percent(item.speech_covered),
                       f"{item.seconds:.1f}", escape(item.error or str(item.output)))
     console.print(table)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("converted", "cached", "failed")}

@@ -24,8 +24,15 @@ from .engines.asr import Hold, unload_models
 from .engines.tts import close_voices
 from .graph import Events, Graph, Node
 from .memory import limit_arenas, release_free_memory
-from .notices import recording_notices
-from .outputs import check_unsaid, recording_phrases, unsaid_phrases, write_output, write_subtitles
+from .notices import recording_notices, speech_covered, transcribe_metas
+from .outputs import (
+    check_unsaid,
+    recording_phrases,
+    subtitle_offset,
+    unsaid_phrases,
+    write_output,
+    write_subtitles,
+)
 from .phrases import StressedPhrase
 from .plan import Chain, Plan, plan_recording, plan_script
 from .stages import STAGES, Stage
@@ -51,6 +58,7 @@ class Result:
     notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
     unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
     phrases: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, words
+    speech_covered: float | None = None  # share of the input's speech its phrases say (notices.speech_covered)
     subtitles: Path | None = None
 
     def phrase_spans(self) -> list[tuple[float, float]]:
@@ -233,10 +241,12 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     unsaid = unsaid_phrases(graph, plan)
     check_unsaid(unsaid, input_path, settings.strict)
     phrases = recording_phrases(transcript)
-    written = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"])
+    written = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"],
+                              subtitle_offset(input_path, output_path))
     write_output(final, input_path, output_path, settings, subtitles or (written if phrases else None))
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
                                 final.meta["duration"], settings.mix.mode)
+    covered = speech_covered(transcribe_metas(store, plan))
     return Result(
         input=input_path,
         output=output_path,
@@ -253,6 +263,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         unsaid=unsaid,
         phrases=phrases,
         subtitles=written,
+        speech_covered=covered,
     )
 
 

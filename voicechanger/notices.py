@@ -1,5 +1,6 @@
 """What a successful run must still tell the user: a truncated input file, speech that a time limit
-left out, no speech at all, a voice rushed to keep up with the speaker. Read from the artifacts' metadata, so a cached rerun says it too."""
+left out or that no phrase says, repetitions the recogniser invented, no speech at all, a voice
+rushed to keep up with the speaker. Read from the artifacts' metadata, so a cached rerun says it too."""
 
 from __future__ import annotations
 
@@ -34,6 +35,52 @@ def skipped_speech(input_path: Path, transcribe_meta: dict[str, Any], rate: int)
             "(raise whisper.max_seconds_per_audio_second, or use a faster profile or device)")
 
 
+def _ranges(spans: list[list[float]], shown: int = 6) -> str:
+    text = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans[:shown])
+    return text + (f" and {len(spans) - shown} more" if len(spans) > shown else "")
+
+
+def speech_covered(transcribe_metas: list[dict[str, Any]]) -> float | None:
+    """The share of the input's speech (Silero VAD) that the phrases' words cover; None when the
+    transcriptions predate the measure or there is no speech."""
+    found = [meta["coverage"] for meta in transcribe_metas if "coverage" in meta]
+    speech = sum(c["speech"] for c in found)
+    if len(found) < len(transcribe_metas) or speech <= 0:
+        return None
+    return min(1.0, sum(c["covered"] for c in found) / speech)
+
+
+def percent(share: float | None) -> str:
+    """A share as '97%' ('' when not measured)."""
+    return "" if share is None else f"{share:.0%}"
+
+
+def covered_text(share: float | None) -> str:
+    """'speech covered 97%; ' for a run's summary line ('' when not measured)."""
+    return "" if share is None else f"speech covered {percent(share)}; "
+
+
+def uncovered_speech(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> str | None:
+    """Where the input has speech that no phrase says, after a second decoding heard nothing there."""
+    spans = [span for meta in transcribe_metas for span in meta.get("coverage", {}).get("uncovered", [])]
+    if not spans:
+        return None
+    share = speech_covered(transcribe_metas)
+    return (f"input {input_path}: {covered_text(share)}no phrase says the speech at {_ranges(spans)} (the recogniser heard no words "
+            "there, twice); listen to it, and say it with --script if it is speech")
+
+
+def loops_cut(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> str | None:
+    """The repetitions the recogniser wrote that the audio does not hold, which the voice says once."""
+    loops = [loop for meta in transcribe_metas for loop in meta.get("loops", [])]
+    if not loops:
+        return None
+    shown = "; ".join(f"at {loop['start']:.1f} s {loop['text']!r} x{loop['copies']}" for loop in loops[:4])
+    more = f" and {len(loops) - 4} more" if len(loops) > 4 else ""
+    return (f"input {input_path}: the recogniser repeated {len(loops)} phrase(s) more often than the audio holds "
+            f"({shown}{more}); the voice says each once")
+
+
 def no_speech(input_path: Path, output_path: Path, duration: float, mix_mode: str = "replace") -> str:
     if mix_mode != "replace":  # gaps and voiceover keep the original wherever nobody speaks
         return f"input {input_path}: no speech found; {output_path} is the original audio ({duration:.1f} s)"
@@ -54,6 +101,13 @@ def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> str |
             f"own pace, the worst {worst:.1f}x): the speaker talks faster than the voice, which may be hard to follow")
 
 
+def transcribe_metas(store: Store, plan: Any) -> list[dict[str, Any]]:
+    """The metadata of the recording's transcribed chunks (a scripted chunk has none)."""
+    found = [store.get("transcribe", chain.transcribe.key, verify=False) for chain in plan.chains
+             if chain.transcribe.name == "transcribe"]
+    return [artifact.meta for artifact in found if artifact is not None]
+
+
 def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Path, phrases: int,
                       duration: float, mix_mode: str = "replace") -> list[str]:
     """The notices of one converted recording (``plan`` is its plan.Plan)."""
@@ -62,10 +116,9 @@ def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Pa
     if decoded is not None:
         notices.append(truncated_input(input_path, decoded.meta))
         rate = decoded.meta["sample_rate"]
-        for chain in plan.chains:
-            transcribed = store.get("transcribe", chain[0].key, verify=False)
-            if transcribed is not None:
-                notices.append(skipped_speech(input_path, transcribed.meta, rate))
+        transcribed = transcribe_metas(store, plan)
+        notices += [skipped_speech(input_path, meta, rate) for meta in transcribed]
+        notices += [uncovered_speech(input_path, transcribed), loops_cut(input_path, transcribed)]
     prosodies = [store.get("prosody", chain[3].key, verify=False) for chain in plan.chains]
     notices.append(rushed_voice(input_path, [artifact.meta for artifact in prosodies if artifact is not None]))
     if phrases == 0:
