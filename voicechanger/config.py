@@ -55,6 +55,8 @@ class MixSettings(_Strict):
     attack_ms: float = Field(200.0, ge=0, le=2000)    # voiceover: the duck's fall before a phrase
     release_ms: float = Field(400.0, ge=0, le=3000)   # voiceover: its rise after the phrase
     crossfade_ms: float = Field(30.0, ge=0, le=500)   # gaps: the original fades out/in at phrase edges
+    # gaps, voiceover: the voice's loudness (LUFS); None: that of the original speech it replaces
+    voice_lufs: float | None = Field(None, ge=-60, le=-5)
 
 
 class Settings(_Strict):

@@ -1,8 +1,9 @@
 """The new voice and the original's audio in one signal: where the original plays and how loud.
 
-The original's gain is 1 between phrases and ``floor`` under them (0 in ``gaps`` mode, the duck depth
-in ``voiceover`` mode), with raised-cosine ramps that end at a phrase's first sound and start at its
-last. Everything works block by block, so memory does not depend on the recording's length.
+The original's gain is ``floor`` over the spans it gives way in (0 in ``gaps`` mode, the duck depth in
+``voiceover`` mode) and 1 elsewhere, with raised-cosine ramps outside each span: they end at its first
+sound and start after its last. The voice has one gain of its own. Everything works block by block,
+so memory does not depend on the recording's length.
 """
 
 from __future__ import annotations
@@ -86,12 +87,33 @@ def original_gain(spans: list[tuple[float, float]], ducking: Ducking, first: int
     return 1.0 - (1.0 - ducking.floor) * under
 
 
+def voice_gain(voice_lufs: float | None, target_lufs: float | None) -> float:
+    """The gain that brings the voice (at ``voice_lufs``) to ``target_lufs``; 1 when either is unknown
+    (a silent voice, an original without speech)."""
+    if voice_lufs is None or target_lufs is None or not np.isfinite(voice_lufs) or not np.isfinite(target_lufs):
+        return 1.0
+    return float(10 ** ((target_lufs - voice_lufs) / 20))
+
+
+def peak_room(voice: np.ndarray, bed: np.ndarray, peak: float) -> float:
+    """The largest factor k for which ``k * voice + bed`` stays within ``peak`` on every sample and
+    channel (inf when nothing limits it). ``voice`` is mono (frames,), ``bed`` (frames, channels).
+    Samples where the bed alone is over ``peak`` are left out: the original is kept at its own level,
+    and no gain on the voice could bring them back."""
+    v = np.broadcast_to(np.asarray(voice, dtype=np.float64)[:, None], bed.shape)
+    heard = (np.abs(v) > 0) & (np.abs(bed) <= peak)
+    if not np.any(heard):
+        return float("inf")
+    v, b = v[heard], np.asarray(bed, dtype=np.float64)[heard]
+    return float(np.min((peak - b * np.sign(v)) / np.abs(v)))
+
+
 def mixed_blocks(voice: PcmStream, original: PcmStream | None, spans: list[tuple[float, float]],
-                 ducking: Ducking, original_level: float, channels: int, rate: int = MIX_RATE,
-                 block: int = 1 << 16) -> Iterator[np.ndarray]:
-    """(frames, channels) float32 blocks: the voice (mono, on every channel) plus the original times
-    ``original_level`` and its ducking gain. The original's length rules when there is one (the voice
-    is cut or padded with silence to it); else the voice's."""
+                 ducking: Ducking, channels: int, rate: int = MIX_RATE,
+                 block: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(voice, bed) blocks: the voice mono (frames,) float32, and the original times its ducking gain
+    (frames, channels) float32, or None without an original. The original's length rules when there
+    is one (the voice is cut or padded with silence to it); else the voice's."""
     position = 0
     while True:
         source = original.read(block) if original is not None else None
@@ -99,9 +121,10 @@ def mixed_blocks(voice: PcmStream, original: PcmStream | None, spans: list[tuple
         frames = len(speech) if source is None else len(source)
         if frames == 0:
             return
-        out = np.zeros((frames, channels), dtype=np.float64)
-        out[: len(speech)] = speech[:frames, None]
+        said = np.zeros(frames, dtype=np.float32)
+        said[: len(speech)] = speech[:frames]
+        bed = None
         if source is not None:
-            out += source * (original_gain(spans, ducking, position, frames, rate) * original_level)[:, None]
+            bed = (source * original_gain(spans, ducking, position, frames, rate)[:, None]).astype(np.float32)
         position += frames
-        yield out.astype(np.float32)
+        yield said, bed

@@ -88,13 +88,13 @@ def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[l
         synthesize = make_node("synthesize", settings, (stress,), label=label)
         prosody = make_node("prosody", settings, (decode, stress, synthesize), label=label)
         chains.append(Chain(transcribe, stress, synthesize, prosody))
-    prosodies = tuple(c.prosody for c in chains)
+    prosodies, stresses = tuple(c.prosody for c in chains), tuple(c.stress for c in chains)
     mixed = is_video(fmt) or settings.mix.mode != "replace"
     # The mix reads the voice losslessly (wav); an audio output in replace mode keeps today's concat.
     concat = make_node("concat", settings, (decode, *prosodies), format="wav" if mixed else fmt)
-    mix = (make_node("mix", settings, (decode, concat, *prosodies), format=AUDIO_FORMAT.get(fmt, fmt),
+    mix = (make_node("mix", settings, (decode, concat, *prosodies, *stresses), format=AUDIO_FORMAT.get(fmt, fmt),
                      path=decode.param_dict()["path"]) if mixed else None)
-    transcript = make_node("transcript", settings, tuple(c.stress for c in chains), recording=root_key)
+    transcript = make_node("transcript", settings, stresses, recording=root_key)
     return Plan(decode, chunk, chains, concat, transcript, mix)
 
 
