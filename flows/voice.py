@@ -61,10 +61,9 @@ from voicechanger.notices import covered_text, recording_notices, speech_covered
 from voicechanger.outputs import (
     check_unsaid,
     recording_phrases,
-    subtitle_offset,
     unsaid_phrases,
     write_output,
-    write_subtitles,
+    write_recording_subtitles,
 )
 from voicechanger.plan import Plan, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
@@ -354,8 +353,8 @@ class Batch:
         check_unsaid(rec.unsaid, rec.source, self.settings.strict)
         rec.duration = float(final.meta["duration"])
         phrases = recording_phrases(transcript)
-        subtitles = write_subtitles(phrases, rec.target, self.settings.subtitles, rec.duration,
-                                    subtitle_offset(rec.source, rec.target))
+        subtitles = write_recording_subtitles(graph, rec.plan, phrases, rec.source, rec.target,
+                                              self.settings.subtitles, rec.duration)
         write_output(final, rec.source, rec.target, self.settings, subtitles if phrases else None)  # no empty track
         rec.status = "cached" if not rec.ran else "converted"
         rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]

@@ -28,10 +28,9 @@ from .notices import recording_notices, speech_covered, transcribe_metas
 from .outputs import (
     check_unsaid,
     recording_phrases,
-    subtitle_offset,
     unsaid_phrases,
     write_output,
-    write_subtitles,
+    write_recording_subtitles,
 )
 from .phrases import StressedPhrase
 from .plan import Chain, Plan, plan_recording, plan_script
@@ -241,8 +240,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     unsaid = unsaid_phrases(graph, plan)
     check_unsaid(unsaid, input_path, settings.strict)
     phrases = recording_phrases(transcript)
-    written = write_subtitles(phrases, output_path, settings.subtitles, final.meta["duration"],
-                              subtitle_offset(input_path, output_path))
+    written = write_recording_subtitles(graph, plan, phrases, input_path, output_path, settings.subtitles,
+                                        final.meta["duration"])
     write_output(final, input_path, output_path, settings, subtitles or (written if phrases else None))
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
                                 final.meta["duration"], settings.mix.mode)

@@ -15,7 +15,7 @@ from .graph import Graph
 from .phrases import SaidPhrase, StressedPhrase
 from .plan import Plan
 from .store import Artifact
-from .video import is_video, mux
+from .video import audio_delay, is_video, mux
 
 
 def unsaid_phrases(graph: Graph, plan: Plan) -> list[dict[str, Any]]:
@@ -52,13 +52,46 @@ def recording_phrases(transcript: Artifact) -> list[dict[str, Any]]:
     return json.loads(transcript.file("transcript.json").read_text(encoding="utf-8"))["phrases"]
 
 
-def write_subtitles(phrases: list[dict[str, Any]], output: Path, fmt: str, duration: float) -> Path | None:
-    """``output`` with the extension .srt or .vtt beside it, one cue per phrase (none for 'none')."""
-    from .subtitles import phrase_cues, write_cues
+def subtitle_offset(input_path: Path, output_path: Path) -> float:
+    """Where the phrases' time 0 lies on the output's timeline: a video output keeps the input's
+    picture, and its audio (on which the phrases are timed) may start after it; 0 for an audio output."""
+    return audio_delay(input_path) if is_video(output_format(output_path)) else 0.0
+
+
+def as_said(graph: Graph, plan: Plan, phrases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The phrases timed where the voice says them (a cue shows while its words are heard, and
+    Whisper's phrase edges can be 0.3 s off the speech, which the voice's placing corrects); a phrase
+    the voice does not say keeps its own times."""
+    from .stages.mix import said_spans
+
+    prosodies = [graph.store.get("prosody", chain.prosody.key, verify=False) or graph.ensure(chain.prosody)
+                 for chain in plan.chains]
+    spans = said_spans(prosodies)
+    if len(spans) != len(phrases):  # not one piece per phrase: keep the transcript's times
+        return phrases
+    return [phrase if span is None else {**phrase, "start": span[0], "end": span[1]}
+            for phrase, span in zip(phrases, spans)]
+
+
+def write_subtitles(phrases: list[dict[str, Any]], output: Path, fmt: str, duration: float,
+                    offset: float = 0.0) -> Path | None:
+    """``output`` with the extension .srt or .vtt beside it, one cue per phrase (none for 'none'),
+    ``offset`` seconds later than the phrases (see subtitle_offset)."""
+    from .subtitles import phrase_cues, shifted, write_cues
 
     if fmt == "none":
         return None
-    return write_cues(phrase_cues(phrases, duration), output.with_suffix("." + fmt), fmt)
+    return write_cues(shifted(phrase_cues(phrases, duration), offset), output.with_suffix("." + fmt), fmt)
+
+
+def write_recording_subtitles(graph: Graph, plan: Plan, phrases: list[dict[str, Any]], input_path: Path,
+                              output_path: Path, fmt: str, duration: float) -> Path | None:
+    """The subtitles beside a recording's output: its phrases as the voice says them, on the output's
+    timeline (write_subtitles)."""
+    if fmt == "none":
+        return None
+    return write_subtitles(as_said(graph, plan, phrases), output_path, fmt, duration,
+                           subtitle_offset(input_path, output_path))
 
 
 def write_output(final: Artifact, input_path: Path, output_path: Path, settings: Settings,

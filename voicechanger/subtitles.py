@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .audio import part_name
@@ -193,3 +193,9 @@ def phrase_cues(phrases: list[dict], duration: float) -> list[Cue]:
         cues.append(Cue(start, end, text))
         previous_end = end
     return cues
+
+
+def shifted(cues: list[Cue], seconds: float) -> list[Cue]:
+    """The cues ``seconds`` later (onto a video's timeline, where the audio starts that late)."""
+    return [replace(c, start=round(c.start + seconds, 3), end=round(c.end + seconds, 3)) for c in cues] if seconds \
+        else cues

@@ -102,9 +102,21 @@ def _start(entry: dict) -> float:
         return 0.0
 
 
+def _audio_delay(info: dict) -> float:
+    return max(0.0, _start(info["audio"]) - _start(info["format"]))
+
+
+def audio_delay(source: Path) -> float:
+    """How long after the file's start its (first) audio starts, in seconds: where a video's timeline
+    puts the audio's time 0, on which the phrases, the voice and the subtitles are timed."""
+    return _audio_delay(probe(source))
+
+
 def mux(source: Path, audio: Path, target: Path, *, language: str, keep_original: bool,
         subtitles: Path | None = None) -> None:
-    """Write ``target`` whole or not at all: the muxed file appears under its name only when complete."""
+    """Write ``target`` whole or not at all: the muxed file appears under its name only when complete.
+    ``audio`` starts with the original's audio (it is placed where that starts); ``subtitles`` are
+    timed on the video's timeline, as the file written beside the output is (outputs.py)."""
     fmt = VIDEO_FORMATS[target.suffix.lower()]
     info = probe(source)
     original = info["audio"]
@@ -114,7 +126,7 @@ def mux(source: Path, audio: Path, target: Path, *, language: str, keep_original
     part = part_name(target)
     command = mux_command(source, audio, part, fmt, language=language_tag(language), keep_original=keep_original,
                           original_codec=str(original.get("codec_name")), original_language=original_language,
-                          subtitles=subtitles, audio_delay=_start(original) - _start(info["format"]))
+                          subtitles=subtitles, audio_delay=_audio_delay(info))
     try:
         result = subprocess.run(command, capture_output=True, text=True, **interrupt.CHILD)
         interrupt.check()  # an interrupted run writes no output

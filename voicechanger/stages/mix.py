@@ -29,16 +29,21 @@ from .base import Context, Output, Stage
 from .concat import BLOCK, pieces, read_blocks
 
 
-def voice_spans(prosodies: list[Artifact]) -> list[tuple[float, float]]:
-    """(start, end) in seconds on the output's timeline of where the new voice is heard, sorted."""
-    spans = []
+def said_spans(prosodies: list[Artifact]) -> list[tuple[float, float] | None]:
+    """Per phrase, in chunk and phrase order: (start, end) in seconds on the output's timeline of where
+    the new voice is heard saying it; None for a phrase it does not say."""
+    spans: list[tuple[float, float] | None] = []
     for artifact in prosodies:
         rate, audio = artifact.meta["sample_rate"], artifact.array("audio")
         for piece in pieces([artifact], rate):
             heard = sounding_span(audio[piece.offset : piece.offset + piece.length], rate)
-            if heard is not None:
-                spans.append(((piece.start + heard[0]) / rate, (piece.start + heard[1]) / rate))
-    return sorted(spans)
+            spans.append(None if heard is None else ((piece.start + heard[0]) / rate, (piece.start + heard[1]) / rate))
+    return spans
+
+
+def voice_spans(prosodies: list[Artifact]) -> list[tuple[float, float]]:
+    """(start, end) in seconds on the output's timeline of where the new voice is heard, sorted."""
+    return sorted(span for span in said_spans(prosodies) if span is not None)
 
 
 def phrase_spans(stresses: list[Artifact]) -> list[tuple[float, float]]:
