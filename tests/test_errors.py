@@ -187,6 +187,7 @@ def test_odd_paths(tmp_path):
     assert target.is_file() and target.stat().st_size > 1000
     assert result.stdout.splitlines()[-1] == str(target)
     assert f"subtitles: {target.with_suffix('.srt')}\n" in result.stderr
+    assert "speech covered 100%" in result.stdout + result.stderr  # one prompt: every word of it said
     # the output and its subtitles, nothing half-written beside them
     assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, target.with_suffix(".srt").name])
 

@@ -136,3 +136,22 @@ def test_uncovered_speech_is_what_no_word_is_near() -> None:
     regions = [(0.0, 2.0), (3.0, 3.2), (4.0, 6.0)]
     words = [{"start": 0.2, "end": 1.0}, {"start": 4.0, "end": 4.5}]
     assert recheck.uncovered(regions, words) == [(1.25, 2.0), (4.75, 6.0)]
+
+
+def test_the_warnings_name_what_is_left_and_what_was_cut(tmp_path) -> None:
+    """The notices read the transcribe artifacts' records: the share covered, each uncovered stretch's
+    time range, and each loop cut with its copies."""
+    from voicechanger.notices import loops_cut, speech_covered, uncovered_speech
+
+    source = tmp_path / "звонок 1.wav"
+    metas = [{"coverage": {"speech": 40.0, "covered": 38.0, "uncovered": [[12.25, 13.5], [30.0, 30.75]]},
+              "loops": [{"start": 3.5, "end": 4.3, "text": "Здравствуйте.", "copies": 10}]},
+             {"coverage": {"speech": 10.0, "covered": 10.0, "uncovered": []}, "loops": []}]
+    assert speech_covered(metas) == pytest.approx(0.96)
+    warning = uncovered_speech(source, metas)
+    assert warning is not None and "speech covered 96%" in warning and "12.2-13.5 s, 30.0-30.8 s" in warning
+    assert str(source) in warning
+    cut = loops_cut(source, metas)
+    assert cut is not None and "at 3.5 s 'Здравствуйте.' x10" in cut
+    assert uncovered_speech(source, metas[1:]) is None and loops_cut(source, metas[1:]) is None
+    assert speech_covered([{"phrases": []}]) is None  # transcribed before the measure existed
