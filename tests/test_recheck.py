@@ -155,3 +155,17 @@ def test_the_warnings_name_what_is_left_and_what_was_cut(tmp_path) -> None:
     assert cut is not None and "at 3.5 s 'Здравствуйте.' x10" in cut
     assert uncovered_speech(source, metas[1:]) is None and loops_cut(source, metas[1:]) is None
     assert speech_covered([{"phrases": []}]) is None  # transcribed before the measure existed
+
+
+def test_a_segment_without_word_times_keeps_its_words() -> None:
+    """A segment whose text came back without word times is not dropped: its words are spread over
+    its span, marked untimed (prosody then fits them to the speech it finds there)."""
+    from faster_whisper.transcribe import Segment
+
+    segment = Segment(id=1, seek=0, start=1.0, end=2.5, text=" Здравствуйте, как дела?", tokens=[],
+                      avg_logprob=-0.3, compression_ratio=1.2, no_speech_prob=0.1, words=None, temperature=0.0)
+    plain = asr._segment(segment, 10.0)
+    assert plain is not None and [w["word"] for w in plain["words"]] == [" Здравствуйте,", " как", " дела?"]
+    assert plain["words"][0]["start"] == 11.0 and plain["words"][-1]["end"] == 12.5
+    assert all(not w["timed"] for w in plain["words"])
+    assert all(a["end"] == b["start"] for a, b in zip(plain["words"], plain["words"][1:]))

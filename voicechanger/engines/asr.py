@@ -230,14 +230,27 @@ def speech_after(audio: np.ndarray, seconds: float) -> bool:
     return len(rest) > 0 and bool(get_speech_timestamps(rest))
 
 
+def _spread(text: str, start: float, end: float, probability: float) -> list[dict[str, Any]]:
+    """Words of ``text`` spread over start..end by their length, marked untimed: a segment whose text
+    came without word times keeps its words (prosody fits untimed words to the speech it finds)."""
+    pieces = text.split()
+    weights = np.cumsum([0] + [len(p) + 1 for p in pieces]) / max(sum(len(p) + 1 for p in pieces), 1)
+    times = start + weights * (end - start)
+    return [{"start": round(float(times[k]), 3), "end": round(float(times[k + 1]), 3), "word": " " + piece,
+             "probability": round(probability, 4), "timed": False} for k, piece in enumerate(pieces)]
+
+
 def _segment(segment: Any, offset: float = 0.0) -> dict[str, Any] | None:
-    """A faster-whisper segment as a plain dict (times + ``offset``), or None when it has no word."""
+    """A faster-whisper segment as a plain dict (times + ``offset``), or None when it has no text."""
     words = [
         {"start": round(w.start + offset, 3), "end": round(w.end + offset, 3), "word": w.word,
          "probability": round(w.probability, 4)}
         for w in (segment.words or [])
         if w.word.strip()
     ]
+    if not words and segment.text.strip() and segment.end > segment.start:
+        words = _spread(segment.text.strip(), segment.start + offset, segment.end + offset,
+                        float(np.exp(min(segment.avg_logprob, 0.0))))
     if not words:
         return None
     return {"start": round(segment.start + offset, 3), "end": round(segment.end + offset, 3),
