@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speech import ROOT, decode
+from speech import ROOT, decode, prompt
 
 RATE = 48000
 DEMO = ROOT / "examples" / "demo-ru.mp3"
@@ -48,14 +48,17 @@ def background(frames: int, rate: int = RATE) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_video(folder: Path, *, container: str = "mp4", with_audio: bool = True, seconds: float | None = None,
-               speech: bool = True) -> Video:
-    """The demo recording (or, with ``speech=False``, nothing) with the background under it, a 25 fps
-    testsrc picture, chapters and a title."""
-    said = decode(DEMO, RATE)
+               speech: bool = True, said: np.ndarray | None = None, gain_db: float = 0.0,
+               audio_start: float = 0.0) -> Video:
+    """The demo recording (or ``said``, mono at RATE; with ``speech=False``, nothing) with the background
+    under it, all ``gain_db`` louder, a 25 fps testsrc picture, chapters and a title. ``audio_start``:
+    the audio stream starts that many seconds after the picture."""
+    said = decode(DEMO, RATE) if said is None else said
     if seconds is not None:
         said = said[: int(seconds * RATE)]
-    speech = said if speech else np.zeros_like(said)
-    bed, shimmer = background(len(speech))
+    scale = 10 ** (gain_db / 20)
+    speech = said * scale if speech else np.zeros_like(said)
+    bed, shimmer = (part * scale for part in background(len(speech)))
     mixed = bed + speech[:, None]
     wav = folder / "original.wav"
     import soundfile
@@ -71,9 +74,10 @@ def make_video(folder: Path, *, container: str = "mp4", with_audio: bool = True,
         ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     audio = ["-map", "1:a", "-c:a", "libopus" if container == "webm" else "aac", "-b:a", "256k"] if with_audio else []
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=25:duration={len(speech) / RATE}",
-         "-i", str(wav), "-i", str(meta), "-map", "0:v", *audio, "-map_metadata", "2", "-map_chapters", "2",
-         *video, "-shortest", "-y", str(path)],
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
+         "-i", f"testsrc=size=320x240:rate=25:duration={len(speech) / RATE + audio_start}",
+         *(["-itsoffset", f"{audio_start}"] if audio_start else []), "-i", str(wav), "-i", str(meta), "-map", "0:v", *audio, "-map_metadata", "2", "-map_chapters", "2",
+         *video, *([] if audio_start else ["-shortest"]), "-y", str(path)],
         check=True, capture_output=True,
     )
     return Video(path, speech, bed, shimmer)
@@ -123,3 +127,28 @@ def voice_regions(replace_audio: np.ndarray, rate: int = RATE, hop_s: float = 0.
     frames = len(mono) // hop
     power = np.mean(mono[: frames * hop].reshape(frames, hop) ** 2, axis=1)
     return 10 * np.log10(power + 1e-20) > -60.0
+
+
+def trimmed(name: str, rate: int = RATE, floor_db: float = -45.0) -> np.ndarray:
+    """A prompt at ``rate`` without the silence around its speech (10 ms frames ``floor_db`` under its
+    loudest frame), so that the pauses placed between prompts are the pauses heard."""
+    audio = decode(prompt(name), rate)
+    hop = rate // 100
+    frames = len(audio) // hop
+    level = 10 * np.log10(np.mean(audio[: frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
+    loud = np.flatnonzero(level > level.max() + floor_db)
+    return audio[loud[0] * hop : (loud[-1] + 1) * hop]
+
+
+def spaced(names: list[str], pauses: list[float], lead_s: float = 1.0,
+           rate: int = RATE) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Trimmed prompts with the given pauses between them (and ``lead_s`` of silence around): the
+    speech, and each prompt's (start, end) in seconds."""
+    parts, spans, position = [np.zeros(int(lead_s * rate), dtype=np.float32)], [], lead_s
+    for index, name in enumerate(names):
+        audio = trimmed(name, rate)
+        spans.append((position, position + len(audio) / rate))
+        pause = pauses[index] if index < len(pauses) else lead_s
+        parts += [audio, np.zeros(int(round(pause * rate)), dtype=np.float32)]
+        position += len(audio) / rate + len(parts[-1]) / rate
+    return np.concatenate(parts), spans

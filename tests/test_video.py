@@ -122,39 +122,44 @@ def test_tracks_languages_titles_and_subtitles(converted):
 # -- mix modes -------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_gaps_keep_the_original_between_phrases(video, converted, regions):
-    """gaps: in every pause (less 0.1 s at each edge, past the crossfades) the output is the original
-    (r >= 0.99); under the phrases the original is gone (its shimmer 40 dB down)."""
-    phrases, pauses = regions
+    """gaps: in every pause of both the voice and the original speaker (less 0.1 s at each edge, past
+    the crossfades) the output is the original (r >= 0.99, level +-1 dB); under the phrases the original
+    is gone (its shimmer 40 dB down). (Where the voice pauses but the speaker still talks, the original
+    stays muted: issue 23, no original speech in a gap.)"""
+    phrases, _pauses = regions
     original, output = audio_track(video.path), audio_track(converted["gaps"].output)
-    inner = [(a + 0.1, b - 0.1) for a, b in pauses if b - a >= 0.5]
+    voiced = voice_regions(audio_track(converted["replace"].output, 0))
+    speaking = voice_regions(video.speech)[: len(voiced)]
+    quiet = ~(voiced[: len(speaking)] | speaking)
+    inner = [(a + 0.1, b - 0.1) for a, b in runs(quiet, 0.01) if b - a >= 0.5]
     assert len(inner) >= 2
     for start, end in inner:
         lo, hi = int(start * RATE), int(end * RATE)
         r = np.corrcoef(original[lo:hi].ravel(), output[lo:hi].ravel())[0, 1]
-        print(f"pause {start:.2f}-{end:.2f} s: r = {r:.4f}")
-        assert r >= 0.99
+        db = 10 * np.log10(np.mean(output[lo:hi] ** 2) / np.mean(original[lo:hi] ** 2))
+        print(f"pause {start:.2f}-{end:.2f} s: r = {r:.4f}, {db:+.2f} dB")
+        assert r >= 0.99 and abs(db) <= 1.0
     cores = [(a + 0.2, b - 0.2) for a, b in phrases if b - a >= 1.0]
     in_pauses = np.median([_shimmer_db(output, a, b) for a, b in inner])
     assert all(_shimmer_db(output, a, b) < in_pauses - 40 for a, b in cores)
 
 
 @pytest.mark.slow
-def test_voiceover_ducks_by_the_configured_depth(converted, regions):
+def test_voiceover_ducks_by_the_configured_depth(video, converted, regions):
     """voiceover: the original under each phrase (past the attack and release) is 15 +- 1 dB below its
-    level in the pauses; the whole is at the target loudness and does not clip."""
-    import pyloudnorm
-
+    level in the pauses; in the pauses it is at the input's own level (+-1 dB: no normalisation of the
+    whole, issue 23), and the whole does not clip."""
     phrases, pauses = regions
-    output = audio_track(converted["voiceover"].output)
+    output, original = audio_track(converted["voiceover"].output), audio_track(video.path)
     in_pauses = [_shimmer_db(output, a + 0.5, b - 0.5) for a, b in pauses if b - a >= 1.2]
+    as_input = [_shimmer_db(original, a + 0.5, b - 0.5) for a, b in pauses if b - a >= 1.2]
     under = [_shimmer_db(output, a + 0.3, b - 0.5) for a, b in phrases if b - a >= 1.2]
     assert in_pauses and len(under) >= 5
     depths = np.array(under) - np.median(in_pauses)
-    print(f"pauses {np.round(in_pauses, 2)}; depth under phrases {np.round(depths, 2)}")
+    print(f"pauses {np.round(in_pauses, 2)} (input {np.round(as_input, 2)}); depth under phrases {np.round(depths, 2)}")
     assert np.all(np.abs(depths + 15.0) <= 1.0)
-    loudness = pyloudnorm.Meter(RATE).integrated_loudness(output.astype(np.float64))
-    print(f"loudness {loudness:.2f} LUFS, peak {20 * np.log10(np.max(np.abs(output))):.2f} dBFS")
-    assert abs(loudness - (-16.0)) <= 1.0
+    assert np.all(np.abs(np.array(in_pauses) - np.array(as_input)) <= 1.0)
+    print(f"peak {20 * np.log10(np.max(np.abs(output))):.2f} dBFS")
     assert np.max(np.abs(output)) < 1.0
 
 

@@ -107,7 +107,11 @@ def _keep(ctx: Context, target: Path, channels: int) -> dict[str, Any]:
     # included: the duck is what keeps it clear. In gaps a spill has the original's background under it.
     under = speaker if settings.mode == "gaps" else merge([*speaker, *voiced])
     original_speech = speech_loudness(audio, rate, speaker)
+    # Both are loudness in the output: the mono voice is on every channel there (BS.1770 sums them, +3 dB
+    # in stereo), while the mono analysis copy of a stereo original reads as loud as the stereo does
+    # (ffmpeg's downmix keeps the power of what both channels share: -17.06 LUFS mono, -16.91 stereo).
     wanted = settings.voice_lufs if settings.voice_lufs is not None else original_speech
+    wanted = None if wanted is None else wanted - 10 * np.log10(channels)
     gain = voice_gain(voice.meta.get("lufs"), wanted)
     limit = 10 ** (output.peak_dbfs / 20)
     voice_raw, bed_raw = ctx.scratch / "voice.f32", ctx.scratch / "bed.f32"
