@@ -49,10 +49,10 @@ def background(frames: int, rate: int = RATE) -> tuple[np.ndarray, np.ndarray]:
 
 def make_video(folder: Path, *, container: str = "mp4", with_audio: bool = True, seconds: float | None = None,
                speech: bool = True, said: np.ndarray | None = None, gain_db: float = 0.0,
-               audio_start: float = 0.0) -> Video:
+               audio_start: float = 0.0, video_start: float = 0.0) -> Video:
     """The demo recording (or ``said``, mono at RATE; with ``speech=False``, nothing) with the background
-    under it, all ``gain_db`` louder, a 25 fps testsrc picture, chapters and a title. ``audio_start``:
-    the audio stream starts that many seconds after the picture."""
+    under it, all ``gain_db`` louder, a 25 fps testsrc picture, chapters and a title. ``audio_start``,
+    ``video_start``: that stream starts so many seconds after the file does."""
     said = decode(DEMO, RATE) if said is None else said
     if seconds is not None:
         said = said[: int(seconds * RATE)]
@@ -74,10 +74,10 @@ def make_video(folder: Path, *, container: str = "mp4", with_audio: bool = True,
         ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     audio = ["-map", "1:a", "-c:a", "libopus" if container == "webm" else "aac", "-b:a", "256k"] if with_audio else []
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
+        ["ffmpeg", "-nostdin", "-v", "error", *(["-itsoffset", f"{video_start}"] if video_start else []), "-f", "lavfi",
          "-i", f"testsrc=size=320x240:rate=25:duration={len(speech) / RATE + audio_start}",
          *(["-itsoffset", f"{audio_start}"] if audio_start else []), "-i", str(wav), "-i", str(meta), "-map", "0:v", *audio, "-map_metadata", "2", "-map_chapters", "2",
-         *video, *([] if audio_start else ["-shortest"]), "-y", str(path)],
+         *video, *([] if audio_start or video_start else ["-shortest"]), "-y", str(path)],
         check=True, capture_output=True,
     )
     return Video(path, speech, bed, shimmer)

@@ -150,6 +150,24 @@ def test_voiceover_levels(paused, mixes):
     assert np.max(np.abs(output)) <= 10 ** (load_settings("normal").output.peak_dbfs / 20) * 1.02
 
 
+@pytest.mark.slow
+def test_a_voice_too_loud_for_the_peak_is_lowered_alone(paused, session_store, tmp_path):
+    """mix.voice_lufs -6 would push the voice over output.peak_dbfs (-1): the voice alone is lowered
+    (one gain for the recording), the output (wav: no codec overshoot) stays within the peak, and the
+    background in the pauses keeps its level."""
+    video, spans = paused
+    result = _convert(video.path, tmp_path / "loud.wav", session_store, **{"mix.mode": "gaps", "mix.voice_lufs": -6.0})
+    meta = result.concat.meta
+    output, original = audio_track(result.output), audio_track(video.path)
+    peak = float(20 * np.log10(np.max(np.abs(output))))
+    print(f"voice lowered {meta['voice_lowered_db']} dB (gain {meta['voice_gain_db']} dB); peak {peak:.2f} dBFS")
+    assert meta["voice_lowered_db"] < -1.0 and peak <= -1.0 + 0.01
+    for (_a, end), (start, _b) in zip(spans, spans[1:]):
+        part = slice(int((end + EDGE_S) * RATE), int((start - EDGE_S) * RATE))
+        if not _heard(meta["spans"], end + EDGE_S, start - EDGE_S):
+            assert abs(10 * np.log10(np.mean(output[part] ** 2) / np.mean(original[part] ** 2))) <= 1.0
+
+
 def _leaked(original_speech: np.ndarray, output: np.ndarray, voice: list[list[float]]) -> tuple[float, int]:
     """The loudest original speech left in the output where the voice does not sound: over 50 ms
     windows holding speech (within 40 dB of its loudest), the output's share of that speech (its
@@ -265,16 +283,21 @@ def _first_subtitle(path: Path) -> float:
 
 
 @pytest.mark.slow
-def test_subtitles_keep_to_a_late_audio_start(session_store, tmp_path):
-    """Audio that starts 2 s after the picture: the soft subtitle track's first cue, and the .srt's,
-    start within 50 ms of the voice's first phrase in the output."""
+@pytest.mark.parametrize("late", ["audio", "video"])
+def test_subtitles_keep_to_a_late_start(session_store, tmp_path, late):
+    """Audio that starts 2 s after the picture, or a picture that starts 1 s after the audio: the soft
+    subtitle track's first cue, and the .srt's, start within 50 ms of the voice's first phrase in the
+    output."""
     from voicechanger.subtitles import read_cues
 
-    speech, _spans = spaced(["vm-login", "agent-loggedoff"], [0.8])
-    video = make_video(tmp_path, said=speech, audio_start=2.0)
+    speech, spans = spaced(["vm-login", "agent-loggedoff"], [0.8])
+    start = {"audio_start": 2.0} if late == "audio" else {"video_start": 1.0}
+    video = make_video(tmp_path, said=speech, **start)
     result = _convert(video.path, tmp_path / "late.mkv", session_store)
     voice, track = _voice_onset(result.output), _first_subtitle(result.output)
     assert result.subtitles is not None
     beside = read_cues(result.subtitles)[0].start
-    print(f"voice's first phrase {voice:.3f} s; soft track's first cue {track:.3f} s; the .srt's {beside:.3f} s")
-    assert voice > 2.0 and abs(track - voice) <= 0.05 and abs(beside - voice) <= 0.05
+    print(f"{late} late: voice's first phrase {voice:.3f} s; soft track's first cue {track:.3f} s; the .srt's "
+          f"{beside:.3f} s")
+    assert abs(voice - spans[0][0] - start.get("audio_start", 0.0)) <= 0.1
+    assert abs(track - voice) <= 0.05 and abs(beside - voice) <= 0.05
