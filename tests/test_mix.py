@@ -254,8 +254,9 @@ def test_peak_room_keeps_the_sum_under_the_peak():
     peak and no further; samples where the original alone is over it are left as they are."""
     from voicechanger.mix import peak_room
 
-    voice = trimmed("pbx-invalid")[: RATE * 3].astype(np.float32)
-    bed = np.stack([trimmed("agent-loggedoff")[: RATE * 3]] * 2, axis=1).astype(np.float32) * 1.5
+    voice, other = trimmed("pbx-invalid"), trimmed("agent-loggedoff")
+    frames = min(len(voice), len(other))
+    voice, bed = voice[:frames].astype(np.float32), np.stack([other[:frames]] * 2, axis=1).astype(np.float32) * 1.5
     peak = 10 ** (-1 / 20)
     room = peak_room(voice * 4.0, bed, peak)
     summed = room * 4.0 * voice[:, None] + bed
