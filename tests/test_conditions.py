@@ -57,6 +57,9 @@ def measured(condition_dir: Path, quality_input, normal_result, session_store):
 
 
 ALL = ["clean", *conditions.NAMES]
+HARD = list(conditions.HARD_NAMES)
+HUM_MIN_R = 0.9
+PLAIN_COVERED = 0.95
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -91,3 +94,45 @@ def test_no_worse_than_before(measured, name: str) -> None:
     wer_before, r_before = BEFORE[name]
     assert figures.wer <= wer_before + WER_NOISE + WER_NOISE_WORDS / figures.words
     assert figures.log_f0_r >= r_before - R_NOISE
+
+
+def plain_whisper_words(path: Path) -> str:
+    """What plain faster-whisper hears (Whisper base, batched, its default VAD and gates)."""
+    from faster_whisper import BatchedInferencePipeline
+
+    from speech import decode, referee_model
+
+    segments, _info = BatchedInferencePipeline(referee_model()).transcribe(decode(path), language="ru")
+    return " ".join(s.text.strip() for s in segments)
+
+
+@pytest.mark.parametrize("name", HARD)
+def test_phrases_cover_what_whisper_hears(measured, condition_dir: Path, name: str) -> None:
+    """The phrases say at least 95 % of the words plain faster-whisper hears in the input: a word of it
+    that the alignment finds opposite one of theirs (spelt alike or not) is said."""
+    import jiwer
+
+    from speech import words_for_wer
+
+    _figures, result = measured(name)
+    plain = " ".join(words_for_wer(plain_whisper_words(conditions.build(name, condition_dir).path)))
+    said = " ".join(words_for_wer(" ".join(p["text"] for p in result.phrases)))
+    counts = jiwer.process_words(plain, said or "<empty>")
+    heard = counts.hits + counts.substitutions + counts.deletions
+    print(f"{name}: {heard - counts.deletions} of {heard} plain words said; speech covered {result.speech_covered}")
+    assert 1 - counts.deletions / heard >= PLAIN_COVERED
+    assert result.speech_covered is not None and result.speech_covered >= PLAIN_COVERED
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_cue_holds_a_loop(measured, name: str) -> None:
+    """No phrase repeats one word or phrase three or more times in a row."""
+    from voicechanger.engines.recheck import find_loops
+
+    _figures, result = measured(name)
+    assert [p["text"] for p in result.phrases if find_loops(p["words"])] == []
+
+
+def test_the_voice_follows_the_speaker_not_the_hum(measured) -> None:
+    """Under 50 Hz hum and hiss the voice's intonation still follows the speaker's."""
+    assert measured("hum")[0].log_f0_r >= HUM_MIN_R
