@@ -19,7 +19,7 @@ import numpy as np
 
 from speech import RATE, SOUNDS, decode, transcripts, write_wav
 
-FORMAT = 2  # bump when the way conditions are made changes
+FORMAT = 3  # bump when the way conditions are made changes
 CLEAN_SECONDS = 55.0  # speech per condition before any time-scaling (fast: 42 s after it)
 SNR_DB = 10.0
 QUIET_DBFS = -30.0
@@ -273,13 +273,26 @@ def _phone_call(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
     return gsm(dry + ring + hiss), dry, spans
 
 
+def a_weighted_power(audio: np.ndarray) -> float:
+    """Mean square after the A-weighting curve (IEC 61672, 0 dB at 1 kHz): how a sound level meter,
+    and roughly an ear, weighs it; mains hum counts 30 dB less than its raw power."""
+    f2 = np.fft.rfftfreq(len(audio), 1 / RATE) ** 2
+    gain = (12194.0 ** 2 * f2 ** 2) / ((f2 + 20.6 ** 2) * np.sqrt((f2 + 107.7 ** 2) * (f2 + 737.9 ** 2))
+                                       * (f2 + 12194.0 ** 2))
+    spectrum = np.abs(np.fft.rfft(audio)) ** 2
+    return float(np.sum(spectrum * gain ** 2) * 10 ** 0.2 / max(np.sum(spectrum), 1e-30) * np.mean(audio ** 2))
+
+
 def _hum(names: list[str]) -> tuple[np.ndarray, np.ndarray, list]:
-    """A home voice note: 50 Hz hum with harmonics and white hiss, together SNR_DB under the speech
-    (the hum three quarters of that power)."""
+    """A home voice note: 50 Hz hum with harmonics and white hiss, together SNR_DB under the speech as
+    a sound level meter weighs them (A-weighted; the hum three quarters of it). Unweighted, the hum is
+    louder than the speech: the pitch trackers before the hum filter followed it (log-F0 r -0.02)."""
     dry, spans = _join([_prompt(n) for n in names], (0.4, 1.2), seed=8)
-    noise_power = _speech_power(dry) / 10 ** (SNR_DB / 10)
-    hum = mains_hum(len(dry), seed=8) * np.sqrt(0.75 * noise_power)
-    hiss = np.random.default_rng(8).standard_normal(len(dry)) * np.sqrt(0.25 * noise_power)
+    mask = np.repeat(speech_frames(dry), RATE // 100)
+    noise = a_weighted_power(dry[: len(mask)][mask]) / 10 ** (SNR_DB / 10)
+    hum, hiss = mains_hum(len(dry), seed=8), np.random.default_rng(8).standard_normal(len(dry))
+    hum *= np.sqrt(0.75 * noise / a_weighted_power(hum))
+    hiss *= np.sqrt(0.25 * noise / a_weighted_power(hiss))
     return dry + hum + hiss, dry, spans
 
 
