@@ -82,7 +82,7 @@ def decode(path: Path, rate: int = RATE) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _referee_model():
+def referee_model():
     from faster_whisper import WhisperModel
 
     from voicechanger.engines.asr import resolve_model
@@ -100,7 +100,7 @@ def transcribe_text(audio: np.ndarray) -> str:
     import ctranslate2
 
     ctranslate2.set_random_seed(1234)
-    segments, _info = _referee_model().transcribe(
+    segments, _info = referee_model().transcribe(
         np.ascontiguousarray(audio, dtype=np.float32), language="ru", beam_size=5,
         temperature=(0.0, 0.2, 0.4, 0.6), compression_ratio_threshold=2.4,
         condition_on_previous_text=False, vad_filter=True, log_prob_threshold=None, no_speech_threshold=None,
