@@ -63,6 +63,12 @@ def _sliding_power(audio: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
     return (c[ends] - c[starts]) / np.maximum(ends - starts, 1)
 
 
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the runs of True in a boolean array (of frames, mostly)."""
+    edges = np.diff(np.concatenate(([0], np.asarray(flags).astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 def level_db(audio: np.ndarray) -> float:
     """RMS level (dB) of a whole recording, from an even sample of it: enough to tell sound from silence."""
     if audio.size == 0:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cleanup import hum_track, speech_levels
 from ..fades import fade_in, fade_out
-from ..levels import frame_db
+from ..levels import frame_db, true_runs
 
 Span = tuple[float, float]
 
@@ -45,16 +46,12 @@ _GAIN_MIN_DB = -6.0
 _GAIN_MAX_DB = 0.0       # attenuate only: boosts amplified Festival's joins
 _BOOST_RANGE_DB = 20.0
 _LEAD_IN_S = 0.3         # how far before a phrase's first loud sound its weak first consonants may reach
+_LOUD_AHEAD_S = 0.4      # the loud frames an onset is judged against are looked for at least this far on
+_WORD_EDGE_S = 0.1       # how far Whisper's word edges can be off
 _LEAD_IN_GAP_S = 0.06    # the longest quiet gap inside them (a stop's closure; a breath ends earlier)
 
 
 # --------------------------------------------------------------------------- analysis helpers
-
-def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) index pairs of the runs of True in a boolean array."""
-    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
 
 def _sound(audio: np.ndarray, sr: int):
     from .praat import parselmouth
@@ -112,25 +109,36 @@ def robust_contour(audio: np.ndarray, sr: int, *, step: float = 0.01,
     return pitch_contour(audio, sr, step=step, fmin=bounds[0], fmax=bounds[1])
 
 
+def _no_hum(f0: np.ndarray, step: float) -> np.ndarray:
+    """A source pitch track without the runs that hold a mains harmonic steady (cleanup.hum_track)."""
+    return np.where(hum_track(f0, step), 0.0, f0)
+
+
+# The source's pitch is read from its analysis copy (cleanup.analysis_copy: rumble and mains hum taken
+# out), and a track that holds a hum harmonic steady is unvoiced: the voice follows the speaker, not hum.
+
 def speaker_bounds(audio: np.ndarray, sr: int) -> Bounds | None:
-    """The pitch floor/ceiling of a speaker over a whole chunk, from one coarse wide pass: every phrase
-    of the chunk then needs one pitch pass instead of two (see ``source_contour``)."""
-    return _speaker_bounds(_wide_pass(audio, sr, _RANGE_STEP_S)[1])
+    """The pitch floor/ceiling of a speaker over a whole chunk (its analysis copy), from one coarse
+    wide pass: every phrase of the chunk then needs one pitch pass instead of two (``source_contour``)."""
+    return _speaker_bounds(_no_hum(_wide_pass(audio, sr, _RANGE_STEP_S)[1], _RANGE_STEP_S))
 
 
 def chunk_register(audio: np.ndarray, sr: int, bounds: Bounds | None) -> tuple[float, float] | None:
-    """The speaker's log-F0 (median, spread) over a chunk's whole audio, from one coarse pass within
-    ``bounds`` (``speaker_bounds``); None without enough voiced frames."""
+    """The speaker's log-F0 (median, spread) over a chunk's whole audio (its analysis copy), from one
+    coarse pass within ``bounds`` (``speaker_bounds``); None without enough voiced frames."""
     if bounds is None:
         return None
     f0 = pitch_contour(audio, sr, step=_RANGE_STEP_S, fmin=bounds[0], fmax=bounds[1])[1]
-    return pitch_register(_bridge(f0, _RANGE_STEP_S))
+    return pitch_register(_bridge(_no_hum(f0, _RANGE_STEP_S), _RANGE_STEP_S))
 
 
 def source_contour(audio: np.ndarray, sr: int, bounds: Bounds | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(times, F0 in Hz or 0) of a source phrase as the pitch transfer reads it; ``bounds`` from
-    ``speaker_bounds`` of its chunk (else the phrase's own)."""
-    return robust_contour(audio, sr, bounds=bounds)
+    """(times, F0 in Hz or 0) of a source phrase (its analysis copy) as the pitch transfer reads it;
+    ``bounds`` from ``speaker_bounds`` of its chunk (else the phrase's own)."""
+    if bounds is None:
+        bounds = _speaker_bounds(_no_hum(_wide_pass(audio, sr, 0.01)[1], 0.01))
+    t, f0 = robust_contour(audio, sr, bounds=bounds)
+    return t, _no_hum(f0, 0.01)
 
 
 class VoicePitch:
@@ -230,7 +238,7 @@ def speech_onset(audio: np.ndarray, sr: int, at: float, not_before: float, max_g
     hi = min(int((at + 0.3) * sr), len(audio))
     if hi - lo < int(0.05 * sr):
         return at
-    t, db = frame_db(audio[lo:hi], sr)
+    t, db = speech_levels(audio[lo:hi], sr)
     mask = speech_mask(db)
     t = t + lo / sr
     onset, gap = at, 0.0
@@ -254,7 +262,7 @@ def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> fl
     hi = min(int(not_after * sr), len(audio))
     if hi - lo < int(0.03 * sr):
         return at
-    t, db = frame_db(audio[lo:hi], sr)
+    t, db = speech_levels(audio[lo:hi], sr)
     mask = speech_mask(db)
     silent = np.flatnonzero(~mask)
     end = float(t[silent[0]]) if len(silent) else float(t[-1]) + 0.01
@@ -263,25 +271,28 @@ def speech_offset(audio: np.ndarray, sr: int, at: float, not_after: float) -> fl
 
 def voiced_onset(audio: np.ndarray, sr: int, at: float, not_after: float, *, drop_db: float = 30.0) -> float:
     """Where the speech itself starts, from ``at`` on (up to ``not_after``): the first 40 ms within
-    ``drop_db`` of the loud frames of [at, not_after], clearly over the noise floor, and the weaker
+    ``drop_db`` of the loud frames (of [at, not_after], and at least _LOUD_AHEAD_S on), starting before
+    ``not_after`` (give or take _WORD_EDGE_S: Whisper's word edges), clearly over the noise floor, and the weaker
     sounds just before it that belong to the word (an initial "с" 25-35 dB below the vowel, a stop's
     closure): up to _LEAD_IN_S back over quieter speech with gaps under _LEAD_IN_GAP_S. Breath, a
     click and noise are weaker or shorter, and a breath ends a moment before the speech, so a phrase
     that Whisper starts in them starts here instead; ``at`` when nothing is found."""
     lo = max(int((at - 0.5) * sr), 0)
-    hi = min(int(not_after * sr), len(audio))
-    if hi - int(at * sr) < int(0.05 * sr):
+    hi = min(int(max(not_after, at + _LOUD_AHEAD_S) * sr), len(audio))
+    if min(int(not_after * sr), len(audio)) - int(at * sr) < int(0.05 * sr):
         return at
-    t, db = frame_db(audio[lo:hi], sr)
+    t, db = speech_levels(audio[lo:hi], sr)
     t = t + lo / sr
     inside = t >= at
-    if inside.sum() < 4:
+    if (inside & (t < not_after)).sum() < 4:
         return at
     # The noise level is the window's quieter frames (its pause and stops), not its quietest 50 ms:
-    # under steady noise only a few dB separate the two, and speech stands 10-20 dB above it.
+    # under steady noise only a few dB separate the two, and speech stands 10-20 dB above it. The loud
+    # frames are looked for past a short first word ("В", 0.18 s, all of it under the hiss of a voice
+    # note): within it alone the noise itself passed for loud.
     loud, noise = float(np.percentile(db[inside], 95)), float(np.percentile(db, 10))
     strong = (db > max(loud - drop_db, min(noise + 6.0, loud - 6.0))) & inside
-    core = next((i for i, j in true_runs(strong) if j - i >= 4), None)
+    core = next((i for i, j in true_runs(strong) if j - i >= 4 and t[i] < not_after + _WORD_EDGE_S), None)
     if core is None:
         return at
     weak = db > max(loud - drop_db - 12.0, min(noise + 4.0, loud - 6.0))

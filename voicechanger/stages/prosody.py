@@ -34,6 +34,18 @@ def phrase_slots(phrases: Sequence[Phrase], lower: float, upper: float) -> list[
     return slots
 
 
+def shifted(phrases: list[StressedPhrase], by: float) -> list[StressedPhrase]:
+    """The phrases with their times (and their words') moved by ``by`` seconds."""
+    moved: list[StressedPhrase] = []
+    for phrase in phrases:
+        words: list[Word] = [{**w, "start": w["start"] + by, "end": w["end"] + by} for w in phrase.get("words") or []]
+        copy: StressedPhrase = {**phrase, "start": phrase["start"] + by, "end": phrase["end"] + by}
+        if "words" in phrase:
+            copy["words"] = words
+        moved.append(copy)
+    return moved
+
+
 def with_real_onsets(phrases: list[StressedPhrase], audio: np.ndarray, rate: int, lower: float
                      ) -> list[StressedPhrase]:
     """The phrases with each first word (and the phrase) starting where its speech really starts.
@@ -248,6 +260,7 @@ def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhra
 
 
 def run(ctx: Context) -> Output:
+    from ..cleanup import analysis_copy
     from ..engines.prosody import VoicePitch, source_contour, transfer
 
     decoded = ctx.one("decode")
@@ -255,14 +268,18 @@ def run(ctx: Context) -> Output:
     synthesized = ctx.one("synthesize")
     rate = decoded.meta["sample_rate"]
     voice_rate = synthesized.meta["sample_rate"]
-    source_audio = decoded.raw_f32("audio.f32")
     synth_audio = synthesized.array("audio")
     first, last = stressed.meta["span"]
+    origin = first / rate
+    # Everything below reads the chunk's analysis copy (rumble and mains hum taken out: the pitch and
+    # the speech found are the speaker's), on the chunk's own timeline (0 = its first sample).
+    source_audio = analysis_copy(decoded.raw_f32("audio.f32")[first:last], rate)
     said: list[SaidPhrase] = synthesized.meta["phrases"]
-    phrases = with_real_onsets(stressed.meta["phrases"], source_audio, rate, first / rate)
+    phrases = with_real_onsets(shifted(stressed.meta["phrases"], -origin), source_audio, rate, 0.0)
     naturals = natural_lengths(said, synth_audio, voice_rate)
-    phrases = widen_rushed(phrases, naturals, source_audio, rate, last / rate, ctx.settings.prosody.max_squeeze)
-    slots = phrase_slots(phrases, first / rate, last / rate)
+    phrases = widen_rushed(phrases, naturals, source_audio, rate, len(source_audio) / rate,
+                           ctx.settings.prosody.max_squeeze)
+    slots = phrase_slots(phrases, 0.0, len(source_audio) / rate)
     full = ctx.settings.prosody.mode == "full"
     shared: dict[str, Any] = {}
 
@@ -277,8 +294,7 @@ def run(ctx: Context) -> Output:
                 shared["bounds"], shared["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
                 shared["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
                 return shared
-            chunk_audio = np.array(source_audio[first:last], dtype=np.float32)
-            shared["bounds"], shared["register"] = speaker_pitch(chunk_audio, rate) if full else (None, None)
+            shared["bounds"], shared["register"] = speaker_pitch(source_audio, rate) if full else (None, None)
             shared["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
             ctx.memo.put(CHUNK_STAGE, key, {"bounds": shared["bounds"], "register": shared["register"]},
                          {"voice_f0": shared["voice"].contour})
@@ -306,7 +322,8 @@ def run(ctx: Context) -> Output:
                            loudness=full, source_pitch=contour, register=wide["register"],
                            voice_pitch=wide["voice"]).astype(np.float32)
             ctx.memo.put(PHRASE_STAGE, key, {"length": len(out)}, {"audio": out})
-        placed.append({"start": slot[0], "end": slot[1], "length": len(out), "anchors": len(pairs)})
+        placed.append({"start": round(slot[0] + origin, 4), "end": round(slot[1] + origin, 4), "length": len(out),
+                       "anchors": len(pairs)})
         pieces.append(out)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     meta = {"index": stressed.meta["index"], "sample_rate": voice_rate, "phrases": placed,
@@ -318,4 +335,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 10, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 11, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
