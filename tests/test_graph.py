@@ -233,6 +233,7 @@ def _moved(tmp_path: Path, **change) -> set[str]:
 @pytest.mark.parametrize("change, moved", [
     ({"prosody.fit_rate": False}, {"synthesize", "prosody", "concat"}),   # another voice's timing
     ({"voice": "festival:other"}, {"synthesize", "prosody", "concat"}),
+    ({"voice": "olga"}, {"synthesize", "prosody", "concat"}),                # a catalogue voice
     ({"prosody.mode": "full"}, {"prosody", "concat"}),
     ({"output.loudness_lufs": -20.0}, {"concat"}),
     ({"whisper.beam_size": 2}, {"transcribe", "stress", "synthesize", "prosody", "concat", "transcript"}),

@@ -165,8 +165,9 @@ def convert(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="fast, normal, high, or a YAML file.",
                                           show_default="normal"),
     quality: Optional[str] = typer.Option(None, "--quality", help="Alias of --profile (fast|normal|high)."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="backend:name, see `voice voices`.",
-                                        show_default=DEFAULTS.voice),
+    voice: Optional[str] = typer.Option(None, "--voice", help="A catalogue name (olga), backend:name or a voice "
+                                        "file (my-voice.yaml); see `voice voices`.",
+                                        show_default=str(DEFAULTS.voice)),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda.", show_default=DEFAULTS.device),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Recordings converted at once.",
                                           show_default=str(DEFAULTS.workers)),
@@ -455,16 +456,49 @@ def script_command(
         _fail(exc, debug)
 
 
-@app.command()
-def voices() -> None:
-    """List the voices, which are available here, and why others are not."""
+@app.command(epilog=EXIT_HELP)
+def voices(
+    sample: Optional[str] = typer.Option(None, "--sample", metavar="NAME",
+                                         help="Say a short sample in this voice (a name, backend:name or a voice file)."),
+    output: Optional[Path] = typer.Argument(None, help="With --sample: the WAV file to write."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """List the voices: the catalogue's named voices, then the backends' (available here or not, and why)."""
+    try:
+        if sample is None:
+            if output is not None:
+                raise VoiceError(f"{output}: an output file goes with --sample NAME; give the voice to say it in")
+            _list_voices()
+        else:
+            if output is None:
+                raise VoiceError(f"--sample {sample}: give the WAV file to write, e.g. `voice voices --sample {sample} "
+                                 "sample.wav`")
+            from .sample import write_sample
+
+            out.print(str(write_sample(sample, output)), markup=False)
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except Exception as exc:
+        _fail(exc, debug)
+
+
+def _list_voices() -> None:
     from .engines.tts import list_voices
+    from .voices import catalogue
 
     table = Table(header_style="bold")
-    for column in ("voice", "available", "detail"):
+    for column in ("voice", "available", "gender", "register", "detail"):
         table.add_column(column, overflow="fold")
-    for info in list_voices():
-        table.add_row(info.spec, "yes" if info.available else "no", escape(info.detail))
+    backends = {info.spec: info for info in list_voices()}
+    for name, voice in catalogue().items():
+        base = backends.get(voice.base)
+        detail = f"{voice.title}: {voice.description} ({voice.base}, formants x{voice.formant_ratio:g})"
+        table.add_row(name, "yes" if base is not None and base.available else f"no: needs {voice.base}",
+                      voice.gender, f"{voice.median_f0:g} Hz", escape(detail))
+    for info in backends.values():
+        table.add_row(info.spec, "yes" if info.available else "no", "", "", escape(info.detail))
     out.print(table)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from .errors import VoiceError
+from .voices import VoiceDef, voice_setting
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 BUILTIN_PROFILES = ("fast", "normal", "high")
@@ -66,7 +67,9 @@ class Settings(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper: WhisperSettings = WhisperSettings()
     stress: bool = True
-    voice: str = "festival:msu_ru_nsh"
+    # backend:name as typed; a catalogue voice or a voice file as its definition (voices.py), so that
+    # its fields, not its name, key the synthesize stage
+    voice: str | VoiceDef = "festival:msu_ru_nsh"
     prosody: ProsodySettings = ProsodySettings()
     output: OutputSettings = OutputSettings()
     mix: MixSettings = MixSettings()
@@ -171,6 +174,8 @@ def load_settings(profile: str | Path = "normal", overrides: dict[str, Any] | No
     merged = _merge(data, _nest(overrides or {}))
     if "lexicon" in merged:
         merged["lexicon"] = _lexicon(merged["lexicon"], path)
+    if "voice" in merged:
+        merged["voice"] = voice_setting(merged["voice"], path)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

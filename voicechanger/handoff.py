@@ -24,9 +24,16 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def overrides_for(settings: Settings, profile: str | Path) -> dict[str, Any]:
-    """The dotted settings in which ``settings`` differs from ``profile``: what the flow gets as overrides."""
-    base = _flatten(load_settings(profile).model_dump())
-    return {k: v for k, v in _flatten(settings.model_dump()).items() if base.get(k) != v}
+    """The dotted settings in which ``settings`` differs from ``profile``: what the flow gets as overrides.
+    A named voice goes whole (its every field), never field by field: the profile may name its voice as
+    a string, which a part of a voice's fields would replace."""
+    profile_settings = load_settings(profile)
+    base = _flatten(profile_settings.model_dump(exclude={"voice"}))
+    flat = {k: v for k, v in _flatten(settings.model_dump(exclude={"voice"})).items() if base.get(k) != v}
+    if settings.voice != profile_settings.voice:
+        voice = settings.voice
+        flat["voice"] = voice if isinstance(voice, str) else voice.model_dump()
+    return flat
 
 
 def run_prefect(input: Path | str, output: Path | str, *, profile: str | Path, settings: Settings,

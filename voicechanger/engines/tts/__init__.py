@@ -1,6 +1,8 @@
 """Text-to-speech voices: the interface, the registry and the fit-to-length helper.
 
-A voice is named ``backend:name`` (``festival:msu_ru_nsh``, ``silero:xenia``). Backends live in their
+A voice is named ``backend:name`` (``festival:msu_ru_nsh``, ``silero:xenia``), or is a named voice
+of the catalogue or a voice file (voicechanger/voices.py): a backend voice through a transform
+(changed.py). Backends live in their
 own modules and are imported only when one of their voices is asked for, so importing this package
 costs nothing. Each backend module provides ``load(name, device, models_dir) -> Voice`` and
 ``list_voices(models_dir) -> list[VoiceInfo]``.
@@ -18,6 +20,7 @@ import numpy as np
 
 from ...errors import VoiceError
 from ...levels import nonsilent_span
+from ...voices import VoiceDef, catalogue, voice_setting
 
 DEFAULT_VOICE = "festival:msu_ru_nsh"
 
@@ -112,27 +115,38 @@ _cache: dict[tuple[str, str, str], Voice] = {}
 _cache_lock = threading.Lock()
 
 
-def get_voice(spec: str, *, device: str = "cpu", models_dir: Path | None = None) -> Voice:
-    """The voice named ``spec`` ("backend:name"), loaded once per (spec, device, models_dir) per process."""
-    spec = (spec or "").strip()
-    backend, _, name = spec.partition(":")
-    key = (spec, device, str(Path(models_dir).resolve()) if models_dir else "")
+def _unknown(spec: str, models_dir: Path | None) -> VoiceError:
+    everything = [i for i in list_voices(models_dir) if not i.spec.endswith("*")]
+    usable = [i.spec for i in everything if i.available]
+    others = [i.spec for i in everything if not i.available]
+    return VoiceError(
+        f"unknown voice {spec!r}: choose one of {', '.join([*catalogue(), *usable]) or 'none'} (available here)"
+        + (f"; also known but not set up here: {', '.join(others)}" if others else "")
+        + " (see `voice voices`), or give a voice file (my-voice.yaml)")
+
+
+def get_voice(spec: str | VoiceDef, *, device: str = "cpu", models_dir: Path | None = None) -> Voice:
+    """The voice ``spec`` names ("backend:name", a catalogue name, a voice file's path, or a VoiceDef),
+    loaded once per (voice, device, models_dir) per process."""
+    if not isinstance(spec, VoiceDef):
+        spec = voice_setting((spec or "").strip())
+    key = (str(spec), device, str(Path(models_dir).resolve()) if models_dir else "")
     with _cache_lock:
         voice = _cache.get(key)
     if voice is not None:
         return voice
+    if isinstance(spec, VoiceDef):
+        from .changed import ChangedVoice
+
+        voice = ChangedVoice(spec, get_voice(spec.base, device=device, models_dir=models_dir))
+        with _cache_lock:
+            return _cache.setdefault(key, voice)
+    backend, _, name = spec.partition(":")
     if backend == "espeak":
         raise VoiceError(f"voice {spec!r}: {_ESPEAK_NOTE}")
     infos = list_voices(models_dir) if backend in _BACKENDS else []
-    known = {i.spec for i in infos}
-    if backend not in _BACKENDS or spec not in known:
-        everything = [i for i in list_voices(models_dir) if not i.spec.endswith("*")]
-        usable = [i.spec for i in everything if i.available]
-        others = [i.spec for i in everything if not i.available]
-        raise VoiceError(
-            f"unknown voice {spec!r}: choose one of {', '.join(usable) or 'none'} (available here)"
-            + (f"; also known but not set up here: {', '.join(others)}" if others else "")
-            + " (see `voice voices`)")
+    if backend not in _BACKENDS or spec not in {i.spec for i in infos}:
+        raise _unknown(spec, models_dir)
     # Load outside the lock (it can take seconds); a race loads twice and keeps the first.
     voice = _backend(backend).load(name, device=device, models_dir=models_dir)
     with _cache_lock:

@@ -1,0 +1,93 @@
+"""Every catalogue voice on the studio set against the plain voice: round-trip WER, log-F0 r, DNSMOS
+OVRL and the output's median F0 (issue 24's acceptance for the voices).
+
+    .venv/bin/python -m benchmarks.voices                     # plain + every catalogue voice
+    .venv/bin/python -m benchmarks.voices --only olga,boris --work /tmp/v --json out.json
+
+The studio set, the store (transcription is shared by all voices) and the referee's transcripts are
+kept in --work (default benchmarks/work/voices). DNSMOS needs the test extras (speechmos, librosa).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+PLAIN = "festival:msu_ru_nsh"
+COLUMNS = [("voice", "voice"), ("gender", "gender"), ("wer", "WER"), ("log_f0_r", "log-F0 r"),
+           ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_sig", "SIG"), ("median_f0", "median F0 Hz")]
+
+
+def median_f0(audio: np.ndarray, rate: int) -> float:
+    """Median F0 of the voiced frames (Praat, 75-500 Hz: either gender's range)."""
+    from voicechanger.engines.praat import parselmouth
+
+    pitch = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=rate).to_pitch(0.01, 75, 500)
+    f0 = pitch.selected_array["frequency"]
+    return float(np.median(f0[f0 > 0]))
+
+
+def dnsmos(audio: np.ndarray, rate: int) -> tuple[float, float]:
+    """(OVRL, SIG) of DNSMOS P.835 over the whole output (9 s windows, 1 s hop)."""
+    from speechmos import dnsmos as model
+
+    scores = model.run(np.clip(audio, -1, 1).astype(np.float32), sr=rate)
+    return float(scores["ovrl_mos"]), float(scores["sig_mos"])
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |",
+             "|" + "|".join("---" if key in ("voice", "gender") else "---:" for key, _ in COLUMNS) + "|"]
+    lines += ["| " + " | ".join(str(row[key]) for key, _ in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "voices")
+    parser.add_argument("--only", default="", help="comma-separated voice names (plain: festival:msu_ru_nsh)")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args(argv)
+
+    import conditions
+    from conftest import QUALITY_PROMPTS
+    from roundtrip import Referee, measure
+
+    from speech import RATE, assemble, decode
+    from voicechanger.config import load_settings
+    from voicechanger.pipeline import convert
+    from voicechanger.store import Store
+    from voicechanger.voices import catalogue
+
+    voices = [n for n in args.only.split(",") if n] or [PLAIN, *catalogue()]
+    args.work.mkdir(parents=True, exist_ok=True)
+    condition = conditions.clean(assemble(QUALITY_PROMPTS, args.work / "clean.wav"))
+    store, referee = Store(args.work / "store"), Referee(args.work / "referee.json")
+    rows = []
+    for name in voices:
+        settings = load_settings("normal", {"voice": name})
+        output = args.work / f"clean.{name.replace(':', '_')}.wav"
+        result = convert(condition.path, output, settings, store)
+        figures = measure(condition, result, store, referee)
+        audio = decode(output)
+        ovrl, sig = dnsmos(audio, RATE)
+        gender = catalogue()[name].gender if name in catalogue() else "male"
+        row = {"voice": name, "gender": gender, "wer": figures.wer, "log_f0_r": figures.log_f0_r,
+               "dnsmos_ovrl": round(ovrl, 3), "dnsmos_sig": round(sig, 3), "median_f0": round(median_f0(audio, RATE))}
+        rows.append(row)
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+    print(markdown(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""The catalogue of named voices (voicechanger/voices.py, engines/tts/changed.py): it loads, a name, a
+backend spec and a user's voice file all work, each bad voice is one line and exit 2 before any work,
+and on real speech a woman's voice comes out high, a man's low, and the words are still heard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech import RATE, assemble, decode, run_cli, store_events, transcribe_text, wer, write_wav
+from voicechanger.config import load_settings
+from voicechanger.voices import VoiceDef, catalogue
+
+MY_VOICE = """\
+name: vera
+gender: female
+base: festival:msu_ru_nsh
+formant_ratio: 1.15
+median_f0: 215
+pitch_range: 1.1
+rate: 1.0
+tilt_db: 1
+"""
+
+
+def _median_f0(audio: np.ndarray, rate: int = RATE) -> float:
+    from voicechanger.engines.praat import parselmouth
+
+    f0 = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=rate).to_pitch(0.01, 75, 500)
+    voiced = f0.selected_array["frequency"]
+    return float(np.median(voiced[voiced > 0]))
+
+
+def test_the_catalogue_holds_three_women_and_three_men_made_from_festival():
+    voices = catalogue()
+    genders = [v.gender for v in voices.values()]
+    assert len(voices) >= 6 and genders.count("female") >= 3 and genders.count("male") >= 3
+    assert all(v.base == "festival:msu_ru_nsh" and v.title for v in voices.values())
+    assert len({v.spec for v in voices.values()}) == len(voices)  # no two share a memo
+    # registers: every woman above every man, as the acceptance bounds need (>= 175, <= 150 Hz)
+    assert min(v.median_f0 for v in voices.values() if v.gender == "female") >= 180
+    assert max(v.median_f0 for v in voices.values() if v.gender == "male") <= 140
+
+
+def test_voices_lists_the_catalogue_with_gender_and_register():
+    result = run_cli("voices")
+    assert result.returncode == 0, result.stderr
+    for name, voice in catalogue().items():
+        line = next(line for line in result.stdout.splitlines() if f" {name} " in line)
+        assert voice.gender in line and f"{voice.median_f0:g} Hz" in line
+    assert "festival:msu_ru_nsh" in result.stdout
+
+
+def test_a_name_a_backend_spec_and_a_file_resolve(tmp_path):
+    assert load_settings("normal").voice == "festival:msu_ru_nsh"  # the default stays a plain spec
+    assert load_settings("normal", {"voice": "festival:msu_ru_nsh"}).voice == "festival:msu_ru_nsh"
+    assert load_settings("normal", {"voice": "Olga"}).voice == catalogue()["olga"]
+    (tmp_path / "vera.yaml").write_text(MY_VOICE, encoding="utf-8")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("voice: vera.yaml\n", encoding="utf-8")  # relative to the profile's folder
+    mine = load_settings(profile).voice
+    assert isinstance(mine, VoiceDef) and mine.name == "vera" and mine.median_f0 == 215
+
+
+def test_the_voice_definition_keys_the_synthesize_stage(tmp_path):
+    """A voice's fields, not its name, enter the key: an edited voice file re-synthesizes."""
+    from voicechanger.graph import make_node
+
+    path = tmp_path / "vera.yaml"
+    path.write_text(MY_VOICE, encoding="utf-8")
+    first = make_node("synthesize", load_settings("normal", {"voice": str(path)})).key
+    path.write_text(MY_VOICE.replace("median_f0: 215", "median_f0: 225"), encoding="utf-8")
+    second = make_node("synthesize", load_settings("normal", {"voice": str(path)})).key
+    plain = make_node("synthesize", load_settings("normal")).key
+    assert len({first, second, plain}) == 3
+
+
+def test_a_voice_crosses_the_prefect_handoff_whole(tmp_path):
+    """--prefect passes the settings as overrides of the profile: a named voice arrives as it left,
+    also when the profile names another voice as a string."""
+    from voicechanger.handoff import overrides_for
+
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("voice: olga\n", encoding="utf-8")
+    for voice in ("boris", "festival:msu_ru_nsh", "olga"):
+        settings = load_settings(profile, {"voice": voice})
+        assert load_settings(profile, overrides_for(settings, profile)) == settings
+
+
+def test_word_spans_follow_the_rate():
+    """Change gender's duration factor stretches the audio; the word spans are scaled with it."""
+    from voicechanger.engines.tts import get_voice
+
+    voice = get_voice("olga")
+    tokens = "здр+авствуйте! спас+ибо, что позвон+или.".split()
+    plain, slow = voice.synthesize(tokens), voice.synthesize(tokens, rate=1.3)
+    assert len(slow.audio) / len(plain.audio) == pytest.approx(1.3, rel=0.03)
+    assert plain.word_spans and slow.word_spans and len(slow.word_spans) == len(tokens)
+    for (a, b), (c, d) in zip(plain.word_spans, slow.word_spans):
+        assert c == pytest.approx(1.3 * a, abs=0.03) and d == pytest.approx(1.3 * b, abs=0.03)
+    assert slow.word_spans[-1][1] <= len(slow.audio) / voice.sample_rate
+
+
+BAD_VOICES = [  # (voice file text or None for a name, what the one line must name)
+    (None, "unknown voice 'nobody'"),
+    ("name: [broken\n", "not valid YAML"),
+    (MY_VOICE + "breathy: yes\n", "'breathy' is not a voice setting"),
+    (MY_VOICE.replace("formant_ratio: 1.15", "formant_ratio: 3"), "'formant_ratio'"),
+    ("\n".join(line for line in MY_VOICE.splitlines() if not line.startswith("base")), "'base' is missing"),
+]
+
+
+@pytest.mark.parametrize("text, needle", BAD_VOICES, ids=["unknown", "yaml", "key", "bounds", "no-base"])
+def test_a_bad_voice_is_one_line_and_exit_2_before_any_work(tmp_path, text, needle):
+    source = tmp_path / "in.wav"
+    write_wav(np.zeros(RATE, dtype=np.float32), source)
+    voice = "nobody"
+    if text is not None:
+        voice = str(tmp_path / "bad-voice.yaml")
+        Path(voice).write_text(text, encoding="utf-8")
+    out = tmp_path / "out.mp3"
+    result = run_cli("convert", str(source), str(out), "--voice", voice, "--cache-dir", str(tmp_path / "cache"))
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    if text is not None:
+        assert "bad-voice.yaml" in lines[0]
+    assert not out.exists() and not store_events(tmp_path / "cache")  # nothing was done
+
+
+@pytest.mark.slow
+def test_a_user_voice_file_says_a_sample(tmp_path):
+    (tmp_path / "vera.yaml").write_text(MY_VOICE, encoding="utf-8")
+    target = tmp_path / "sample.wav"
+    result = run_cli("voices", "--sample", str(tmp_path / "vera.yaml"), str(target))
+    assert result.returncode == 0, result.stderr
+    audio = decode(target)
+    assert len(audio) > RATE and 195 <= _median_f0(audio) <= 235
+    assert wer("здравствуйте это мой голос", transcribe_text(audio))[0] <= 0.5
+
+
+PROMPTS = ["demo-congrats", "demo-thanks"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["olga", "boris"])
+def test_a_womans_voice_is_high_and_a_mans_low_and_the_words_are_heard(tmp_path_factory, session_store, name):
+    """Two prompts converted (profile normal) in a catalogue voice: the output's median F0 is >= 175 Hz
+    for a woman's voice and <= 150 Hz for a man's, and Whisper hears it as it hears the input."""
+    from voicechanger.pipeline import convert
+
+    folder = tmp_path_factory.mktemp(name)
+    source = assemble(PROMPTS, folder / "in.wav")
+    output = convert(source.path, folder / "out.wav", load_settings("normal", {"voice": name}), session_store).output
+    audio, original = decode(output), decode(source.path)
+    f0 = _median_f0(audio)
+    assert (f0 >= 175) if catalogue()[name].gender == "female" else (f0 <= 150), f0
+    rate, words = wer(transcribe_text(original), transcribe_text(audio))
+    assert words > 20 and rate <= 0.3, rate
