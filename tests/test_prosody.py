@@ -630,3 +630,39 @@ def test_a_rushed_phrase_is_squeezed_to_the_limit_before_it_spills() -> None:
     for natural in (1.9 * (end - begin), 3.0 * (end - begin)):
         out = widen_rushed([phrase], [natural], audio, SR, len(audio) / SR, 2.0)[0]
         assert squeeze(out, natural) == pytest.approx(min(squeeze(phrase, natural), 2.0), abs=0.01), out["end"]
+
+
+def test_a_word_stretched_over_a_pause_keeps_to_its_speech() -> None:
+    """Whisper stretched "голосовая" over the speaker's 0.8 s pause (the noise condition: 51.11-52.67 s
+    over a pause from 51.22 s to 52.08 s) and the voice said it across the pause. Two prompts under
+    pink noise with a 0.8 s pause, the second's first word given from 0.1 s before the pause's start:
+    the word starts at the second prompt's speech, the word before it reaches to the end of the first's
+    (what of it stands out of the noise);
+    a phrase whose words keep to the speech is untouched."""
+    from conditions import pink_noise
+
+    from speech import decode, prompt
+    from voicechanger.cleanup import analysis_copy
+    from voicechanger.stages.prosody import words_out_of_pauses
+
+    first, second = decode(prompt("conf-waitforleader")), decode(prompt("all-circuits-busy-now"))
+    (a0, a1), (b0, b1) = audio_speech_span(first, SR), audio_speech_span(second, SR)
+    first, second = first[int(a0 * SR): int(a1 * SR)], second[int(b0 * SR): int(b1 * SR)]
+    pause = 0.8
+    audio = np.concatenate([np.zeros(SR // 2), first, np.zeros(int(pause * SR)), second, np.zeros(SR // 2)])
+    loud = float(np.mean(np.concatenate([first, second]) ** 2))
+    audio = analysis_copy(audio + pink_noise(len(audio), seed=2) * np.sqrt(loud / 10), SR)
+    end = 0.5 + len(first) / SR
+    begin = end + pause
+    words = [{"word": " один", "start": 0.5, "end": end - 0.1},
+             {"word": " два", "start": end - 0.1, "end": begin + 0.6},
+             {"word": " три", "start": begin + 0.6, "end": begin + len(second) / SR}]
+    phrase = {"start": 0.5, "end": words[-1]["end"], "words": words}
+    fitted = words_out_of_pauses([phrase], audio, SR)[0]["words"]
+    assert abs(fitted[1]["start"] - begin) <= 0.05, fitted
+    assert end - 0.1 <= fitted[0]["end"] <= end, fitted  # its weak tail lost in the noise
+    assert fitted[1]["end"] >= words[1]["end"]  # (the second prompt's own pause, 0.3 s, splits "три" too)
+    assert all(w["start"] < w["end"] <= v["start"] for w, v in zip(fitted, fitted[1:]))
+    fine = {"start": 0.5, "end": begin + 0.6,
+            "words": [{"word": " один", "start": 0.5, "end": end}, {"word": " два", "start": begin, "end": begin + 0.6}]}
+    assert words_out_of_pauses([fine], audio, SR)[0] == fine

@@ -14,6 +14,7 @@ from ..phrases import Phrase, SaidPhrase, StressedPhrase, Word, WordSpans
 from .base import Context, Memo, Output, Stage
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
+WORD_PAUSE_S = 0.25  # a silence this long inside a word's span is a pause Whisper stretched the word over
 MAX_LEAD_S = 0.5  # how far before Whisper's first word a phrase's real onset is looked for
 PAUSE_KEEP_S = 0.1  # a widened phrase ends at least this long before the next phrase starts
 RUSHED = 1.5  # a phrase squeezed beyond this is reported: the voice sounds rushed
@@ -74,6 +75,54 @@ def with_real_onsets(phrases: list[StressedPhrase], audio: np.ndarray, rate: int
             phrase = {**phrase, "start": first["start"], "words": [first, *words[1:]]}
         refined.append(phrase)
     return refined
+
+
+def _kept_piece(word: Word, stretches: list[Span]) -> tuple[float, float, float, float] | None:
+    """(start, end) the word keeps, and where the speech before and after it within its span ends and
+    starts, when a pause splits its span; None when none does."""
+    pieces = [(max(a, word["start"]), min(b, word["end"])) for a, b in stretches if b > word["start"] and a < word["end"]]
+    if len(pieces) < 2:
+        return None
+    k = max(range(len(pieces)), key=lambda i: pieces[i][1] - pieces[i][0])
+    start = word["start"] if k == 0 else pieces[k][0]
+    end = word["end"] if k == len(pieces) - 1 else pieces[k][1]
+    return start, end, pieces[k - 1][1] if k else start, pieces[k + 1][0] if k < len(pieces) - 1 else end
+
+
+def words_out_of_pauses(phrases: list[StressedPhrase], audio: np.ndarray, rate: int) -> list[StressedPhrase]:
+    """The phrases with no word spanning a pause of WORD_PAUSE_S or more in the speech.
+
+    Whisper can stretch a word over a pause (\"голосовая\" from 51.11 s to 52.67 s over the speaker's
+    pause from 51.22 s to 52.08 s, under noise): the voice then said the word across the pause. Such a
+    word keeps the longest stretch of speech in its span; the stretch before the pause goes to the
+    word before it (when the two touch), the one after it to the word after; the phrase's edges follow
+    its first and last word's."""
+    from ..engines.prosody import speech_stretches
+
+    out = []
+    for phrase in phrases:
+        words: list[Word] = [{**w} for w in phrase.get("words") or []]
+        if not words or not all(w.get("timed", True) for w in words):
+            out.append(phrase)
+            continue
+        lo = int(max(phrase["start"], 0.0) * rate)
+        stretches = [(a + lo / rate, b + lo / rate)
+                     for a, b in speech_stretches(audio[lo: int(phrase["end"] * rate)], rate, WORD_PAUSE_S)]
+        changed = False
+        for k, word in enumerate(words):
+            kept = _kept_piece(word, stretches)
+            if kept is None:
+                continue
+            start, end, before, after = kept
+            if k and start > word["start"] and words[k - 1]["end"] >= word["start"] - 0.02:
+                words[k - 1]["end"] = round(max(words[k - 1]["end"], min(before, start)), 3)
+            if k + 1 < len(words) and end < word["end"] and words[k + 1]["start"] <= word["end"] + 0.02:
+                words[k + 1]["start"] = round(min(words[k + 1]["start"], max(after, end)), 3)
+            word["start"], word["end"], changed = round(start, 3), round(end, 3), True
+        if changed:
+            phrase = {**phrase, "start": words[0]["start"], "end": words[-1]["end"], "words": words}
+        out.append(phrase)
+    return out
 
 
 def natural_lengths(synth_phrases: list[SaidPhrase], synth_audio: np.ndarray, rate: int) -> list[float]:
@@ -276,6 +325,7 @@ def run(ctx: Context) -> Output:
     source_audio = analysis_copy(decoded.raw_f32("audio.f32")[first:last], rate)
     said: list[SaidPhrase] = synthesized.meta["phrases"]
     phrases = with_real_onsets(shifted(stressed.meta["phrases"], -origin), source_audio, rate, 0.0)
+    phrases = words_out_of_pauses(phrases, source_audio, rate)
     naturals = natural_lengths(said, synth_audio, voice_rate)
     phrases = widen_rushed(phrases, naturals, source_audio, rate, len(source_audio) / rate,
                            ctx.settings.prosody.max_squeeze)
