@@ -199,12 +199,13 @@ def test_interrupt_then_rerun(reference: Reference, moment: Moment, tmp_path):
     if moment.trigger[0] == "encode":
         env["PATH"] = f"{_encoder_wrapper(tmp_path / 'bin', mark)}{os.pathsep}{env['PATH']}"
 
-    def background() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def disposition() -> None:
+        """SIGINT as a shell leaves it: ignored in a background job, the default in a foreground one,
+        whatever this test run itself inherited (`make test &` or nohup starts it with SIGINT ignored)."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN if moment.ignore_sigint else signal.SIG_DFL)
 
     process = subprocess.Popen([*CLI, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True,
-                               preexec_fn=background if moment.ignore_sigint else None)
+                               text=True, start_new_session=True, preexec_fn=disposition)
     seen: set[str] = set()
     try:
         deadline = time.monotonic() + 600
