@@ -128,7 +128,7 @@ def speech_levels(audio: np.ndarray, sr: int, *, win_s: float = 0.02,
     (the 10th-percentile level), so that an onset search passes over them."""
     t, db = frame_db(audio, sr, win_s=win_s, hop_s=hop_s)
     if len(db):
-        n_fft = max(2048, 1 << int(np.ceil(np.log2(frame_length(win_s, sr)))))  # fine bins: a tone's frequency
+        n_fft = max(1024, 1 << int(np.ceil(np.log2(frame_length(win_s, sr)))))  # bins fine enough for a tone
         spectra = np.abs(np.fft.rfft(_frames(audio, sr, win_s, hop_s), n_fft, axis=1)) ** 2
         freqs = np.fft.rfftfreq(n_fft, 1 / sr)
         db[_thumps(spectra, freqs < SPEECH_BAND_HZ, hop_s) | _tones(spectra, freqs, hop_s)] = float(np.percentile(db, 10))
@@ -166,7 +166,7 @@ def _tones(spectra: np.ndarray, freqs: np.ndarray, hop_s: float) -> np.ndarray:
     for i, j in true_runs(share > _TONE_SHARE):
         # the frames of the run at its line's frequency (not its edges, where the line starts or stops)
         held = np.abs(line[i:j] / float(np.median(line[i:j])) - 1.0) <= _TONE_HOLD
-        for a, b in true_runs(held):
-            if (b - a) * hop_s >= _TONE_S:
-                out[i + a : i + b] = True
+        for first, last in true_runs(held):
+            if (last - first) * hop_s >= _TONE_S:
+                out[i + first : i + last] = True
     return out
