@@ -62,8 +62,7 @@ from voicechanger.outputs import (
     check_unsaid,
     recording_phrases,
     unsaid_phrases,
-    write_output,
-    write_recording_subtitles,
+    write_outputs,
 )
 from voicechanger.plan import Plan, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
@@ -353,9 +352,7 @@ class Batch:
         check_unsaid(rec.unsaid, rec.source, self.settings.strict)
         rec.duration = float(final.meta["duration"])
         phrases = recording_phrases(transcript)
-        subtitles = write_recording_subtitles(graph, rec.plan, phrases, rec.source, rec.target,
-                                              self.settings.subtitles, rec.duration)
-        write_output(final, rec.source, rec.target, self.settings, subtitles if phrases else None)  # no empty track
+        subtitles = write_outputs(graph, rec.plan, final, phrases, rec.source, rec.target, self.settings)
         rec.status = "cached" if not rec.ran else "converted"
         rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]
         self._done(rec)

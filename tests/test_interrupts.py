@@ -259,3 +259,46 @@ def test_unsaid_phrases_are_reported_on_every_run_and_strict_refuses_them(refere
     done = _run([source, str(strict), *OPTIONS, "--cache-dir", str(cache), "--strict"])
     assert done.returncode == 6 and not strict.exists(), done.stderr
     assert "nothing the voice can say" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_interrupt_while_a_video_is_muxed_leaves_neither_output_nor_subtitles(tmp_path):
+    """The output and its subtitles are one unit: SIGINT while ffmpeg muxes the video (its soft
+    subtitle track read from the subtitles' temporary file) leaves neither, nor any temporary file;
+    the rerun writes both."""
+    from media import make_video
+
+    video = make_video(tmp_path, seconds=8.0)
+    out = tmp_path / "out"
+    target = out / "dubbed.mp4"
+    args = [str(video.path), str(target), "--profile", "fast", "--cache-dir", str(tmp_path / "cache")]
+    mark = tmp_path / "muxing"
+    where = tmp_path / "bin"
+    where.mkdir()
+    wrapper = where / "ffmpeg"
+    wrapper.write_text(  # the mux is the ffmpeg run that maps a third input (the subtitles)
+        "#!/bin/sh\n"
+        f'for a in "$@"; do if [ "$a" = 2:0 ]; then : > "{mark}"; sleep 3; break; fi; done\n'
+        f'exec {shutil.which("ffmpeg")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {**os.environ, "DO_NOT_TRACK": "1", "PATH": f"{where}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen([*CLI, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 600
+        while not mark.exists():
+            assert process.poll() is None, f"the run ended before the mux: {process.stderr.read()}"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        _stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert sorted(p.name for p in out.iterdir()) == [], stderr  # no output, no subtitles, no .part file
+    rerun = _run(args)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["dubbed.mp4", "dubbed.srt"]

@@ -29,8 +29,7 @@ from .outputs import (
     check_unsaid,
     recording_phrases,
     unsaid_phrases,
-    write_output,
-    write_recording_subtitles,
+    write_outputs,
 )
 from .phrases import StressedPhrase
 from .plan import Chain, Plan, plan_recording, plan_script
@@ -240,9 +239,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     unsaid = unsaid_phrases(graph, plan)
     check_unsaid(unsaid, input_path, settings.strict)
     phrases = recording_phrases(transcript)
-    written = write_recording_subtitles(graph, plan, phrases, input_path, output_path, settings.subtitles,
-                                        final.meta["duration"])
-    write_output(final, input_path, output_path, settings, subtitles or (written if phrases else None))
+    written = write_outputs(graph, plan, final, phrases, input_path, output_path, settings, subtitles)
     notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
                                 final.meta["duration"], settings.mix.mode)
     covered = speech_covered(transcribe_metas(store, plan))

@@ -5,10 +5,11 @@ and the Prefect flow (flows/voice.py) both finish a recording with these."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from .audio import output_format, write_atomic
+from .audio import output_format, part_name, write_atomic
 from .config import Settings
 from .errors import UnsaidPhrases
 from .graph import Graph
@@ -74,24 +75,46 @@ def as_said(graph: Graph, plan: Plan, phrases: list[dict[str, Any]]) -> list[dic
 
 
 def write_subtitles(phrases: list[dict[str, Any]], output: Path, fmt: str, duration: float,
-                    offset: float = 0.0) -> Path | None:
-    """``output`` with the extension .srt or .vtt beside it, one cue per phrase (none for 'none'),
-    ``offset`` seconds later than the phrases (see subtitle_offset)."""
+                    offset: float = 0.0, path: Path | None = None) -> Path | None:
+    """``output`` with the extension .srt or .vtt beside it (or ``path``), one cue per phrase (none for
+    'none'), ``offset`` seconds later than the phrases (see subtitle_offset)."""
     from .subtitles import phrase_cues, shifted, write_cues
 
     if fmt == "none":
         return None
-    return write_cues(shifted(phrase_cues(phrases, duration), offset), output.with_suffix("." + fmt), fmt)
+    return write_cues(shifted(phrase_cues(phrases, duration), offset), path or output.with_suffix("." + fmt), fmt)
 
 
 def write_recording_subtitles(graph: Graph, plan: Plan, phrases: list[dict[str, Any]], input_path: Path,
-                              output_path: Path, fmt: str, duration: float) -> Path | None:
-    """The subtitles beside a recording's output: its phrases as the voice says them, on the output's
-    timeline (write_subtitles)."""
+                              output_path: Path, fmt: str, duration: float, path: Path | None = None) -> Path | None:
+    """The subtitles beside a recording's output (or at ``path``): its phrases as the voice says them,
+    on the output's timeline (write_subtitles)."""
     if fmt == "none":
         return None
     return write_subtitles(as_said(graph, plan, phrases), output_path, fmt, duration,
-                           subtitle_offset(input_path, output_path))
+                           subtitle_offset(input_path, output_path), path)
+
+
+def write_outputs(graph: Graph, plan: Plan, final: Artifact, phrases: list[dict[str, Any]], input_path: Path,
+                  output_path: Path, settings: Settings, soft_track: Path | None = None) -> Path | None:
+    """The output and its subtitles as one unit: the subtitles are written under a temporary name (the
+    soft track of a video output is muxed from it), and take their own name only once the output is
+    written; a failure or an interrupt in between leaves neither. Returns the subtitles' path (None
+    for 'none'). ``soft_track``: a user's own subtitles to mux instead."""
+    fmt = settings.subtitles
+    beside = None if fmt == "none" else output_path.with_suffix("." + fmt)
+    pending = None if beside is None else part_name(beside)
+    try:
+        if pending is not None:
+            write_recording_subtitles(graph, plan, phrases, input_path, output_path, fmt, final.meta["duration"],
+                                      pending)
+        write_output(final, input_path, output_path, settings, soft_track or (pending if phrases else None))
+        if pending is not None and beside is not None:
+            os.replace(pending, beside)
+    finally:
+        if pending is not None:
+            pending.unlink(missing_ok=True)
+    return beside
 
 
 def write_output(final: Artifact, input_path: Path, output_path: Path, settings: Settings,
