@@ -7,7 +7,7 @@ import pytest
 
 from voicechanger import levels
 from voicechanger.fades import fade_edges, fade_in, fade_out
-from voicechanger.levels import SILENCE_DB, frame_db, frame_power, level_db, nonsilent_span
+from voicechanger.levels import SILENCE_DB, frame_db, frame_power, level_db, nonsilent_span, true_runs
 
 RATE = 16000
 
@@ -58,6 +58,11 @@ def test_nonsilent_span_finds_the_sound() -> None:
     assert nonsilent_span(audio, RATE) == pytest.approx((0.5, 1.5))
     assert nonsilent_span(np.zeros(RATE, dtype=np.float32), RATE) == (0.0, 0.0)
     assert nonsilent_span(np.ones(10, dtype=np.float32), RATE) == (0.0, 0.0)  # under one 10 ms frame
+
+
+def test_true_runs_lists_each_run_of_frames() -> None:
+    assert true_runs(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], bool)) == [(0, 2), (4, 5), (6, 9)]
+    assert true_runs(np.zeros(4, bool)) == [] and true_runs(np.zeros(0, bool)) == []
 
 
 def test_fades_rise_and_fall_in_place() -> None:
