@@ -559,6 +559,16 @@ def test_the_pitch_follows_the_speaker_not_mains_hum(name: str, mains: float) ->
     assert r >= 0.9 and on_hum.sum() == 0
 
 
+def test_the_analysis_copy_is_filtered_in_blocks_as_in_one(monkeypatch) -> None:
+    """An hour-long chunk is filtered 30 s at a time: the same copy, to float32's precision, as one pass."""
+    from voicechanger import cleanup
+
+    audio = (_hum_and_hiss(65 * SR, 1e-3) + np.random.default_rng(3).standard_normal(65 * SR) * 0.05).astype(np.float32)
+    blocks = cleanup.analysis_copy(audio, SR)
+    monkeypatch.setattr(cleanup, "_BLOCK_S", 1e9)
+    assert blocks.dtype == np.float32 and np.max(np.abs(blocks - cleanup.analysis_copy(audio, SR))) < 1e-5
+
+
 def test_a_steady_hum_track_is_not_a_voice() -> None:
     """What the comb leaves of a hum, a pitch track holding 100 Hz within a fraction of a semitone,
     is unvoiced; a voice near 100 Hz moves and stays voiced."""

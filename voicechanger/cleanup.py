@@ -27,6 +27,8 @@ _HUM_TOP_HZ = 1000.0     # harmonics looked for (and notched) up to here
 _STANDS_OUT_DB = 10.0    # a harmonic this far over the median of its +-12 Hz neighbourhood is hum
 _MIN_HARMONICS = 2       # mains hum shows at least this many standing-out harmonics
 _NOTCH_BW_HZ = 2.0       # each notch's -3 dB width
+_BLOCK_S = 30.0          # filtered this much at a time
+_PAD_S = 2.0             # ... with this much context each side (the notches ring for ~0.2 s)
 _SPECTRUM_S = 60.0       # the long-term spectrum reads at most this much audio, spread over the signal
 _STEADY_LOG = 0.012      # a hum track's log-F0 spread (about 0.2 semitone)
 _STEADY_S = 0.2          # ... held at least this long
@@ -44,12 +46,13 @@ def _spectrum(audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     from at most _SPECTRUM_S of audio spread evenly over it."""
     from scipy.signal import welch
 
-    x = np.asarray(audio, dtype=np.float64)
-    seg = 2 * sr if len(x) >= 8 * sr else sr
-    if len(x) > _SPECTRUM_S * sr:  # evenly spaced pieces: hum is steady, speech is not
+    seg = 2 * sr if len(audio) >= 8 * sr else sr
+    if len(audio) > _SPECTRUM_S * sr:  # evenly spaced pieces: hum is steady, speech is not
         pieces = int(_SPECTRUM_S * sr) // seg
-        starts = np.linspace(0, len(x) - seg, pieces).astype(int)
-        x = np.concatenate([x[s:s + seg] for s in starts])
+        starts = np.linspace(0, len(audio) - seg, pieces).astype(int)
+        x = np.concatenate([np.asarray(audio[s:s + seg], dtype=np.float64) for s in starts])
+    else:
+        x = np.asarray(audio, dtype=np.float64)
     return welch(x, fs=sr, nperseg=min(seg, len(x)))
 
 
@@ -82,18 +85,25 @@ def mains_hz(audio: np.ndarray, sr: int) -> tuple[float, list[float]] | None:
 
 def analysis_copy(audio: np.ndarray, sr: int) -> np.ndarray:
     """``audio`` (float32) high-passed at HIGH_PASS_HZ, with each standing-out mains harmonic
-    notched (mains_hz), forward-backward (no delay)."""
+    notched (mains_hz), forward-backward (no delay). Filtered _BLOCK_S at a time with _PAD_S of
+    context on each side, so an hour-long chunk needs no more memory than its float32 copy."""
     from scipy.signal import butter, iirnotch, sosfiltfilt, tf2sos
 
-    x = np.asarray(audio, dtype=np.float64)
-    if len(x) < int(0.1 * sr):
-        return x.astype(np.float32)
+    n = len(audio)
+    if n < int(0.1 * sr):
+        return np.array(audio, dtype=np.float32)
     sections = [butter(4, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos")]
-    hum = mains_hz(x, sr)
+    hum = mains_hz(audio, sr)
     for line in hum[1] if hum else []:
         if HIGH_PASS_HZ < line < sr / 2 - _NOTCH_BW_HZ:
             sections.append(tf2sos(*iirnotch(line, line / _NOTCH_BW_HZ, fs=sr)))
-    return sosfiltfilt(np.vstack(sections), x).astype(np.float32)
+    sos = np.vstack(sections)
+    out = np.empty(n, dtype=np.float32)
+    block, pad = int(_BLOCK_S * sr), int(_PAD_S * sr)
+    for start in range(0, n, block):
+        lo, hi, end = max(start - pad, 0), min(start + block + pad, n), min(start + block, n)
+        out[start:end] = sosfiltfilt(sos, np.asarray(audio[lo:hi], dtype=np.float64))[start - lo : end - lo]
+    return out
 
 
 def hum_track(f0: np.ndarray, step: float) -> np.ndarray:

@@ -385,4 +385,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 13, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 14, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
