@@ -676,3 +676,16 @@ def test_a_word_stretched_over_a_pause_keeps_to_its_speech() -> None:
     fine = {"start": 0.5, "end": begin + 0.6,
             "words": [{"word": " один", "start": 0.5, "end": end}, {"word": " два", "start": begin, "end": begin + 0.6}]}
     assert words_out_of_pauses([fine], audio, SR)[0] == fine
+
+
+def test_phrases_move_onto_the_chunks_own_timeline_and_back() -> None:
+    """The stage reads its chunk's analysis copy from the chunk's first sample: phrase and word times
+    move by the chunk's start and back, the rest of each phrase as it was."""
+    from voicechanger.stages.prosody import shifted
+
+    phrases = [{**_words(130.5, 132.0, 2), "text": "а б"}, {"start": 133.0, "end": 134.0, "text": "в"}]
+    local = shifted(phrases, -130.0)
+    assert local[0]["start"] == pytest.approx(0.5) and local[0]["words"][1]["end"] == pytest.approx(phrases[0]["words"][1]["end"] - 130.0)
+    assert local[1] == {"start": pytest.approx(3.0), "end": pytest.approx(4.0), "text": "в"}  # no words: none added
+    back = shifted(local, 130.0)
+    assert back[0]["words"][0]["start"] == pytest.approx(130.5) and back[0]["text"] == "а б"
