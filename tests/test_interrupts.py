@@ -261,36 +261,51 @@ def test_unsaid_phrases_are_reported_on_every_run_and_strict_refuses_them(refere
     assert "nothing the voice can say" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_an_interrupt_while_a_video_is_muxed_leaves_neither_output_nor_subtitles(tmp_path):
-    """The output and its subtitles are one unit: SIGINT while ffmpeg muxes the video (its soft
-    subtitle track read from the subtitles' temporary file) leaves neither, nor any temporary file;
-    the rerun writes both."""
+def _muxing(tmp_path: Path, hold: str) -> tuple[list[str], Path, Path, dict]:
+    """A short video to convert into tmp_path/out/dubbed.mp4: (arguments, output folder, the marker that
+    the mux started, the environment whose ``ffmpeg`` marks it). The mux is the ffmpeg run that maps a
+    third input (the subtitles); ``hold`` is shell run before it, or ffmpeg options put in front."""
     from media import make_video
 
     video = make_video(tmp_path, seconds=8.0)
     out = tmp_path / "out"
-    target = out / "dubbed.mp4"
-    args = [str(video.path), str(target), "--profile", "fast", "--cache-dir", str(tmp_path / "cache")]
-    mark = tmp_path / "muxing"
-    where = tmp_path / "bin"
+    args = [str(video.path), str(out / "dubbed.mp4"), "--profile", "fast", "--cache-dir", str(tmp_path / "cache")]
+    mark, where = tmp_path / "muxing", tmp_path / "bin"
     where.mkdir()
     wrapper = where / "ffmpeg"
-    wrapper.write_text(  # the mux is the ffmpeg run that maps a third input (the subtitles)
+    options, wait = (hold, ":") if hold.startswith("-") else ("", hold)
+    wrapper.write_text(
         "#!/bin/sh\n"
-        f'for a in "$@"; do if [ "$a" = 2:0 ]; then : > "{mark}"; sleep 3; break; fi; done\n'
+        f'for a in "$@"; do if [ "$a" = 2:0 ]; then : > "{mark}"; {wait}; '
+        f'exec {shutil.which("ffmpeg")} {options} "$@"; fi; done\n'
         f'exec {shutil.which("ffmpeg")} "$@"\n'
     )
     wrapper.chmod(0o755)
     env = {**os.environ, "DO_NOT_TRACK": "1", "PATH": f"{where}{os.pathsep}{os.environ['PATH']}"}
+    return args, out, mark, env
+
+
+def _start_until(args: list[str], env: dict, reached: Callable[[], bool]) -> subprocess.Popen:
+    """The CLI started as a foreground job of its own, returned once ``reached()``."""
     process = subprocess.Popen([*CLI, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 600
+    while not reached():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the run ended before the moment: {process.communicate()[1]}")
+        time.sleep(0.01)
+    return process
+
+
+def test_an_interrupt_while_a_video_is_muxed_leaves_neither_output_nor_subtitles(tmp_path):
+    """The output and its subtitles are one unit: SIGINT while ffmpeg muxes the video (its soft
+    subtitle track read from the subtitles' temporary file) leaves neither, nor any temporary file;
+    the rerun writes both."""
+    args, out, mark, env = _muxing(tmp_path, "sleep 3")
+    process = _start_until(args, env, mark.exists)
     try:
-        deadline = time.monotonic() + 600
-        while not mark.exists():
-            assert process.poll() is None, f"the run ended before the mux: {process.stderr.read()}"
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
         os.killpg(process.pid, signal.SIGINT)
         _stdout, stderr = process.communicate(timeout=120)
     finally:
@@ -299,6 +314,25 @@ def test_an_interrupt_while_a_video_is_muxed_leaves_neither_output_nor_subtitles
             process.wait()
     assert process.returncode == 130, stderr
     assert sorted(p.name for p in out.iterdir()) == [], stderr  # no output, no subtitles, no .part file
+    rerun = _run(args)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["dubbed.mp4", "dubbed.srt"]
+
+
+def test_a_kill_while_a_video_is_muxed_leaves_no_process_and_the_rerun_no_part_file(tmp_path):
+    """kill -9 of voice while ffmpeg writes the video (read at its own pace, -re): the ffmpeg dies with
+    it, and the rerun removes the part file the killed run left, writing the output and its subtitles."""
+    args, out, mark, env = _muxing(tmp_path, "-re")
+    parts = lambda: sorted(out.glob(".dubbed.*.part-*")) if out.is_dir() else []  # noqa: E731
+    process = _start_until(args, env, lambda: mark.exists() and any(p.stat().st_size > 0 for p in parts()))
+    left = [p.name for p in parts()]
+    process.kill()
+    process.wait()
+    time.sleep(1.0)
+    alive = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout.split()
+    assert alive == [], subprocess.run(["ps", "-o", "pid,args", "-p", ",".join(alive)], capture_output=True,
+                                       text=True).stdout
+    assert [p.name for p in parts()] == left  # what the killed run leaves: its part files
     rerun = _run(args)
     assert rerun.returncode == 0, rerun.stderr
     assert sorted(p.name for p in out.iterdir()) == ["dubbed.mp4", "dubbed.srt"]

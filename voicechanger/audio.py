@@ -162,14 +162,51 @@ def encode_command(rate: int, target: Path, fmt: str, mp3_kbps: int = 128, chann
             "-f", _CONTAINER.get(fmt, fmt), "-y", ffmpeg_url(target)]
 
 
+_PART = ".part-"
+
+
+def _part_prefix(destination: Path, tag_length: int) -> str:
+    """'.<name>' cut on a character boundary so that a tag of ``tag_length`` bytes still fits a name."""
+    room = NAME_MAX - tag_length - 1
+    return "." + os.fsencode(destination.name)[:room].decode("utf-8", errors="ignore")
+
+
 def part_name(destination: Path) -> Path:
     """The temporary name a file is written under before its rename: hidden, in the same folder, and
     within the 255-byte limit of a name however long the destination's is (the name is cut on a
-    character boundary)."""
-    tag = f".part-{uuid.uuid4().hex[:8]}"
-    room = NAME_MAX - len(tag) - 1
-    stem = os.fsencode(destination.name)[:room].decode("utf-8", errors="ignore")
-    return destination.with_name(f".{stem}{tag}")
+    character boundary). It holds the writer's process id, so that a later run can tell a part left by
+    a killed run from one that a live run is still writing (sweep_parts)."""
+    tag = f"{_PART}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return destination.with_name(_part_prefix(destination, len(tag)) + tag)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_parts(destination: Path) -> list[Path]:
+    """Remove the temporary files of ``destination`` whose writer is gone (a run killed with -9 before its
+    rename: nothing else removes them), and return them. A live writer's part is left alone."""
+    import glob
+
+    if not destination.parent.is_dir():
+        return []
+    shortest = _part_prefix(destination, NAME_MAX - 1 - len(os.fsencode(destination.name)))
+    swept = []
+    for path in destination.parent.glob(glob.escape(shortest[:16]) + f"*{_PART}*"):
+        tag = path.name[path.name.rfind(_PART):]
+        pid = tag[len(_PART):].partition("-")[0]
+        mine = _part_prefix(destination, len(os.fsencode(tag))) + tag == path.name
+        if mine and pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            swept.append(path)
+    return swept
 
 
 def write_atomic(source: Path, destination: Path) -> None:

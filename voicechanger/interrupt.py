@@ -11,6 +11,7 @@ nothing after the signal and writes no output.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 from typing import IO, Any
@@ -20,6 +21,15 @@ from .errors import Interrupted
 # Popen keyword arguments for every engine process: a session, so a process group, of its own (see the
 # module doc). Not process_group=0: that needs Python 3.11, and none of them needs the terminal.
 CHILD: dict[str, Any] = {"start_new_session": True}
+
+
+def dies_with_us(command: list[str]) -> list[str]:
+    """``command`` started so that the kernel kills it when the thread that starts it dies, a kill -9 of
+    this process included (util-linux's setpriv --pdeathsig, where there is one): in a group of its own
+    nothing else would stop it. Only for a child that its starting thread waits for, since the signal
+    follows that thread, not the process."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
 
 
 

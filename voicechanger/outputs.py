@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .audio import output_format, part_name, write_atomic
+from .audio import output_format, part_name, sweep_parts, write_atomic
 from .config import Settings
 from .errors import UnsaidPhrases
 from .graph import Graph
@@ -99,10 +99,14 @@ def write_outputs(graph: Graph, plan: Plan, final: Artifact, phrases: list[dict[
                   output_path: Path, settings: Settings, soft_track: Path | None = None) -> Path | None:
     """The output and its subtitles as one unit: the subtitles are written under a temporary name (the
     soft track of a video output is muxed from it), and take their own name only once the output is
-    written; a failure or an interrupt in between leaves neither. Returns the subtitles' path (None
-    for 'none'). ``soft_track``: a user's own subtitles to mux instead."""
+    written; a failure or an interrupt in between leaves neither, and what a run killed meanwhile
+    left is swept by the next one (audio.sweep_parts). Returns the subtitles' path (None for 'none').
+    ``soft_track``: a user's own subtitles to mux instead."""
     fmt = settings.subtitles
     beside = None if fmt == "none" else output_path.with_suffix("." + fmt)
+    for written in (output_path, beside):  # what a killed run of this output left
+        if written is not None:
+            sweep_parts(written)
     pending = None if beside is None else part_name(beside)
     try:
         if pending is not None:

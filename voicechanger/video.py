@@ -128,7 +128,7 @@ def mux(source: Path, audio: Path, target: Path, *, language: str, keep_original
                           original_codec=str(original.get("codec_name")), original_language=original_language,
                           subtitles=subtitles, audio_delay=_audio_delay(info))
     try:
-        result = subprocess.run(command, capture_output=True, text=True, **interrupt.CHILD)
+        result = subprocess.run(interrupt.dies_with_us(command), capture_output=True, text=True, **interrupt.CHILD)
         interrupt.check()  # an interrupted run writes no output
         if result.returncode != 0:
             reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
