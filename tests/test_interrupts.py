@@ -336,3 +336,44 @@ def test_a_kill_while_a_video_is_muxed_leaves_no_process_and_the_rerun_no_part_f
     rerun = _run(args)
     assert rerun.returncode == 0, rerun.stderr
     assert sorted(p.name for p in out.iterdir()) == ["dubbed.mp4", "dubbed.srt"]
+
+
+def test_a_signal_after_the_output_is_complete_exits_0(tmp_path):
+    """Ctrl-C while the summary prints or the plot is drawn (the output is whole by then): exit 0, no
+    'no output written', and the hint's path is quoted so that it pastes back into a shell."""
+    import threading
+
+    folder = tmp_path / "папка с пробелами"
+    folder.mkdir()
+    assemble(["demo-thanks", "vm-intro"], folder / "запись 1.wav")
+    target = tmp_path / "out.wav"
+    args = [str(folder / "запись 1.wav"), str(target), "--profile", "fast", "--plot", str(tmp_path / "plot.png"),
+            "--cache-dir", str(tmp_path / "cache")]
+    process = subprocess.Popen([*CLI, *args], cwd=ROOT, env={**os.environ, "DO_NOT_TRACK": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines: list[str] = []
+    summary = threading.Event()
+
+    def read() -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("audio "):
+                summary.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        assert summary.wait(600), "".join(lines)
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(120)
+        reader.join(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = "".join(lines)
+    assert process.returncode == 0, text
+    assert "no output written" not in text and target.is_file() and (tmp_path / "plot.png").is_file()
+    if "Whisper was unsure" in text:
+        assert f"voice script '{folder / 'запись 1.wav'}'" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shlex
 import sys
 import threading
 import time
@@ -284,11 +285,13 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 
     with _progress() as progress:
         result = run_convert(input, output, settings, store, ProgressEvents(progress), script=script)
+    interrupt.settle()
     _summary(result)
     unsure = unsure_count(result.phrases)
     if unsure:
         console.print(f"{unsure} of {len(result.phrases)} phrases hold words Whisper was unsure of: see them "
-                      f"marked {UNSURE} in `voice script {input}`, correct them and convert with --script", markup=False)
+                      f"marked {UNSURE} in `voice script {shlex.quote(str(input))}`, correct them and convert with "
+                      "--script", markup=False)
     if result.subtitles is not None:
         console.print(f"subtitles: {result.subtitles}", markup=False)
     if plot is not None:

@@ -100,3 +100,10 @@ def install() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _handler)
+
+
+def settle() -> None:
+    """The run's output is complete: SIGINT and SIGTERM are ignored from now on (main thread only), so
+    that a Ctrl-C while the summary prints neither says 'no output written' nor exits 130."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
