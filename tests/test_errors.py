@@ -466,7 +466,8 @@ def test_help_version_and_descriptions():
     help_text = " ".join(run_cli("convert", "--help", env={"COLUMNS": "200"}).stdout.split())
     defaults = Settings()
     for shown in (defaults.voice, defaults.device, str(defaults.workers), str(defaults.chunk_minutes),
-                  defaults.whisper.model):
+                  defaults.whisper.model, defaults.mix.mode, str(defaults.mix.duck_db), defaults.subtitles,
+                  "--no-original-audio"):
         assert f"[default: ({shown})]" in help_text, shown
     assert "Exit codes: 0" in help_text and "3 a bad input recording" in help_text
     version = run_cli("--version")
@@ -596,3 +597,15 @@ def test_prefect_handoff_checks_the_voice_first(tmp_path, out_dir):
     result = _convert(prompt("demo-thanks"), out_dir, tmp_path, "--prefect", "--voice", "festival:nobody", env=env)
     line = _assert_clean_failure(result, out_dir, "festival:nobody")
     assert "127.0.0.1:9" not in result.stderr and "prefect" not in line.lower(), result.stderr
+
+
+def test_a_file_with_a_folder_for_output(tmp_path):
+    """One input file and an existing folder as its output: the message says so, and names a file."""
+    source, folder = tmp_path / "talk.wav", tmp_path / "out"
+    shutil.copyfile(prompt("demo-thanks"), source)
+    folder.mkdir()
+    result = run_cli("convert", str(source), str(folder), "--cache-dir", str(tmp_path / "c"))
+    assert result.returncode == 2, result.stderr
+    line = " ".join(result.stderr.split())
+    assert f"output {folder}: is a folder" in line and str(folder / "talk.voice.mp3") in line, result.stderr
+    assert list(folder.iterdir()) == []

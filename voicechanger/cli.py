@@ -13,8 +13,9 @@ import shlex
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -122,6 +123,19 @@ def _fail(exc: BaseException, debug: bool) -> None:
     raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
 
 
+@contextmanager
+def _one_line_errors(debug: bool) -> Iterator[None]:
+    """A command's body: any failure is one line and its exit code, Ctrl-C a clean stop."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except Exception as exc:
+        _fail(exc, debug)
+
+
 def _summary(result: Any) -> None:
     from .notices import covered_text
     from .plan import STAGE_ORDER
@@ -185,16 +199,21 @@ def convert(
                                                 help="Output extension for a folder: mp3, wav, flac, mp4, mkv... (a file's "
                                                      "output takes its own extension)"),
     mix: Optional[str] = typer.Option(None, "--mix", help="replace (voice on silence), gaps (original between "
-                                      "phrases) or voiceover (original ducked under the voice)."),
-    duck_db: Optional[float] = typer.Option(None, "--duck-db", help="voiceover: the original's level under the voice, dB down."),
+                                      "phrases) or voiceover (original ducked under the voice).",
+                                      show_default=DEFAULTS.mix.mode),
+    duck_db: Optional[float] = typer.Option(None, "--duck-db", help="voiceover: the original's level under the voice, dB down.",
+                                            show_default=str(DEFAULTS.mix.duck_db)),
     keep_original_audio: Optional[bool] = typer.Option(None, "--keep-original-audio/--no-original-audio",
-                                                       help="A video output also keeps the original audio track."),
+                                                       help="A video output also keeps the original audio track.",
+                                                       show_default="--keep-original-audio" if DEFAULTS.output.keep_original_audio
+                                                       else "--no-original-audio"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of pitch and timing, input vs output."),
     strict: bool = typer.Option(False, "--strict", help="A phrase the voice cannot say is an error (no output)."),
     script: Optional[Path] = typer.Option(None, "--script", help="An edited script (.srt/.vtt, see `voice script`): "
                                           "its cues are what is said, and when; Whisper does not run."),
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="A YAML file of 'word: how to say it' (зам+ок)."),
-    subtitles: Optional[str] = typer.Option(None, "--subtitles", help="Subtitles beside the output: srt, vtt or none."),
+    subtitles: Optional[str] = typer.Option(None, "--subtitles", help="Subtitles beside the output: srt, vtt or none.",
+                                            show_default=DEFAULTS.subtitles),
     prefect: bool = typer.Option(False, "--prefect", help="Run through the Prefect flow `voice`."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -209,6 +228,10 @@ def convert(
 
         profile_name = _profile(profile, quality)
         folder_mode = input.is_dir()
+        if input.is_file() and output.is_dir():
+            suggestion = shlex.quote(str(output / f"{input.stem}.voice.mp3"))
+            raise VoiceError(f"output {output}: is a folder, and the input {input.name} is one file; give the output "
+                             f"file's name, e.g. {suggestion}")
         if output_format is not None and input.exists() and not folder_mode:
             raise VoiceError(f"--format {output_format}: applies to a folder input only; for a file, the output's "
                              f"extension sets the format ({output.name})")
@@ -467,7 +490,7 @@ def voices(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """List the voices: the catalogue's named voices, then the backends' (available here or not, and why)."""
-    try:
+    with _one_line_errors(debug):
         if sample is None:
             if output is not None:
                 raise VoiceError(f"{output}: an output file goes with --sample NAME; give the voice to say it in")
@@ -479,12 +502,6 @@ def voices(
             from .sample import write_sample
 
             out.print(str(write_sample(sample, output)), markup=False)
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt as exc:
-        _interrupted(exc)
-    except Exception as exc:
-        _fail(exc, debug)
 
 
 def _list_voices() -> None:
