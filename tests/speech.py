@@ -96,16 +96,33 @@ def transcribe_text(audio: np.ndarray) -> str:
 
     Only the repetition gate is on: without it one looping window ("СПОКОЙ СПОКОЙ ...") turned an
     11-word prompt's WER into 2.45. A looping window is decoded again at a higher temperature with
-    a fixed seed, so the referee stays deterministic."""
+    a fixed seed, so the referee stays deterministic. A loop too short for the gate ("СИ-И-И-НИ-НИ-НИ-
+    ...", one hyphenated word: a 4-word prompt scored 4.75) is decoded again the same way, from 0.2."""
+    text = _referee_text(audio, (0.0, 0.2, 0.4, 0.6))
+    return _referee_text(audio, (0.2, 0.4, 0.6)) if looping(text) else text
+
+
+def _referee_text(audio: np.ndarray, temperatures: tuple[float, ...]) -> str:
     import ctranslate2
 
     ctranslate2.set_random_seed(1234)
     segments, _info = referee_model().transcribe(
         np.ascontiguousarray(audio, dtype=np.float32), language="ru", beam_size=5,
-        temperature=(0.0, 0.2, 0.4, 0.6), compression_ratio_threshold=2.4,
+        temperature=temperatures, compression_ratio_threshold=2.4,
         condition_on_previous_text=False, vad_filter=True, log_prob_threshold=None, no_speech_threshold=None,
     )
     return " ".join(s.text.strip() for s in segments)
+
+
+LOOP_COPIES = 5  # a word or syllable this many times in a row is the referee looping, not speech
+
+
+def looping(text: str) -> bool:
+    """Whether ``text`` holds a word or a hyphen-joined syllable LOOP_COPIES or more times in a row."""
+    from voicechanger.engines.recheck import find_loops
+
+    pieces = [{"word": piece} for piece in re.split(r"[\s\-–—]+", text) if piece.strip()]
+    return bool(find_loops(pieces, repeats=LOOP_COPIES))
 
 
 def words_for_wer(text: str) -> list[str]:
