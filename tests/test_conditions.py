@@ -139,3 +139,12 @@ def test_no_cue_holds_a_loop(measured, name: str) -> None:
 def test_the_voice_follows_the_speaker_not_the_hum(measured) -> None:
     """Under 50 Hz hum and hiss the voice's intonation still follows the speaker's."""
     assert measured("hum")[0].log_f0_r >= HUM_MIN_R
+
+
+def test_the_referee_knows_its_loops() -> None:
+    """The referee's own loop (decoded again) is told from speech that repeats a word."""
+    from speech import looping
+
+    assert looping("Пожалуйста, подождите. Присводит СИ-И-И-НИ-НИ-НИ-НИ-НИ-НИ-НИ-НИ.")
+    assert looping("спокой спокой спокой спокой спокой")
+    assert not looping("да, да, да, конечно") and not looping("Пожалуйста, подождите, происходит соединение.")
