@@ -25,11 +25,19 @@ COLUMNS = [("name", "condition"), ("seconds", "s"), ("words", "words"), ("wer", 
            ("squeeze_over_2_with_room", ">2x w/ room"), ("squeeze_max", "max")]
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |",
-             "|" + "|".join("---" if key == "name" else "---:" for key, _ in COLUMNS) + "|"]
-    lines += ["| " + " | ".join(str(row[key]) for key, _ in COLUMNS) + " |" for row in rows]
+def markdown(rows: list[dict], columns: list[tuple[str, str]] = COLUMNS, text: tuple[str, ...] = ("name",)) -> str:
+    """A Markdown table of ``rows``: (key, title) per column; the ``text`` columns left-aligned."""
+    lines = ["| " + " | ".join(title for _, title in columns) + " |",
+             "|" + "|".join("---" if key in text else "---:" for key, _ in columns) + "|"]
+    lines += ["| " + " | ".join(str(row[key]) for key, _ in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def report(rows: list[dict], table: str, json_path: Path | None) -> None:
+    """Print the table; write the rows as JSON too when asked."""
+    print(table)
+    if json_path:
+        json_path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = measure(condition, result, store, referee, log=args.log)
         rows.append(figures.row())
         print(json.dumps(figures.row(), ensure_ascii=False), flush=True)
-    print(markdown(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    report(rows, markdown(rows), args.json)
     return 0
 
 

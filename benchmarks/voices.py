@@ -42,13 +42,6 @@ def dnsmos(audio: np.ndarray, rate: int) -> tuple[float, float]:
     return float(scores["ovrl_mos"]), float(scores["sig_mos"])
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |",
-             "|" + "|".join("---" if key in ("voice", "gender") else "---:" for key, _ in COLUMNS) + "|"]
-    lines += ["| " + " | ".join(str(row[key]) for key, _ in COLUMNS) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work" / "voices")
@@ -60,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from conftest import QUALITY_PROMPTS
     from roundtrip import Referee, measure
 
+    from benchmarks.quality import markdown, report
     from speech import RATE, assemble, decode
     from voicechanger.config import load_settings
     from voicechanger.pipeline import convert
@@ -73,19 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in voices:
         settings = load_settings("normal", {"voice": name})
-        output = args.work / f"clean.{name.replace(':', '_')}.wav"
+        voice = settings.voice
+        label = voice if isinstance(voice, str) else voice.name
+        output = args.work / f"clean.{label.replace(':', '_')}.wav"
         result = convert(condition.path, output, settings, store)
         figures = measure(condition, result, store, referee)
         audio = decode(output)
         ovrl, sig = dnsmos(audio, RATE)
-        gender = catalogue()[name].gender if name in catalogue() else "male"
-        row = {"voice": name, "gender": gender, "wer": figures.wer, "log_f0_r": figures.log_f0_r,
+        gender = "male" if isinstance(voice, str) else voice.gender  # festival:msu_ru_nsh is a man's voice
+        row = {"voice": label, "gender": gender, "wer": figures.wer, "log_f0_r": figures.log_f0_r,
                "dnsmos_ovrl": round(ovrl, 3), "dnsmos_sig": round(sig, 3), "median_f0": round(median_f0(audio, RATE))}
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
-    print(markdown(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    report(rows, markdown(rows, COLUMNS, ("voice", "gender")), args.json)
     return 0
 
 
