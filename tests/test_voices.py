@@ -103,17 +103,21 @@ def test_word_spans_follow_the_rate():
     assert slow.word_spans[-1][1] <= len(slow.audio) / voice.sample_rate
 
 
-BAD_VOICES = [  # (voice file text or None for a name, what the one line must name)
-    (None, "unknown voice 'nobody'"),
-    ("name: [broken\n", "not valid YAML"),
-    (MY_VOICE + "breathy: yes\n", "'breathy' is not a voice setting"),
-    (MY_VOICE.replace("formant_ratio: 1.15", "formant_ratio: 3"), "'formant_ratio'"),
-    ("\n".join(line for line in MY_VOICE.splitlines() if not line.startswith("base")), "'base' is missing"),
+BAD_VOICES = [  # (voice file text, or None for a name; what the one line must name)
+    (None, ["unknown voice 'nobody'", "olga"]),
+    ("name: [broken\n", ["bad-voice.yaml", "not valid YAML"]),
+    (MY_VOICE + "breathy: yes\n", ["bad-voice.yaml", "'breathy' is not a voice setting"]),
+    (MY_VOICE.replace("formant_ratio: 1.15", "formant_ratio: 3"), ["bad-voice.yaml", "'formant_ratio'", "1.3"]),
+    ("\n".join(line for line in MY_VOICE.splitlines() if not line.startswith("base")),
+     ["bad-voice.yaml", "'base' is missing"]),
+    (MY_VOICE.replace("base: festival:msu_ru_nsh", "base: olga"), ["bad-voice.yaml", "'base' must name a backend"]),
+    (MY_VOICE.replace("festival:msu_ru_nsh", "festival:nope"), ["vera", "unknown voice 'festival:nope'"]),
 ]
 
 
-@pytest.mark.parametrize("text, needle", BAD_VOICES, ids=["unknown", "yaml", "key", "bounds", "no-base"])
-def test_a_bad_voice_is_one_line_and_exit_2_before_any_work(tmp_path, text, needle):
+@pytest.mark.parametrize("text, needles", BAD_VOICES,
+                         ids=["unknown", "yaml", "key", "bounds", "no-base", "base-a-name", "unknown-base"])
+def test_a_bad_voice_is_one_line_and_exit_2_before_any_work(tmp_path, text, needles):
     source = tmp_path / "in.wav"
     write_wav(np.zeros(RATE, dtype=np.float32), source)
     voice = "nobody"
@@ -124,9 +128,7 @@ def test_a_bad_voice_is_one_line_and_exit_2_before_any_work(tmp_path, text, need
     result = run_cli("convert", str(source), str(out), "--voice", voice, "--cache-dir", str(tmp_path / "cache"))
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and needle in lines[0], result.stderr
-    if text is not None:
-        assert "bad-voice.yaml" in lines[0]
+    assert len(lines) == 1 and all(needle in lines[0] for needle in needles), result.stderr
     assert not out.exists() and not store_events(tmp_path / "cache")  # nothing was done
 
 
@@ -161,3 +163,18 @@ def test_a_womans_voice_is_high_and_a_mans_low_and_the_words_are_heard(tmp_path_
     assert (f0 >= 175) if catalogue()[name].gender == "female" else (f0 <= 150), f0
     rate, words = wer(transcribe_text(original), transcribe_text(audio))
     assert words > 20 and rate <= 0.3, rate
+
+
+def test_a_profiles_voice_key_takes_a_name_and_a_file_and_a_bad_one_is_one_line(tmp_path):
+    source = tmp_path / "in.wav"
+    write_wav(np.zeros(RATE, dtype=np.float32), source)
+    (tmp_path / "bad-voice.yaml").write_text(MY_VOICE.replace("median_f0: 215", "median_f0: 20"), encoding="utf-8")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("voice: bad-voice.yaml\n", encoding="utf-8")
+    result = run_cli("convert", str(source), str(tmp_path / "out.mp3"), "--profile", str(profile),
+                     "--cache-dir", str(tmp_path / "cache"))
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "bad-voice.yaml" in lines[0] and "'median_f0'" in lines[0], lines[0]
+    profile.write_text("voice: boris\n", encoding="utf-8")
+    assert load_settings(profile).voice == catalogue()["boris"]

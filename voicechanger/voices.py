@@ -73,6 +73,9 @@ def _error_line(source: str, exc: ValidationError) -> str:
         return f"{source}: key {key!r} is not a voice setting; use {fields}"
     if first["type"] == "missing":
         return f"{source}: key {key!r} is missing; add it (e.g. base: festival:msu_ru_nsh)"
+    if first["type"] == "string_pattern_mismatch":  # only base has a pattern
+        return (f"{source}: key {key!r} must name a backend voice, backend:name (festival:msu_ru_nsh), "
+                f"not {first.get('input')!r}")
     return f"{source}: key {key!r}: {first['msg']} (got {first.get('input')!r}); fix it"
 
 

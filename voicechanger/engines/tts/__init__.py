@@ -138,7 +138,11 @@ def get_voice(spec: str | VoiceDef, *, device: str = "cpu", models_dir: Path | N
     if isinstance(spec, VoiceDef):
         from .changed import ChangedVoice
 
-        voice = ChangedVoice(spec, get_voice(spec.base, device=device, models_dir=models_dir))
+        try:
+            base = get_voice(spec.base, device=device, models_dir=models_dir)
+        except VoiceError as exc:
+            raise VoiceError(f"voice {spec.name}, made from {spec.base}: {exc}") from None
+        voice = ChangedVoice(spec, base)
         with _cache_lock:
             return _cache.setdefault(key, voice)
     backend, _, name = spec.partition(":")
