@@ -459,7 +459,7 @@ def script_command(
     Edit it and convert again with --script: only the phrases you changed are said again."""
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
     interrupt.install()
-    try:
+    with _one_line_errors(debug):
         from .audio import check_input
         from .local import export_script
         from .paths import default_cache_dir
@@ -474,12 +474,6 @@ def script_command(
         cues, unsure = export_script(input, target, settings, store)
         console.print(f"{cues} cues; {unsure} hold words Whisper was unsure of (marked ⁇)")
         out.print(str(target), markup=False)
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt as exc:
-        _interrupted(exc)
-    except Exception as exc:
-        _fail(exc, debug)
 
 
 @app.command(epilog=EXIT_HELP)
