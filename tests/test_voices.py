@@ -57,6 +57,7 @@ def test_a_name_a_backend_spec_and_a_file_resolve(tmp_path):
     assert load_settings("normal").voice == "festival:msu_ru_nsh"  # the default stays a plain spec
     assert load_settings("normal", {"voice": "festival:msu_ru_nsh"}).voice == "festival:msu_ru_nsh"
     assert load_settings("normal", {"voice": "Olga"}).voice == catalogue()["olga"]
+    assert load_settings("normal", {"voice": "Алёна"}).voice == catalogue()["alyona"]
     (tmp_path / "vera.yaml").write_text(MY_VOICE, encoding="utf-8")
     profile = tmp_path / "profile.yaml"
     profile.write_text("voice: vera.yaml\n", encoding="utf-8")  # relative to the profile's folder

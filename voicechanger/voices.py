@@ -124,8 +124,8 @@ def _file_path(text: str, profile: Path | None) -> Path:
 
 
 def voice_setting(value: Any, profile: Path | None = None) -> Any:
-    """A ``voice`` setting as the settings hold it: a backend spec as it is; a catalogue name, a voice
-    file or an inline mapping as its VoiceDef. An unknown name stays a string: the voice check before
+    """A ``voice`` setting as the settings hold it: a backend spec as it is; a catalogue name (olga, or
+    its title, Ольга), a voice file or an inline mapping as its VoiceDef. An unknown name stays a string: the voice check before
     any work (get_voice) names it and lists the voices."""
     if isinstance(value, dict):
         return parse_voice(value, f"the voice in {profile or 'the settings'}", "custom")
@@ -136,7 +136,8 @@ def voice_setting(value: Any, profile: Path | None = None) -> Any:
         return text
     if text.lower().endswith(_FILE_SUFFIXES) or Path(text).expanduser().is_file():
         return load_voice_file(_file_path(text, profile))
-    return catalogue().get(text.lower(), text)
+    wanted = text.casefold()
+    return next((v for name, v in catalogue().items() if wanted in (name, v.title.casefold())), text)
 
 
 __all__ = ["CATALOGUE", "VoiceDef", "catalogue", "is_backend_spec", "load_voice_file", "parse_voice", "voice_setting"]
