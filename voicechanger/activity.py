@@ -44,11 +44,12 @@ def merge(spans: Sequence[Span], join_s: float = 0.0) -> list[Span]:
     return out
 
 
-def vad_spans(audio: np.ndarray, rate: int) -> list[Span]:
-    """(start, end) seconds of the speech Silero hears in ``audio`` (mono float32 at 16 kHz)."""
+def vad_spans(audio: np.ndarray, rate: int, pad_ms: int = _PAD_MS) -> list[Span]:
+    """(start, end) seconds of the speech Silero hears in ``audio`` (mono float32 at 16 kHz), each
+    widened by ``pad_ms``."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(min_silence_duration_ms=_MIN_SILENCE_MS, speech_pad_ms=_PAD_MS)
+    options = VadOptions(min_silence_duration_ms=_MIN_SILENCE_MS, speech_pad_ms=pad_ms)
     block, step = int(_BLOCK_S * rate), int((_BLOCK_S - _OVERLAP_S) * rate)
     found: list[Span] = []
     for first in range(0, max(len(audio), 1), step):

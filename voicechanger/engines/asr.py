@@ -288,8 +288,8 @@ def _mend(segments: list[dict[str, Any]], audio: np.ndarray, redecode: recheck.R
     # A segment whose words could not have been said in their times (the alignment collapsed them
     # into a fraction of a second) covers nothing: its speech is decoded again, and it is dropped
     # when that decoding hears anything.
-    collapsed = [s for s in segments if recheck.too_fast(s["words"])]
-    segments = [s for s in segments if s["words"] and s not in collapsed]
+    collapsed = [s for s in segments if s["words"] and recheck.too_fast(s["words"])]
+    segments = [s for s in segments if s["words"] and not recheck.too_fast(s["words"])]
     regions = [(a, min(b, until)) for a, b in recheck.speech_regions(audio) if a < until]
     words = [w for s in segments for w in s["words"]]
     heard_again = False

@@ -35,11 +35,9 @@ Words = list[dict[str, Any]]
 def speech_regions(audio: np.ndarray) -> list[Span]:
     """Where Silero VAD hears speech in 16 kHz ``audio`` (s), padded by 30 ms only: tight enough to
     measure what the phrases cover."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from ..activity import vad_spans
 
-    found = get_speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32),
-                                  VadOptions(min_silence_duration_ms=100, speech_pad_ms=30))
-    return [(t["start"] / RATE, t["end"] / RATE) for t in found]
+    return vad_spans(audio, RATE, pad_ms=30)
 
 
 def _minus(regions: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
