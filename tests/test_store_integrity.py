@@ -136,6 +136,9 @@ def test_ctrl_c_just_after_the_work_folder_is_made_leaves_nothing(store, monkeyp
     before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(Path, "mkdir", mkdir_then_ctrl_c)
     try:
+        # As in a foreground run: a test run started in the background inherits SIGINT ignored, which
+        # install() rightly keeps.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         interrupt.install()
         with pytest.raises(Interrupted):
             _put(store)
