@@ -60,6 +60,12 @@ class MixSettings(_Strict):
     voice_lufs: float | None = Field(None, ge=-60, le=-5)
 
 
+class SpeakerSettings(_Strict):
+    """Who speaks each phrase (the speakers stage)."""
+
+    count: Literal["auto"] | int = Field("auto", ge=1, le=12)  # auto: found from the recording
+
+
 class Settings(_Strict):
     """Every knob of one conversion. Stages read only the fields they declare."""
 
@@ -70,6 +76,7 @@ class Settings(_Strict):
     # backend:name as typed; a catalogue voice or a voice file as its definition (voices.py), so that
     # its fields, not its name, key the synthesize stage
     voice: str | VoiceDef = "festival:msu_ru_nsh"
+    speakers: SpeakerSettings = SpeakerSettings()
     prosody: ProsodySettings = ProsodySettings()
     output: OutputSettings = OutputSettings()
     mix: MixSettings = MixSettings()
