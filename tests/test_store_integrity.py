@@ -52,6 +52,35 @@ def test_a_manifest_that_is_not_one_is_discarded_and_recomputed(store, manifest)
     assert store.get("stress", KEY).meta == again.meta
 
 
+def test_an_artifact_renamed_into_place_while_a_reader_looks_is_not_discarded(store, monkeypatch):
+    """A reader that finds no manifest and then finds the folder (another thread's put renamed it into
+    place in between) reads again: the new artifact is not a broken one (a folder run lost one this way
+    and failed with its audio.npy missing)."""
+    from pathlib import Path
+
+    folder = store.path_of("stress", KEY)
+    real_exists = Path.exists
+    landed = []
+
+    def exists(path, *args, **kwargs):
+        if path == folder and not landed:  # the writer's rename lands just after the reader's failed read
+            landed.append(_put(store))
+        return real_exists(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    found = store.get("stress", KEY)
+    assert landed and found is not None and found.meta == landed[0].meta
+    assert (folder / "audio.npy").is_file() and _corrupt_events(store) == []
+
+
+def test_a_folder_without_a_manifest_is_discarded(store):
+    artifact = _put(store)
+    (artifact.path / "manifest.json").unlink()
+    assert store.get("stress", KEY) is None and not artifact.path.exists()
+    assert _corrupt_events(store) == ["no manifest"]
+    assert _put(store).path == artifact.path
+
+
 @pytest.mark.parametrize("edit", ["meta", "created", "key", "unsealed"])
 def test_edited_metadata_is_detected(store, edit):
     artifact = _put(store)

@@ -171,14 +171,10 @@ class Store:
     def get(self, stage: str, key: str, *, verify: bool = True) -> Artifact | None:
         """The artifact, or None when it is missing or fails verification (then it is removed)."""
         path = self.path_of(stage, key)
-        manifest_path = path / MANIFEST
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            stamp = manifest_path.stat().st_mtime
-        except (OSError, ValueError):
-            if path.exists():
-                self._discard(path, stage, key, "unreadable manifest")
+        read = self._manifest(path, stage, key)
+        if read is None:
             return None
+        manifest, stamp = read
         problem = manifest_problem(manifest, stage, key)
         if problem:
             self._discard(path, stage, key, problem)
@@ -197,6 +193,27 @@ class Store:
         except OSError:
             pass
         return Artifact(stage, key, path, manifest["meta"], files)
+
+    def _manifest(self, path: Path, stage: str, key: str) -> tuple[Any, float] | None:
+        """The artifact's parsed manifest and its mtime; None when the artifact is missing or broken.
+
+        A missing manifest is read again once: another thread's or process's put may have renamed the
+        artifact into place between the failed read and the look at its folder, and that new artifact
+        must not be taken for a broken one and discarded under its writer's feet."""
+        manifest_path = path / MANIFEST
+        for attempt in (1, 2):
+            try:
+                return json.loads(manifest_path.read_text(encoding="utf-8")), manifest_path.stat().st_mtime
+            except FileNotFoundError:
+                if not path.exists():
+                    return None
+                if attempt == 2:
+                    self._discard(path, stage, key, "no manifest")
+            except (OSError, ValueError) as exc:
+                if path.exists():
+                    self._discard(path, stage, key, f"unreadable manifest ({exc})")
+                return None
+        return None
 
     def has(self, stage: str, key: str) -> bool:
         return self.get(stage, key) is not None
