@@ -57,7 +57,14 @@ from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import VoiceError, error_message
 from voicechanger.graph import Graph, Node
-from voicechanger.notices import covered_text, recording_notices, speech_covered, transcribe_metas
+from voicechanger.notices import (
+    cast_text,
+    covered_text,
+    recording_cast,
+    recording_notices,
+    speech_covered,
+    transcribe_metas,
+)
 from voicechanger.outputs import (
     check_unsaid,
     recording_phrases,
@@ -337,6 +344,8 @@ class Batch:
         priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}
         for node in (plan.transcript, plan.concat, plan.final):
             priority[node.key] = (rec.index, len(plan.chains))
+        if plan.speakers is not None:  # every chunk's voice work waits for it
+            priority[plan.speakers.key] = (rec.index, -1)
         titles = self._titles(rec, plan.nodes())
         self.scheduler.want(plan.transcript, rec, priority, titles)
         self.scheduler.want(plan.final, rec, priority, titles)
@@ -367,6 +376,11 @@ class Batch:
                 key=_slug(rec.source).replace("transcript-", "subtitles-", 1),
                 description=f"{subtitles} ({len(phrases)} phrases)",
             )
+        cast = recording_cast(self.scheduler.store, rec.plan, self.settings, phrases)
+        if cast:
+            create_table_artifact(cast, key=_slug(rec.source).replace("transcript-", "speakers-", 1),
+                                  description=f"Speakers of {rec.source} and their voices")
+            self.logger.info("%s: %s", rec.source, cast_text(cast))
         covered = covered_text(speech_covered(transcribe_metas(self.scheduler.store, rec.plan)))
         self.logger.info("%s: %s → %s (%.1f s of audio; %s%d phrases)", rec.status, rec.source, rec.target,
                          rec.duration, covered, len(rec.phrases))

@@ -137,7 +137,7 @@ def _one_line_errors(debug: bool) -> Iterator[None]:
 
 
 def _summary(result: Any) -> None:
-    from .notices import covered_text
+    from .notices import cast_text, covered_text
     from .plan import STAGE_ORDER
 
     table = Table(title=escape(f"{result.input.name} → {result.output}"), show_header=True, header_style="bold")
@@ -152,6 +152,8 @@ def _summary(result: Any) -> None:
     state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
     console.print(f"audio {result.duration:.1f} s; {covered_text(result.speech_covered)}{state}; "
                   f"transcript: {result.transcript}", markup=False)
+    if result.cast:
+        console.print(cast_text(result.cast), markup=False)
     _notices(result.notices)
     _report_unsaid(result.input, result.unsaid)
 

@@ -76,6 +76,8 @@ class Settings(_Strict):
     # backend:name as typed; a catalogue voice or a voice file as its definition (voices.py), so that
     # its fields, not its name, key the synthesize stage
     voice: str | VoiceDef = "festival:msu_ru_nsh"
+    # speaker label (or a script's name) -> voice, over ``voice`` (cast.py); also --voice "Speaker 1=olga"
+    voices: dict[str, str | VoiceDef] = Field(default_factory=dict)
     speakers: SpeakerSettings = SpeakerSettings()
     prosody: ProsodySettings = ProsodySettings()
     output: OutputSettings = OutputSettings()
@@ -87,6 +89,14 @@ class Settings(_Strict):
     subtitles: Literal["srt", "vtt", "none"] = "srt"
     # word or phrase -> how to say it; a profile or --lexicon names a YAML file (see lexicon.py)
     lexicon: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def voice_catalogue(self) -> list[str]:
+        """The catalogue's voices (their specs) when ``voice`` is auto: the cast picks among them, so
+        they key the synthesize stage; [] otherwise."""
+        from .voices import catalogue
+
+        return [v.spec for v in catalogue().values()] if self.voice == "auto" else []
 
     def get(self, dotted: str) -> Any:
         """Value of a dotted field name such as ``whisper.model``."""
@@ -174,6 +184,21 @@ def _lexicon(value: Any, profile: Path) -> dict[str, str]:
     return parse_lexicon(value, str(profile))
 
 
+def _voices(merged: dict[str, Any], profile: Path) -> None:
+    """Resolve ``voice`` and ``voices`` in place; a ``voice`` that is a mapping ("Speaker 1=olga, ...")
+    becomes ``voices`` over ``voice: auto``."""
+    from .cast import AUTO, parse_mapping, resolve_mapping
+
+    mapping = parse_mapping(merged["voice"]) if isinstance(merged.get("voice"), str) else None
+    if mapping is not None:
+        merged["voice"] = AUTO
+        merged["voices"] = {**(merged.get("voices") or {}), **mapping}
+    if "voice" in merged:
+        merged["voice"] = voice_setting(merged["voice"], profile)
+    if merged.get("voices") is not None:
+        merged["voices"] = resolve_mapping(merged["voices"], f"profile {profile}", profile)
+
+
 def load_settings(profile: str | Path = "normal", overrides: dict[str, Any] | None = None) -> Settings:
     """Read a profile and apply dotted-key overrides (CLI flags). Raises VoiceError on any problem."""
     path = _profile_path(profile)
@@ -181,8 +206,7 @@ def load_settings(profile: str | Path = "normal", overrides: dict[str, Any] | No
     merged = _merge(data, _nest(overrides or {}))
     if "lexicon" in merged:
         merged["lexicon"] = _lexicon(merged["lexicon"], path)
-    if "voice" in merged:
-        merged["voice"] = voice_setting(merged["voice"], path)
+    _voices(merged, path)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

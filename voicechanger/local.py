@@ -24,7 +24,7 @@ from .engines.asr import Hold, unload_models
 from .engines.tts import close_voices
 from .graph import Events, Graph, Node
 from .memory import limit_arenas, release_free_memory
-from .notices import recording_notices, speech_covered, transcribe_metas
+from .notices import recording_cast, recording_notices, speech_covered, transcribe_metas
 from .outputs import (
     check_unsaid,
     recording_phrases,
@@ -57,6 +57,7 @@ class Result:
     unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
     phrases: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, words
     speech_covered: float | None = None  # share of the input's speech its phrases say (notices.speech_covered)
+    cast: list[dict[str, Any]] = field(default_factory=list)  # speakers and their voices (notices.recording_cast)
     subtitles: Path | None = None
 
     def phrase_spans(self) -> list[tuple[float, float]]:
@@ -69,6 +70,16 @@ class Result:
         return spans
 
 
+def voices_in_use(settings: Settings) -> list:
+    """Every voice these settings may say phrases in: the mapped ones, and the single voice or (auto)
+    the whole catalogue."""
+    from .cast import AUTO
+    from .voices import catalogue
+
+    chosen = list(catalogue().values()) if settings.voice == AUTO else [settings.voice]
+    return [*settings.voices.values(), *chosen]
+
+
 def preflight(settings: Settings, whisper: bool = True) -> None:
     """Fail before any expensive work when the language, the Whisper model (if it will run) or the voice
     cannot be had."""
@@ -79,7 +90,8 @@ def preflight(settings: Settings, whisper: bool = True) -> None:
     if whisper:  # the language check imports faster-whisper, which a re-dub from a script never needs
         check_language(settings.whisper.language)
         resolve_model(settings.whisper.model)
-    get_voice(settings.voice, device=device)
+    for voice in voices_in_use(settings):
+        get_voice(voice, device=device)
 
 
 def load_whisper_ahead(graph: Graph, chunk: Node) -> threading.Thread | None:
@@ -260,6 +272,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         phrases=phrases,
         subtitles=written,
         speech_covered=covered,
+        cast=recording_cast(store, plan, settings, phrases),
     )
 
 

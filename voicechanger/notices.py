@@ -124,3 +124,27 @@ def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Pa
     if phrases == 0:
         notices.append(no_speech(input_path, output_path, duration, mix_mode))
     return [notice for notice in notices if notice]
+
+
+def recording_cast(store: Store, plan: Any, settings: Any, phrases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who speaks in the recording and in which voice: one row per speaker (label, gender, median F0,
+    share of the speech, voice), read from the speakers artifact; [] when one voice says everything."""
+    from .cast import cast_voices, voice_name
+
+    found = store.get("speakers", plan.speakers.key, verify=False) if plan.speakers is not None else None
+    if found is None:
+        return []
+    table = found.meta["speakers"]
+    names = sorted({p["speaker"] for p in phrases if p.get("speaker")} - {s["label"] for s in table})
+    cast = cast_voices(table, settings.voice, settings.voices, names)
+    total = sum(float(s["seconds"]) for s in table) or 1.0
+    return [{"speaker": s["label"], "gender": s["gender"], "median_f0": round(float(s["median_f0"])),
+             "share": round(float(s["seconds"]) / total, 3), "voice": voice_name(cast[s["label"]])} for s in table]
+
+
+def cast_text(rows: list[dict[str, Any]]) -> str:
+    """The cast in one line: ``speakers: Speaker 1 (female, 212 Hz, 62 %) → olga; ...``; "" without one."""
+    if not rows:
+        return ""
+    return "speakers: " + "; ".join(f"{r['speaker']} ({r['gender']}, {r['median_f0']} Hz, {r['share']:.0%}) → "
+                                    f"{r['voice']}" for r in rows)

@@ -29,13 +29,18 @@ class Word(_HeardWord, total=False):
     stress: str   # the user's stress marks from a script ('+' before the stressed vowel)
 
 
-class Phrase(TypedDict):
-    """A phrase as transcribe (or script) writes it."""
-
+class _Phrase(TypedDict):
     start: float
     end: float
     text: str
     words: list[Word]
+
+
+class Phrase(_Phrase, total=False):
+    """A phrase as transcribe (or script) writes it; stress adds who says it when speakers are looked
+    for (the speakers stage), and a script's cue may name them."""
+
+    speaker: str
 
 
 class Token(TypedDict):
@@ -60,8 +65,7 @@ class StressedPhrase(Phrase):
 WordSpans = Sequence[Sequence[float]]
 
 
-class SaidPhrase(TypedDict):
-    """One phrase as synthesize writes it: where its audio lies in the chunk's synthesized audio."""
+class _SaidPhrase(TypedDict):
 
     offset: int                     # first sample in the synthesize artifact's ``audio``
     length: int                     # samples; 0 when nothing was said
@@ -69,6 +73,14 @@ class SaidPhrase(TypedDict):
     rate: float                     # the voice's native rate used to fit the phrase (1.0: natural)
     error: str | None               # why the voice could not say it (an unsaid phrase), else None
     key: str                        # the phrase's memo key in synthesize
+
+
+class SaidPhrase(_SaidPhrase, total=False):
+    """One phrase as synthesize writes it: where its audio lies in the chunk's synthesized audio; with
+    speakers, whose phrase it is and which of the chunk's voices (meta "voices") said it."""
+
+    speaker: str
+    voice: int
 
 PAUSE_S = 0.35          # a gap this long between words always ends a phrase
 SENTENCE_MIN_S = 1.5    # a sentence end ends a phrase once it is at least this long
@@ -113,4 +125,7 @@ def split_phrases(segments: list[dict[str, Any]]) -> list[list[Word]]:
 
 def bare_phrase(phrase: Phrase) -> Phrase:
     """The phrase as transcribe or script wrote it (a stressed phrase without its tokens)."""
-    return {"start": phrase["start"], "end": phrase["end"], "text": phrase["text"], "words": phrase["words"]}
+    bare: Phrase = {"start": phrase["start"], "end": phrase["end"], "text": phrase["text"], "words": phrase["words"]}
+    if phrase.get("speaker"):
+        bare["speaker"] = phrase["speaker"]
+    return bare

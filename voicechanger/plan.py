@@ -1,7 +1,12 @@
 """The plan of one recording: which nodes it has and how they depend on each other, declared once.
 
     decode → chunk → per chunk: transcribe → stress → synthesize → prosody → concat [→ mix]
+      └──→ speakers ───────────────────────────┴───────┴──────────┘
                                          └──────────→ transcript (JSON + Parquet)
+
+speakers (who speaks when, over the whole recording) is in the plan when the voices depend on it
+(``voice: auto`` or a ``voices`` mapping, cast.py): stress labels and splits the phrases by it,
+synthesize casts a voice per speaker, prosody maps each speaker's pitch into their own voice.
 
 A chunk whose phrases come from a user's script takes them from a ``script`` node instead of
 ``transcribe``. mix (the voice at 48 kHz with the original's audio) runs for video outputs and the gaps
@@ -27,7 +32,7 @@ from .store import sha256_file
 from .video import AUDIO_FORMAT, is_video
 
 # Every stage in the order a reader (progress bars, summaries, the flow's priorities) meets them.
-STAGE_ORDER = ("decode", "chunk", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat",
+STAGE_ORDER = ("decode", "chunk", "speakers", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat",
                "mix")
 
 
@@ -55,6 +60,7 @@ class Plan:
     concat: Node
     transcript: Node
     mix: Node | None = None  # the voice with the original's audio; None: concat's file is the output
+    speakers: Node | None = None  # who speaks when; None: one voice says everything
 
     @property
     def final(self) -> Node:
@@ -62,7 +68,7 @@ class Plan:
         return self.mix or self.concat
 
     def nodes(self) -> list[Node]:
-        return [self.decode, self.chunk, *[n for chain in self.chains for n in chain], self.transcript, self.concat,
+        return [self.decode, self.chunk, *([self.speakers] if self.speakers else []), *[n for chain in self.chains for n in chain], self.transcript, self.concat,
                 *([self.mix] if self.mix else [])]
 
 
@@ -76,7 +82,11 @@ def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[l
                     root_key: str, scripted: list[list[Phrase] | None] | None = None) -> Plan:
     """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
     takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
+    from .cast import wants_speakers
+
     chains = []
+    speakers = make_node("speakers", settings, (decode,)) if wants_speakers(settings.voice, settings.voices) else None
+    who = (speakers,) if speakers is not None else ()
     for index, span in enumerate(spans):
         label = f"[{index + 1}/{len(spans)}]"
         if scripted is None or scripted[index] is None:
@@ -84,9 +94,9 @@ def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[l
         else:
             transcribe = make_node("script", settings, root=decode.key, label=label, index=index, span=list(span),
                                    phrases=scripted[index])
-        stress = make_node("stress", settings, (transcribe,), label=label)
-        synthesize = make_node("synthesize", settings, (stress,), label=label)
-        prosody = make_node("prosody", settings, (decode, stress, synthesize), label=label)
+        stress = make_node("stress", settings, (transcribe, *who), label=label)
+        synthesize = make_node("synthesize", settings, (stress, *who), label=label)
+        prosody = make_node("prosody", settings, (decode, stress, synthesize, *who), label=label)
         chains.append(Chain(transcribe, stress, synthesize, prosody))
     prosodies, stresses = tuple(c.prosody for c in chains), tuple(c.stress for c in chains)
     mixed = is_video(fmt) or settings.mix.mode != "replace"
@@ -95,7 +105,7 @@ def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[l
     mix = (make_node("mix", settings, (decode, concat, *prosodies, *stresses), format=AUDIO_FORMAT.get(fmt, fmt),
                      path=decode.param_dict()["path"]) if mixed else None)
     transcript = make_node("transcript", settings, stresses, recording=root_key)
-    return Plan(decode, chunk, chains, concat, transcript, mix)
+    return Plan(decode, chunk, chains, concat, transcript, mix, speakers)
 
 
 def plan_recording(graph: Graph, path: Path, fmt: str, before_chunk: Callable[[Node], None] | None = None) -> Plan:

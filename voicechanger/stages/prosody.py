@@ -288,24 +288,49 @@ PHRASE_STAGE = "prosody-phrase"
 CHUNK_STAGE = "prosody-chunk"
 
 
-def chunk_key(ctx: Context, reference: np.ndarray) -> str:
-    """What the chunk-wide pitch measures depend on: the chunk's source audio and the voice's reference."""
+def chunk_key(ctx: Context, reference: np.ndarray, turns: list | None = None) -> str:
+    """What the chunk-wide pitch measures depend on: the chunk's source audio, the voice's reference and,
+    in a chunk of several speakers, the turns of the one measured."""
+    extra = [turns] if turns is not None else []
     return Memo.key(CHUNK_STAGE, STAGE.version, ctx.settings.prosody.mode, ctx.one("decode").key,
-                    ctx.one("stress").meta["span"], hashlib.sha256(reference.tobytes()).hexdigest())
+                    ctx.one("stress").meta["span"], hashlib.sha256(reference.tobytes()).hexdigest(), *extra)
+
+
+def chunk_turns(ctx: Context, origin: float, length: float) -> dict[str, list[list[float]]] | None:
+    """Each speaker's turns inside the chunk (chunk times), when the chunk holds two or more speakers;
+    None otherwise (then the whole chunk is its one speaker's, as without speakers)."""
+    found = ctx.all("speakers")
+    if not found:
+        return None
+    mine: dict[str, list[list[float]]] = {}
+    for start, end, label in found[0].meta["turns"]:
+        a, b = max(start - origin, 0.0), min(end - origin, length)
+        if b > a:
+            mine.setdefault(label, []).append([round(a, 3), round(b, 3)])
+    return mine if len(mine) > 1 else None
+
+
+def turns_audio(audio: np.ndarray, rate: int, turns: list[list[float]]) -> np.ndarray:
+    """The stretches of ``audio`` a speaker holds, one after the other (their pitch is theirs alone)."""
+    pieces = [audio[int(a * rate):int(b * rate)] for a, b in turns]
+    return np.concatenate(pieces) if pieces else audio[:0]
 
 
 def _pair(value: list[float] | None) -> tuple[float, float] | None:
     return (float(value[0]), float(value[1])) if value is not None else None
 
 
-def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhrase) -> str:
+def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhrase,
+               speaker_turns: list | None = None) -> str:
     """Everything one phrase's output depends on: the source audio (decode key, chunk span, slot), its
-    word times, which words the tokens came from, and the synthesized phrase (its own memo key)."""
+    word times, which words the tokens came from, the synthesized phrase (its own memo key) and, in a
+    chunk of several speakers, the turns its speaker's register is measured on."""
     decoded = ctx.one("decode")
     words = [(w["start"], w["end"]) for w in phrase.get("words") or []]
+    extra = [speaker_turns] if speaker_turns is not None else []
     return Memo.key(PHRASE_STAGE, STAGE.version, ctx.settings.prosody.mode, decoded.key,
                     ctx.one("stress").meta["span"], list(slot), words, [t["src"] for t in phrase["tokens"]],
-                    synth["key"])
+                    synth["key"], *extra)
 
 
 def run(ctx: Context) -> Output:
@@ -331,24 +356,30 @@ def run(ctx: Context) -> Output:
                            ctx.settings.prosody.max_squeeze)
     slots = phrase_slots(phrases, 0.0, len(source_audio) / rate)
     full = ctx.settings.prosody.mode == "full"
-    shared: dict[str, Any] = {}
+    speakers = chunk_turns(ctx, origin, len(source_audio) / rate)
+    shared: dict[tuple[int, str | None], dict[str, Any]] = {}
 
-    def chunk_wide() -> dict[str, Any]:
+    def chunk_wide(voice: int, speaker: str | None) -> dict[str, Any]:
         """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
-        kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk."""
-        if not shared:
-            reference = np.asarray(synthesized.array("reference"), dtype=np.float64)
-            key = chunk_key(ctx, reference)
+        kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk.
+        In a chunk of several speakers each is measured on their own turns, for their own voice."""
+        wide = shared.setdefault((voice, speaker), {})
+        if not wide:
+            reference = np.asarray(synthesized.array("reference" if voice == 0 else f"reference-{voice}"),
+                                   dtype=np.float64)
+            turns = speakers.get(speaker) if speakers is not None and speaker is not None else None
+            key = chunk_key(ctx, reference, turns)
             found = ctx.memo.get(CHUNK_STAGE, key)
             if found is not None:
-                shared["bounds"], shared["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
-                shared["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
-                return shared
-            shared["bounds"], shared["register"] = speaker_pitch(source_audio, rate) if full else (None, None)
-            shared["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
-            ctx.memo.put(CHUNK_STAGE, key, {"bounds": shared["bounds"], "register": shared["register"]},
-                         {"voice_f0": shared["voice"].contour})
-        return shared
+                wide["bounds"], wide["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
+                wide["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
+                return wide
+            heard = source_audio if turns is None else turns_audio(source_audio, rate, turns)
+            wide["bounds"], wide["register"] = speaker_pitch(heard, rate) if full else (None, None)
+            wide["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
+            ctx.memo.put(CHUNK_STAGE, key, {"bounds": wide["bounds"], "register": wide["register"]},
+                         {"voice_f0": wide["voice"].contour})
+        return wide
 
     pieces: list[np.ndarray] = []
     placed = []
@@ -359,12 +390,14 @@ def run(ctx: Context) -> Output:
         if phrase.get("words") and not any(w.get("timed", True) for w in phrase["words"]):
             source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
             pairs = stretch_pairs(phrase, synth["word_spans"], source, rate)
-        key = phrase_key(ctx, phrase, slot, synth)
+        speaker = synth.get("speaker")
+        mine = speakers.get(speaker) if speakers is not None and speaker is not None else None
+        key = phrase_key(ctx, phrase, slot, synth, mine)
         found = ctx.memo.get(PHRASE_STAGE, key)
         if found is not None:
             out = np.asarray(found.array("audio"), dtype=np.float32)
         else:
-            wide = chunk_wide()
+            wide = chunk_wide(int(synth.get("voice", 0)), speaker if mine is not None else None)
             source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
             contour = source_contour(source, rate, wide["bounds"]) if full else None
             voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)

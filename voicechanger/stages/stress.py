@@ -1,4 +1,4 @@
-"""stress-mark: apply the lexicon, normalise each phrase's words (numbers, abbreviations, Latin) and
+"""stress-mark: label each phrase with its speaker (when the speakers stage runs), apply the lexicon, normalise each phrase's words (numbers, abbreviations, Latin) and
 mark stress. The phrases come from transcribe, or from a script (the ``script`` stage).
 
 Per phrase (memo): the key holds the phrase's words, the user's stress marks from a script, and only
@@ -56,6 +56,11 @@ def run(ctx: Context) -> Output:
     source = (ctx.all("transcribe") or ctx.all("script"))[0]
     lexicon = dict(ctx.settings.lexicon)
     heard: list[Phrase] = source.meta["phrases"]
+    who = ctx.all("speakers")
+    if who:  # each phrase gets its speaker; one holding a turn change is split there
+        from ..engines.speakers import label_phrases
+
+        heard = label_phrases(heard, who[0].meta["turns"])
     phrases: list[StressedPhrase] = []
     for phrase in heard:
         key = phrase_key(phrase, lexicon, ctx.settings.stress)

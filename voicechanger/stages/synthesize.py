@@ -18,18 +18,20 @@ import logging
 import numpy as np
 
 from ..config import Settings
+from ..errors import VoiceError
 from ..phrases import SaidPhrase, StressedPhrase
 from .base import Context, Memo, Output, Stage
 
 log = logging.getLogger(__name__)
 
 
-def _voice(settings: Settings):
-    """The settings' voice on the settings' device, loaded once per process (engines.tts.get_voice)."""
+def _voice(settings: Settings, spec=None):
+    """A voice (the settings' single voice by default) on the settings' device, loaded once per process
+    (engines.tts.get_voice)."""
     from ..engines.asr import resolve_device
     from ..engines.tts import get_voice
 
-    return get_voice(settings.voice, device=resolve_device(settings.device))
+    return get_voice(settings.voice if spec is None else spec, device=resolve_device(settings.device))
 
 
 PHRASE_STAGE = "synthesize-phrase"
@@ -85,17 +87,40 @@ def say_phrase(voice, phrase: StressedPhrase, fit: bool) -> dict:
             "error": None}
 
 
+def phrase_voices(ctx: Context, phrases: list[StressedPhrase]) -> tuple[list, list[str | None]]:
+    """The voice of each phrase and the speaker it was cast for (None: one voice says everything)."""
+    found = ctx.all("speakers")
+    if not found:
+        return [_voice(ctx.settings)] * len(phrases), [None] * len(phrases)
+    from ..cast import cast_voices, speaker_at
+
+    table, turns = found[0].meta["speakers"], found[0].meta["turns"]
+    names = sorted({p["speaker"] for p in phrases if p.get("speaker")})
+    cast = cast_voices(table, ctx.settings.voice, ctx.settings.voices, names)
+    labels = [p.get("speaker") or speaker_at(turns, p["start"], p["end"]) for p in phrases]
+    # A name typed in a script that no mapping gives a voice takes the voice of whoever speaks there.
+    spoken = [label if label in cast else speaker_at(turns, p["start"], p["end"]) for label, p in zip(labels, phrases)]
+    fallback = cast[table[0]["label"]] if table else ctx.settings.voice
+    return [_voice(ctx.settings, cast.get(s, fallback) if s else fallback) for s in spoken], labels
+
+
 def run(ctx: Context) -> Output:
     stressed = ctx.one("stress")
-    voice = _voice(ctx.settings)
-    fit = bool(ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False))
+    stressed_phrases: list[StressedPhrase] = stressed.meta["phrases"]
+    voices, speakers = phrase_voices(ctx, stressed_phrases)
+    distinct = list(dict.fromkeys(voices))  # in order of first use
+    if len({v.sample_rate for v in distinct}) > 1:
+        raise VoiceError("voices " + ", ".join(v.spec.split("=")[0] for v in distinct) + " speak at different "
+                         "sample rates and cannot share a recording; cast voices of one backend")
     pieces: list[np.ndarray] = []
     phrases: list[SaidPhrase] = []
     offset = 0
-    stressed_phrases: list[StressedPhrase] = stressed.meta["phrases"]
-    for phrase in stressed_phrases:
+    for phrase, voice, speaker in zip(stressed_phrases, voices, speakers):
+        fit = bool(ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False))
         key = phrase_key(phrase, voice, fit)
         entry: SaidPhrase = {"offset": offset, "length": 0, "word_spans": None, "rate": 1.0, "error": None, "key": key}
+        if speaker is not None:
+            entry.update({"speaker": speaker, "voice": distinct.index(voice)})
         if phrase["tokens"]:
             found = ctx.memo.get(PHRASE_STAGE, key)
             if found is not None:
@@ -113,8 +138,12 @@ def run(ctx: Context) -> Output:
                 offset += said["length"]
         phrases.append(entry)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-    arrays = {"audio": audio, "reference": voice_reference(voice, ctx.memo)}
-    meta = {"index": stressed.meta["index"], "sample_rate": voice.sample_rate, "voice": voice.spec, "phrases": phrases}
+    first = distinct[0] if distinct else _voice(ctx.settings)
+    arrays = {"audio": audio, "reference": voice_reference(first, ctx.memo)}
+    arrays.update({f"reference-{i}": voice_reference(v, ctx.memo) for i, v in enumerate(distinct) if i})
+    meta = {"index": stressed.meta["index"], "sample_rate": first.sample_rate, "voice": first.spec, "phrases": phrases}
+    if any(s is not None for s in speakers):
+        meta["voices"] = [v.spec for v in distinct]
     return Output(meta, arrays=arrays)
 
 
@@ -124,4 +153,4 @@ def warm_up(settings: Settings) -> None:
         start()
 
 
-STAGE = Stage("synthesize", 3, ("voice", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)
+STAGE = Stage("synthesize", 3, ("voice", "voices", "voice_catalogue", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)
