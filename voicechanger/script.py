@@ -10,12 +10,22 @@ was, word timings included, so its cache keys and its audio are the same as befo
 keeps the user's marks (``+`` before, or U+0301 after, the stressed vowel) as fixed stresses and takes
 word timings from the transcription where the word count is unchanged, else spreads its words over
 the cue by their length.
+
+Speakers (issue 24): the script names each cue's speaker as the subtitles do (``<v Speaker 1>`` in
+WebVTT, a ``Speaker 1: `` prefix in SRT when there are two or more; see subtitles.py). Read back, a
+cue's speaker becomes its phrase's "speaker" only where it differs from the speaker detected for the
+phrase at the same times (the known phrase's), or where there is no such phrase: a cue that still
+names its detected speaker keeps the phrase as it was, so renaming one cue's speaker (or typing a
+name, ``<v Olga>``, kept verbatim) changes only that phrase, and only it is said again. A cue
+without a speaker takes the detected one: an unedited cue keeps its known phrase as it was, an
+edited one gives a phrase without "speaker" (stress then gives it the detected speaker).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -129,6 +139,15 @@ def _spread(words: list[str], start: float, end: float) -> list[tuple[float, flo
 def cue_phrase(cue: Cue, known: Phrase | None) -> Phrase:
     """The phrase a cue asks for; ``known`` is the transcribed (and perhaps stress-marked) phrase at
     the same times, whose word timings and cache identity an unedited cue keeps."""
+    phrase = _cue_words(cue, known)
+    detected = known.get("speaker") if known is not None else None
+    if cue.speaker and cue.speaker != detected:  # a speaker the user named or changed
+        phrase = {**phrase, "speaker": cue.speaker}
+    return phrase
+
+
+def _cue_words(cue: Cue, known: Phrase | None) -> Phrase:
+    """cue_phrase without the speaker: the cue's text, times and words."""
     written = [plus_marks(w) for w in cue.text.split()]
     written = [w for w in written if w]
     plain_words = [plain(w) for w in written]
@@ -183,7 +202,7 @@ def cut_at(cue: Cue, at: float) -> list[Cue]:
             and abs(counts[k] - share) <= SPLIT_TOLERANCE]
     k = min(ends or range(len(words) - 1), key=lambda k: abs(counts[k] - share))
     at = round(at, 3)
-    return [Cue(cue.start, at, " ".join(words[: k + 1]), cue.line), Cue(at, cue.end, " ".join(words[k + 1 :]), cue.line)]
+    return [replace(cue, end=at, text=" ".join(words[: k + 1])), replace(cue, start=at, text=" ".join(words[k + 1 :]))]
 
 
 def cue_times(phrases: Sequence[Phrase]) -> list[tuple[float, float]]:
@@ -199,8 +218,10 @@ def cue_times(phrases: Sequence[Phrase]) -> list[tuple[float, float]]:
 
 
 def script_cues(phrases: Sequence[StressedPhrase]) -> list[Cue]:
-    """The cues of ``voice script`` for a recording's stress-marked phrases."""
-    return [Cue(s, e, script_text(p)) for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
+    """The cues of ``voice script`` for a recording's stress-marked phrases, each with its phrase's
+    speaker when it has one (write_cues shows them)."""
+    return [Cue(s, e, script_text(p), speaker=p.get("speaker"))
+            for p, (s, e) in zip(phrases, cue_times(phrases)) if p["words"] and e > s]
 
 
 _CLAUSE_END = tuple(".!?;:,…-–—")  # a dash between words ("2 - чтобы") marks a clause too
@@ -237,9 +258,10 @@ def split_at_pauses(cue: Cue, stretches: list[tuple[float, float]]) -> list[Cue]
         return [cue]
     parts, first_word, start = [], 0, cue.start
     for k, j in cuts:
-        parts.append(Cue(round(start, 3), round(stretches[j][1], 3), " ".join(words[first_word : k + 1]), cue.line))
+        parts.append(replace(cue, start=round(start, 3), end=round(stretches[j][1], 3),
+                             text=" ".join(words[first_word : k + 1])))
         first_word, start = k + 1, stretches[j + 1][0]
-    parts.append(Cue(round(start, 3), cue.end, " ".join(words[first_word:]), cue.line))
+    parts.append(replace(cue, start=round(start, 3), text=" ".join(words[first_word:])))
     return [p for p in parts if p.end > p.start]
 
 

@@ -1,5 +1,9 @@
 """transcript: the whole recording's phrases and words as JSON (for tools) and Parquet (for people,
-pandas or duckdb). Depends only on the stress stage, so another voice never rebuilds it."""
+pandas or duckdb). Depends only on the stress stage, so another voice never rebuilds it.
+
+Who says each phrase (issue 24): a "speaker" field in transcript.json's phrases and a "speaker"
+column in segments.parquet (null for a phrase without one), both written only when some phrase of the
+recording has a speaker, so a recording without speakers gets the same files as before."""
 
 from __future__ import annotations
 
@@ -21,12 +25,19 @@ def run(ctx: Context) -> Output:
         k: [] for k in ("recording", "chunk", "phrase", "word_index", "start", "end", "text", "probability")
     }
     document = []
-    for chunk in ctx.all("stress"):
+    chunks = ctx.all("stress")
+    # Files of recordings without speakers stay as they were: the field and column only with speakers.
+    with_speakers = any(p.get("speaker") for chunk in chunks for p in chunk.meta["phrases"])
+    if with_speakers:
+        segments["speaker"] = []
+    for chunk in chunks:
         index = chunk.meta["index"]
         phrases: list[StressedPhrase] = chunk.meta["phrases"]
         for number, phrase in enumerate(phrases):
             row = {"chunk": index, "phrase": number, "start": phrase["start"], "end": phrase["end"],
                    "text": phrase["text"], "stressed": phrase["stressed"]}
+            if with_speakers:
+                row["speaker"] = phrase.get("speaker")
             document.append({**row, "words": phrase["words"]})
             for name, value in {"recording": recording, **row}.items():
                 segments[name].append(value)
