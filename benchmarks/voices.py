@@ -1,5 +1,6 @@
 """Every catalogue voice on the studio set against the plain voice: round-trip WER, log-F0 r, DNSMOS
-OVRL and the output's median F0 (issue 24's acceptance for the voices).
+OVRL, the output's median F0 and how distinct each voice is from the others of its gender (issue 24's
+acceptance for the voices). All of it is measured on the converted output, after the prosody stage.
 
     .venv/bin/python -m benchmarks.voices                     # plain + every catalogue voice
     .venv/bin/python -m benchmarks.voices --only olga,boris --work /tmp/v --json out.json
@@ -22,7 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 PLAIN = "festival:msu_ru_nsh"
 COLUMNS = [("voice", "voice"), ("gender", "gender"), ("wer", "WER"), ("log_f0_r", "log-F0 r"),
-           ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_sig", "SIG"), ("median_f0", "median F0 Hz")]
+           ("dnsmos_ovrl", "DNSMOS OVRL"), ("dnsmos_sig", "SIG"), ("median_f0", "median F0 Hz"),
+           ("halves", "halves dist"), ("nearest", "nearest same-gender voice"), ("distinct", "distinct")]
 
 
 def median_f0(audio: np.ndarray, rate: int) -> float:
@@ -40,6 +42,31 @@ def dnsmos(audio: np.ndarray, rate: int) -> tuple[float, float]:
 
     scores = model.run(np.clip(audio, -1, 1).astype(np.float32), sr=rate)
     return float(scores["ovrl_mos"]), float(scores["sig_mos"])
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(1.0 - np.dot(a, b))  # the embeddings are L2-normalised
+
+
+def distinctness(rows: list[dict], outputs: list[np.ndarray], rate: int) -> None:
+    """Adds to each row the Resemblyzer distance between the two halves of its own output (how far one
+    voice is from itself) and its nearest voice of the same gender; distinct when that voice is further
+    away than either voice's halves are from each other."""
+    from voicechanger.engines.speakers import embed
+
+    whole = [embed(audio, rate) for audio in outputs]
+    for row, audio in zip(rows, outputs):
+        half = len(audio) // 2
+        row["halves"] = round(cosine_distance(embed(audio[:half], rate), embed(audio[half:], rate)), 3)
+    for k, row in enumerate(rows):
+        others = [(cosine_distance(whole[k], whole[j]), j) for j, other in enumerate(rows)
+                  if j != k and other["gender"] == row["gender"]]
+        if not others:
+            row["nearest"], row["distinct"] = "", ""
+            continue
+        distance, j = min(others)
+        row["nearest"] = f"{rows[j]['voice']} {distance:.3f}"
+        row["distinct"] = "yes" if distance > max(row["halves"], rows[j]["halves"]) else "NO"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     condition = conditions.clean(assemble(QUALITY_PROMPTS, args.work / "clean.wav"))
     store, referee = Store(args.work / "store"), Referee(args.work / "referee.json")
-    rows = []
+    rows, outputs = [], []
     for name in voices:
         settings = load_settings("normal", {"voice": name})
         voice = settings.voice
@@ -78,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         row = {"voice": label, "gender": gender, "wer": figures.wer, "log_f0_r": figures.log_f0_r,
                "dnsmos_ovrl": round(ovrl, 3), "dnsmos_sig": round(sig, 3), "median_f0": round(median_f0(audio, RATE))}
         rows.append(row)
+        outputs.append(audio)
         print(json.dumps(row, ensure_ascii=False), flush=True)
+    distinctness(rows, outputs, RATE)
     report(rows, markdown(rows, COLUMNS, ("voice", "gender")), args.json)
     return 0
 
