@@ -478,6 +478,9 @@ def targets(cases: dict[str, dict[str, Any]], minutes: float) -> list[dict[str, 
     scale = minutes / 10.0
     add("10 min normal <= 60 s", normal, 60.0 * scale, "s",
         "convert() wall, cold" + ("" if minutes == 10 else f" (limit scaled to {minutes:g} min)"))
+    speakers = (cases.get("normal") or {}).get("stage_seconds", {}).get("speakers")
+    add("speakers stage <= 5 % of normal", ratio(speakers, normal), 0.05, "x",
+        "the normal case's speakers stage seconds / its convert() wall (voice: auto)")
     add("warm rerun <= 3 s", wall("warm"), 3.0, "s", "fresh `python -m voicechanger convert`, wall clock, median")
     add("warm rerun <= 5 % of cold", ratio(wall("warm"), normal), 0.05, "x", "warm case wall / normal cold wall")
     voice = wall("voice")
