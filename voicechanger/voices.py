@@ -30,6 +30,9 @@ from .errors import VoiceError
 from .paths import read_user_text
 
 CATALOGUE = Path(__file__).resolve().parent / "voices.yaml"
+# The transform's own version (engines/tts/changed.py): in every voice's spec, so that a change of how
+# a voice is said re-synthesizes it rather than replaying the store. 2: our TD-PSOLA, not Change gender.
+TRANSFORM_VERSION = 2
 _FILE_SUFFIXES = (".yaml", ".yml")
 
 
@@ -54,7 +57,7 @@ class VoiceDef(BaseModel):
         """The voice's identity wherever a voice spec keys something (the per-phrase memos): every
         field that changes its audio, so two voices that sound different never share a memo."""
         return (f"{self.name}={self.base}|formants {self.formant_ratio:g}|f0 {self.median_f0:g}|"
-                f"range {self.pitch_range:g}|rate {self.rate:g}|tilt {self.tilt_db:g}")
+                f"range {self.pitch_range:g}|rate {self.rate:g}|tilt {self.tilt_db:g}|transform {TRANSFORM_VERSION}")
 
     def __str__(self) -> str:  # what stable_key renders for the synthesize stage's key
         return self.spec

@@ -1,26 +1,36 @@
-"""A catalogue voice: a backend voice's audio through Praat's "Change gender", then a spectral tilt.
+"""A catalogue voice: a backend voice's audio with its formants moved by resampling, its pitch and
+duration moved by one pitch-synchronous overlap-add (TD-PSOLA) of our own, then a spectral tilt.
 
-"Change gender" (parselmouth) moves the formants by resampling (``formant_ratio``), takes the pitch
-to a new median and range by PSOLA, and can change the duration in the same pass. On Festival's
-voice it kept the words heard (design.md: Whisper base WER 0.172 at ratio 1.18 / 200 Hz, 0.151 at
-0.92 / 95 Hz, against 0.194 plain) and costs ~0.01 s per second of audio.
+Why not Praat's "Change gender" (which does the same steps): on the studio set its PSOLA left the
+women's voices rougher than the plain voice by more than DNSMOS allows, and this overlap-add, whose
+windows follow the new period and which leaves unvoiced stretches at their own spacing, scored
+better there at the same settings (figures: benchmarks/README.md, "Voices"). Pitch marks still come
+from Praat (cross-correlation pulses), so the analysis is the one the rest of the project uses.
 
 Rate: a base voice without a rate of its own (Festival's clunits) is said at its own pace and the
-whole duration change (the caller's ``rate`` over the voice's) is done in the Change gender pass,
-so the audio goes through PSOLA once; one with a native rate (Silero) is asked for it. Word spans
-are scaled by the ratio of the lengths, as festival._stretch does.
+whole duration change (the caller's ``rate`` over the voice's) is done in the same overlap-add, so
+the audio goes through PSOLA once; one with a native rate (Silero) is asked for it. Word spans are
+scaled by the ratio of the lengths, as festival._stretch does.
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
 from ...voices import VoiceDef
 from . import Synthesis, Voice
 
-# The pitch analysis Change gender runs on the base voice (msu_ru_nsh: 5-95 % of F0 at 88-188 Hz).
+# The pitch analysis on the base voice (msu_ru_nsh: 5-95 % of F0 at 88-188 Hz).
 PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 400.0
+# Marks further apart than the floor's period are unvoiced; there the audio is cut every UNVOICED_S.
+UNVOICED_S = 0.01
+# Fewer voiced marks than this in a phrase: no median to move, the pitch is scaled by the voice's
+# median over the base voice's typical one.
+MIN_VOICED = 20
+BASE_MEDIAN_HZ = 132.0
 
 
 def tilt(audio: np.ndarray, tilt_db: float) -> np.ndarray:
@@ -38,15 +48,96 @@ def tilt(audio: np.ndarray, tilt_db: float) -> np.ndarray:
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def change_gender(audio: np.ndarray, sample_rate: int, voice: VoiceDef, duration: float) -> np.ndarray:
-    """Praat's Change gender with the voice's formant ratio, median and range, seeded."""
-    from ..praat import call, parselmouth, seeded
+def shift_formants(audio: np.ndarray, ratio: float) -> np.ndarray:
+    """The spectrum (formants and pitch) times ``ratio`` and the duration over it, by resampling."""
+    from scipy.signal import resample_poly
 
-    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
-    with seeded():
-        out = call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, voice.formant_ratio, voice.median_f0,
-                   voice.pitch_range, duration)
-    return np.clip(out.values[0], -1.0, 1.0).astype(np.float32)
+    if abs(ratio - 1.0) < 1e-6:
+        return audio.astype(np.float64)
+    step = Fraction(ratio).limit_denominator(100)
+    return resample_poly(audio.astype(np.float64), step.denominator, step.numerator)
+
+
+def pitch_marks(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Praat's glottal pulses (s), empty where nothing is voiced."""
+    from ..praat import call, parselmouth
+
+    sound = parselmouth.Sound(audio, sampling_frequency=sample_rate)
+    pulses = call(sound, "To PointProcess (periodic, cc)", PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
+    if call(pulses, "Get number of points") == 0:
+        return np.zeros(0)
+    return np.asarray(call(pulses, "To Matrix").values[0], dtype=np.float64)
+
+
+def analysis_marks(pulses: np.ndarray, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mark times, period at each mark; nan where unvoiced): the pulses, and marks every UNVOICED_S
+    across the gaps between them, so noise and silence are carried over too."""
+    max_gap = 1.0 / PITCH_FLOOR_HZ
+    edges = np.concatenate([[0.0], pulses, [duration]])
+    times: list[np.ndarray] = []
+    for a, b, pulse in zip(edges[:-1], edges[1:], [False, *[True] * len(pulses)]):
+        if pulse:
+            times.append(np.array([a]))
+        if b - a > max_gap:
+            n = int((b - a) / UNVOICED_S)
+            times.append(a + (b - a) * np.arange(1, n) / n)
+    marks = np.concatenate(times) if times else np.zeros(0)
+    voiced = np.isin(marks, pulses)
+    gaps = np.diff(marks, append=duration)
+    periods = np.where(voiced & np.append(voiced[1:], False) & (gaps <= max_gap), gaps, np.nan)
+    return marks, periods
+
+
+def new_periods(periods: np.ndarray, voice: VoiceDef) -> np.ndarray:
+    """Each voiced period moved so that the median F0 is the voice's and the log-F0 spread is scaled
+    by its pitch range (as Change gender does); nan stays nan."""
+    voiced = np.sort(periods[~np.isnan(periods)])
+    median = BASE_MEDIAN_HZ
+    if len(voiced) >= MIN_VOICED:  # over time, not over marks: a high stretch has more marks per second
+        median = float(1 / voiced[np.searchsorted(np.cumsum(voiced), voiced.sum() / 2)])
+    f0 = voice.median_f0 * np.exp(voice.pitch_range * np.log((1 / periods) / median))
+    return 1 / f0
+
+
+def overlap_add(audio: np.ndarray, sample_rate: int, marks: np.ndarray, periods: np.ndarray,
+                targets: np.ndarray, duration: float) -> np.ndarray:
+    """TD-PSOLA: Hann-windowed grains around the analysis marks, laid at the new periods; a grain is
+    as wide as two of its new periods (constant overlap at any pitch factor), an unvoiced one as two of
+    its own spacing. ``duration`` stretches the time axis."""
+    n_out = int(round(len(audio) * duration))
+    out = np.zeros(n_out + 2 * sample_rate // 10)
+    spacing = np.diff(marks, append=len(audio) / sample_rate)
+    hop = np.where(np.isnan(targets), np.maximum(spacing, 1.0 / sample_rate), targets)
+    t, end = 0.0, n_out / sample_rate
+    while t < end:
+        i = min(int(np.searchsorted(marks, t / duration)), len(marks) - 1)
+        if i > 0 and t / duration - marks[i - 1] < marks[i] - t / duration:
+            i -= 1
+        half = max(int(round(hop[i] * sample_rate)), 2)
+        centre = int(round(marks[i] * sample_rate))
+        a, b = max(centre - half, 0), min(centre + half, len(audio))
+        window = 0.5 - 0.5 * np.cos(np.pi * np.arange(a - centre + half, b - centre + half) / half)
+        start = int(round(t * sample_rate)) - (centre - a)
+        grain = audio[a:b] * window
+        if start < 0:
+            grain, start = grain[-start:], 0
+        out[start:start + len(grain)] += grain
+        t += hop[i]
+    return out[:n_out]
+
+
+def change_voice(audio: np.ndarray, sample_rate: int, voice: VoiceDef, duration: float) -> np.ndarray:
+    """The voice's formant ratio, register and ``duration`` factor applied to the base voice's audio."""
+    shifted = shift_formants(audio, voice.formant_ratio)
+    if len(shifted) < 2:
+        return shifted.astype(np.float32)
+    length = len(shifted) / sample_rate
+    marks, periods = analysis_marks(pitch_marks(shifted, sample_rate), length)
+    if len(marks) == 0:
+        return shifted.astype(np.float32)
+    out = overlap_add(shifted, sample_rate, marks, periods, new_periods(periods, voice),
+                      duration * voice.formant_ratio)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
 class ChangedVoice:
@@ -67,7 +158,7 @@ class ChangedVoice:
             said, duration = self.base.synthesize(tokens, rate=duration), 1.0
         else:
             said = self.base.synthesize(tokens, rate=1.0)
-        audio = tilt(change_gender(said.audio, said.sample_rate, self.definition, duration), self.definition.tilt_db)
+        audio = tilt(change_voice(said.audio, said.sample_rate, self.definition, duration), self.definition.tilt_db)
         k = len(audio) / max(1, len(said.audio))
         end = len(audio) / said.sample_rate
         spans = None if said.word_spans is None else [(min(a * k, end), min(b * k, end)) for a, b in said.word_spans]
