@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-gsm
+DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-gsm gcc python3-dev asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-prompt-it-menardi-wav fillets-ng-data-cs
 DEMO_IN  := examples/demo-ru.mp3
 DEMO_OUT := out/demo-ru.voice.mp3
 export DO_NOT_TRACK := 1

@@ -1,0 +1,38 @@
+"""speakers: who speaks when in the whole recording (engines/speakers.py), from the decoded audio.
+
+One node per recording, keyed by the decode artifact and ``speakers.count``: the turns are the
+recording's, so every chunk reads the same speakers, and a voice or a script change reruns nothing
+here. Its meta is the SpeakerMap. The encoder runs on the CPU whatever the device
+(a 10-minute recording costs ~1-2 s of one thread), so the stage asks for no GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Settings
+from .base import Context, Output, Stage
+
+
+def _count(settings: Settings) -> int | None:
+    value = settings.get("speakers.count")
+    return None if value in (None, "auto") else int(value)
+
+
+def run(ctx: Context) -> Output:
+    from ..engines.speakers import find_speakers
+
+    decoded = ctx.one("decode")
+    audio = np.asarray(decoded.raw_f32("audio.f32"), dtype=np.float32)
+    found = find_speakers(audio, int(decoded.meta["sample_rate"]), _count(ctx.settings))
+    return Output(dict(found))
+
+
+def warm_up(_settings: Settings) -> None:
+    from ..engines.speakers import encoder
+
+    encoder()
+
+
+# 1: Resemblyzer windows of 1.5 s in Silero's speech, clustered by normalised similarity, Viterbi turns.
+STAGE = Stage("speakers", 1, ("speakers.count",), run, warm_up=warm_up)
