@@ -335,6 +335,16 @@ HARD_NAMES = tuple(HARD_BUILDERS)
 NAMES = FIRST_NAMES + HARD_NAMES
 
 
+def genders(name: str, count: int) -> list[str]:
+    """Who says each of a condition's ``count`` prompts: the prompts' own speaker is a woman; low-male
+    lowers every prompt to a man's voice, dialogue and phone-call every other one."""
+    if name == "low-male":
+        return ["male"] * count
+    if name in ("dialogue", "phone-call"):
+        return ["male" if k % 2 else "female" for k in range(count)]
+    return ["female"] * count
+
+
 def prompts_for(name: str) -> list[str]:
     """The prompt names of condition ``name``."""
     if name in BUILDERS:

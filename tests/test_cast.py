@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicechanger.cast import AUTO, cast_voices, parse_mapping, speaker_at, wants_speakers
+from voicechanger.cast import AUTO, cast_voices, parse_mapping, speaker_at
 from voicechanger.config import load_settings
 from voicechanger.errors import VoiceError
 from voicechanger.voices import catalogue
@@ -45,7 +45,6 @@ def test_a_single_voice_says_every_speaker():
     table = [_speaker("Speaker 1", "female", 200), _speaker("Speaker 2", "male", 100)]
     assert set(cast_voices(table, "festival:msu_ru_nsh", {"Speaker 2": "pavel"}).values()) == {
         "festival:msu_ru_nsh", "pavel"}
-    assert not wants_speakers("festival:msu_ru_nsh", {}) and wants_speakers(AUTO, {})
 
 
 def test_a_mapping_to_a_speaker_that_is_not_there_is_one_line_naming_it():

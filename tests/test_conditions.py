@@ -141,6 +141,43 @@ def test_the_voice_follows_the_speaker_not_the_hum(measured) -> None:
     assert measured("hum")[0].log_f0_r >= HUM_MIN_R
 
 
+WOMAN_MIN_HZ, MAN_MAX_HZ = 175.0, 150.0
+
+
+def output_median_f0(path: Path, spans) -> list[float]:
+    """The output's median F0 (Hz) over each span (nan where it has no voiced frame)."""
+    import numpy as np
+    import parselmouth
+    import soundfile
+
+    audio, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+    f0 = parselmouth.Sound(audio.mean(axis=1), rate).to_pitch(0.01, 75.0, 500.0)
+    times, values = f0.xs(), f0.selected_array["frequency"]
+    out = []
+    for start, end in spans:
+        voiced = values[(times >= start) & (times < end) & (values > 0)]
+        out.append(float(np.median(voiced)) if len(voiced) >= 10 else float("nan"))
+    return out
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_speaker_speaks_in_a_voice_of_their_register(measured, quality_input, condition_dir: Path,
+                                                         name: str) -> None:
+    """voice: auto casts a woman's voice for a woman and a man's for a man: a woman's phrases come out
+    at a median F0 of at least 175 Hz, a man's at most 150 Hz (issue 24)."""
+    import math
+
+    result = measured(name)[1]
+    prompt_spans = (conditions.clean(quality_input) if name == "clean" else conditions.build(name, condition_dir)).spans
+    heard = output_median_f0(result.output, prompt_spans)
+    wanted = conditions.genders(name, len(prompt_spans))
+    wrong = [(round(a, 1), round(hz), g) for (a, _b), hz, g in zip(prompt_spans, heard, wanted)
+             if not math.isnan(hz) and ((g == "female" and hz < WOMAN_MIN_HZ) or (g == "male" and hz > MAN_MAX_HZ))]
+    print(name, "output median F0 per prompt:", [round(h) if not math.isnan(h) else None for h in heard])
+    assert sum(not math.isnan(h) for h in heard) >= len(heard) * 0.8, heard
+    assert not wrong, wrong
+
+
 def test_the_referee_knows_its_loops() -> None:
     """The referee's own loop (decoded again) is told from speech that repeats a word."""
     from speech import looping

@@ -4,7 +4,8 @@
 gender, the one nearest their register, and never the same voice to two speakers while the catalogue
 has another of that gender. A ``voices:`` mapping (or ``--voice "Speaker 1=olga,Speaker 2=pavel"``)
 names the voice of some or all speakers; a name the user typed in a script (``<v Olga>``) can be
-mapped too. Any single voice (``--voice olga``) says every phrase, and no speaker is looked for.
+mapped too. Any single voice (``--voice olga``) says every phrase (the speakers are still found: the
+subtitles name them, and each speaker's pitch is mapped from their own register).
 
 The cast is a function of the speakers artifact and the settings only, so it is the same in every
 chunk of a recording and on every rerun.
@@ -21,11 +22,6 @@ from .voices import VoiceDef, catalogue, voice_setting
 
 AUTO = "auto"
 VoiceSpec = Union[str, VoiceDef]
-
-
-def wants_speakers(voice: VoiceSpec, voices: Mapping[str, VoiceSpec]) -> bool:
-    """Whether the voices depend on who speaks (then the plan has a speakers node)."""
-    return voice == AUTO or bool(voices)
 
 
 def parse_mapping(text: str, source: str = "--voice") -> dict[str, str] | None:
@@ -116,5 +112,4 @@ def speaker_at(turns: Sequence[Sequence[Any]], start: float, end: float) -> str 
     return min(turns, key=lambda t: min(abs(t[0] - middle), abs(t[1] - middle)))[2]
 
 
-__all__ = ["AUTO", "cast_voices", "parse_mapping", "register_of", "resolve_mapping", "speaker_at", "voice_name",
-           "wants_speakers"]
+__all__ = ["AUTO", "cast_voices", "parse_mapping", "register_of", "resolve_mapping", "speaker_at", "voice_name"]

@@ -182,8 +182,9 @@ def convert(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="fast, normal, high, or a YAML file.",
                                           show_default="normal"),
     quality: Optional[str] = typer.Option(None, "--quality", help="Alias of --profile (fast|normal|high)."),
-    voice: Optional[str] = typer.Option(None, "--voice", help="A catalogue name (olga), backend:name or a voice "
-                                        "file (my-voice.yaml); see `voice voices`.",
+    voice: Optional[str] = typer.Option(None, "--voice", help="auto (a voice of each speaker's gender and "
+                                        "register), one voice for all (olga, backend:name, my-voice.yaml), or by "
+                                        "speaker: \"Speaker 1=olga,Speaker 2=pavel\"; see `voice voices`.",
                                         show_default=str(DEFAULTS.voice)),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda.", show_default=DEFAULTS.device),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", help="Recordings converted at once.",

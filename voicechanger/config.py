@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from .errors import VoiceError
@@ -63,7 +63,14 @@ class MixSettings(_Strict):
 class SpeakerSettings(_Strict):
     """Who speaks each phrase (the speakers stage)."""
 
-    count: Literal["auto"] | int = Field("auto", ge=1, le=12)  # auto: found from the recording
+    count: Literal["auto"] | int = "auto"  # auto: found from the recording
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _auto_or_a_number(cls, value: Any) -> Any:
+        if value == "auto" or (type(value) is int and 1 <= value <= 12):
+            return value
+        raise ValueError("must be auto or a number of speakers from 1 to 12")
 
 
 class Settings(_Strict):
@@ -75,7 +82,7 @@ class Settings(_Strict):
     stress: bool = True
     # backend:name as typed; a catalogue voice or a voice file as its definition (voices.py), so that
     # its fields, not its name, key the synthesize stage
-    voice: str | VoiceDef = "festival:msu_ru_nsh"
+    voice: str | VoiceDef = "auto"
     # speaker label (or a script's name) -> voice, over ``voice`` (cast.py); also --voice "Speaker 1=olga"
     voices: dict[str, str | VoiceDef] = Field(default_factory=dict)
     speakers: SpeakerSettings = SpeakerSettings()
@@ -168,7 +175,8 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "literal_error":
         allowed = error.get("ctx", {}).get("expected", "")
         return f"key {key!r} must be one of {allowed} (got {error.get('input')!r})"
-    return f"key {key!r}: {error['msg']} (got {error.get('input')!r})"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"key {key!r}: {message} (got {error.get('input')!r})"
 
 
 def _lexicon(value: Any, profile: Path) -> dict[str, str]:

@@ -4,9 +4,10 @@
       └──→ speakers ───────────────────────────┴───────┴──────────┘
                                          └──────────→ transcript (JSON + Parquet)
 
-speakers (who speaks when, over the whole recording) is in the plan when the voices depend on it
-(``voice: auto`` or a ``voices`` mapping, cast.py): stress labels and splits the phrases by it,
-synthesize casts a voice per speaker, prosody maps each speaker's pitch into their own voice.
+speakers (who speaks when, over the whole recording) reads only the decoded audio: stress labels and
+splits the phrases by it (so the subtitles and the script name the speakers, whatever the voice),
+synthesize casts a voice per speaker (cast.py), prosody maps each speaker's pitch into their voice. A
+change of voice therefore reruns only synthesize and what follows it.
 
 A chunk whose phrases come from a user's script takes them from a ``script`` node instead of
 ``transcribe``. mix (the voice at 48 kHz with the original's audio) runs for video outputs and the gaps
@@ -60,7 +61,7 @@ class Plan:
     concat: Node
     transcript: Node
     mix: Node | None = None  # the voice with the original's audio; None: concat's file is the output
-    speakers: Node | None = None  # who speaks when; None: one voice says everything
+    speakers: Node | None = None  # who speaks when (plan_from_spans always makes it)
 
     @property
     def final(self) -> Node:
@@ -68,7 +69,8 @@ class Plan:
         return self.mix or self.concat
 
     def nodes(self) -> list[Node]:
-        return [self.decode, self.chunk, *([self.speakers] if self.speakers else []), *[n for chain in self.chains for n in chain], self.transcript, self.concat,
+        return [self.decode, self.chunk, *([self.speakers] if self.speakers else []),
+                *[n for chain in self.chains for n in chain], self.transcript, self.concat,
                 *([self.mix] if self.mix else [])]
 
 
@@ -82,11 +84,9 @@ def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[l
                     root_key: str, scripted: list[list[Phrase] | None] | None = None) -> Plan:
     """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
     takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
-    from .cast import wants_speakers
-
     chains = []
-    speakers = make_node("speakers", settings, (decode,)) if wants_speakers(settings.voice, settings.voices) else None
-    who = (speakers,) if speakers is not None else ()
+    speakers = make_node("speakers", settings, (decode,))
+    who = (speakers,)
     for index, span in enumerate(spans):
         label = f"[{index + 1}/{len(spans)}]"
         if scripted is None or scripted[index] is None:

@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 def _voice(settings: Settings, spec=None):
     """A voice (the settings' single voice by default) on the settings' device, loaded once per process
     (engines.tts.get_voice)."""
+    from ..cast import AUTO
     from ..engines.asr import resolve_device
-    from ..engines.tts import get_voice
+    from ..engines.tts import DEFAULT_VOICE, get_voice
 
-    return get_voice(settings.voice if spec is None else spec, device=resolve_device(settings.device))
+    if spec is None or spec == AUTO:  # auto without a speaker to cast (no speech): the backend's voice
+        spec = DEFAULT_VOICE if settings.voice == AUTO else settings.voice
+    return get_voice(spec, device=resolve_device(settings.device))
 
 
 PHRASE_STAGE = "synthesize-phrase"
