@@ -92,7 +92,7 @@ def test_changing_one_cues_speaker_says_only_that_cue_again(dialogue, tmp_path):
     before = tmp_path / "before.wav"
     _convert(source, before, cache)
     script = tmp_path / "call.vtt"
-    done = run_cli("script", str(source), str(script), *OPTIONS, "--cache-dir", str(cache))
+    done = run_cli("script", str(source), "--output", str(script), *OPTIONS, "--cache-dir", str(cache))
     assert done.returncode == 0, done.stderr
     text = script.read_text(encoding="utf-8")
     labels = re.findall(r"<v ([^>]+)>", text)
