@@ -424,7 +424,8 @@ def voice(
 ) -> dict[str, Any]:
     """Convert ``input`` (a file, or a folder whose tree is mirrored) to ``output``.
 
-    profile: fast, normal, high or a YAML file; voice: backend:name; overrides: settings by dotted key
+    profile: fast, normal, high or a YAML file; voice: auto (a voice per speaker), one voice for everybody
+    (olga, backend:name, a voice file) or voices by speaker ("Speaker 1=olga,Speaker 2=pavel"); overrides: settings by dotted key
     ({"whisper.model": "small", "workers": 2, "runner": "dask"}); cache_dir: the artifact store, shared
     with the CLI; output_format: the extension of a folder's outputs (mp4, mkv, webm, mov: videos); mix:
     replace, gaps or voiceover; keep_original_audio: a video output keeps the original as a second

@@ -194,12 +194,12 @@ def test_flow_folder_then_all_cached(converted, prompts):
         target = out / sub / Path(name).with_suffix(".mp3")
         assert target.is_file(), target
         assert abs(_duration(target) - _duration(prompts / sub / name)) < 0.1
-    assert set(computed_stages(cache)) == {"decode", "chunk", "transcribe", "stress", "synthesize", "prosody",
-                                           "transcript", "concat"}
+    assert set(computed_stages(cache)) == {"decode", "chunk", "speakers", "transcribe", "stress", "synthesize",
+                                           "prosody", "transcript", "concat"}
     assert not list(out.rglob(".*part*")), "no temporary files left in the output"
     # the stage tasks are named after the stages and their Prefect cache keys are the store keys
-    names = [name for name, _ in _settled_task_states(state.state_details.flow_run_id, 3 * 8)]
-    assert any(n.startswith("transcribe [1/1] · ") for n in names) and len(names) == 3 * 8
+    names = [name for name, _ in _settled_task_states(state.state_details.flow_run_id, 3 * 9)]
+    assert any(n.startswith("transcribe [1/1] · ") for n in names) and len(names) == 3 * 9
     records = {p.name for p in (cache / ".prefect-results").iterdir()}
     from voicechanger.stages import STAGES
 
@@ -213,8 +213,12 @@ def test_flow_folder_then_all_cached(converted, prompts):
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
             flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
-    tables = [a for a in artifacts if a.type == "table"]
-    assert len(tables) == 3 and all(a.key.startswith("transcript-") for a in tables)
+    tables = [a for a in artifacts if a.type == "table" and a.key.startswith("transcript-")]
+    assert len(tables) == 3
+    # who speaks in each recording and in which voice (one speaker each: a catalogue woman's voice)
+    cast = [json.loads(a.data) for a in artifacts if a.type == "table" and a.key.startswith("speakers-")]
+    assert len(cast) == 3 and all(len(rows) == 1 and rows[0]["gender"] == "female" and rows[0]["voice"] in
+                                  ("olga", "alyona", "tatyana") for rows in cast), cast
     rows = [row for a in tables for row in json.loads(a.data)]
     assert all({"start", "end", "text"} <= set(row) for row in rows) and any(row["text"] for row in rows)
     progress = [a for a in artifacts if a.type == "progress"]
@@ -298,6 +302,26 @@ def test_flow_takes_a_script_and_a_lexicon(converted, prompts, tmp_path):
     assert "script" in ran and "transcribe" not in ran and "concat" in ran, ran
     assert computed_stages(cache, mark, memos=True).count("synthesize-phrase") == 1
     assert "Спасибо." in (tmp_path / "one.srt").read_text(encoding="utf-8")
+
+
+def test_flow_voice_takes_a_mapping_by_speaker(converted, prompts, tmp_path):
+    """The deployment's voice parameter maps speakers to voices, as --voice does; a mapping to a speaker
+    the recording does not have fails the run with that line in its state message."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    source, cache = prompts / next(iter(PROMPTS)), converted["cache"]
+    state = _run_flow(input=str(source), output=str(tmp_path / "one.mp3"), profile="fast", cache_dir=str(cache),
+                      voice="Speaker 1=boris")
+    assert state.is_completed(), state.message
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    cast = [json.loads(a.data) for a in artifacts if a.type == "table" and a.key.startswith("speakers-")]
+    assert cast and [(r["speaker"], r["voice"], r["share"]) for r in cast[0]] == [("Speaker 1", "boris", 1.0)]
+    bad = _run_flow(input=str(source), output=str(tmp_path / "two.mp3"), profile="fast", cache_dir=str(cache),
+                    voice="Speaker 4=boris")
+    assert bad.is_failed() and not (tmp_path / "two.mp3").exists()
 
 
 def test_corrupt_file_fails_the_run_after_the_others(converted, prompts, tmp_path):

@@ -47,12 +47,20 @@ def converted(video: Video, session_store, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("video-out")
     subtitles = out / "voice.srt"
     subtitles.write_text(SRT, encoding="utf-8")
+    # The plain voice: these tests judge the mix, and read where the voice sounds from the replace output
+    # with a -60 dB detector (media.voice_regions); a catalogue voice leaves a floor of about -50 dBFS
+    # between its words after the prosody stage, which that detector takes for voice (benchmarks/README.md,
+    # "Voices").
+    plain = {"voice": "festival:msu_ru_nsh"}
     results = {
-        "replace": convert(video.path, out / "replace.mp4", load_settings("normal", {"output.keep_original_audio": True}),
+        "replace": convert(video.path, out / "replace.mp4",
+                           load_settings("normal", {"output.keep_original_audio": True, **plain}),
                            session_store, subtitles=subtitles),
-        "gaps": convert(video.path, out / "gaps.mkv", load_settings("normal", {"mix.mode": "gaps"}), session_store),
+        "gaps": convert(video.path, out / "gaps.mkv", load_settings("normal", {"mix.mode": "gaps", **plain}),
+                        session_store),
         "voiceover": convert(video.path, out / "voiceover.mov",
-                             load_settings("normal", {"mix.mode": "voiceover", "subtitles": "none"}), session_store),
+                             load_settings("normal", {"mix.mode": "voiceover", "subtitles": "none", **plain}),
+                             session_store),
     }
     return results
 

@@ -12,7 +12,7 @@ import queue
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,17 @@ def run_only_on_idle_cpu() -> None:
             pass
 
 
+def back_to_normal_cpu(threads: list[int]) -> None:
+    """Put threads that run_only_on_idle_cpu lowered back to the normal policy, where that is allowed
+    (root, or a high enough RLIMIT_NICE): a run that stops (Ctrl-C, an error) waits for them to finish
+    their node, and on a machine kept busy by other work an idle-only thread may not run for minutes."""
+    for thread in threads:
+        try:
+            os.sched_setscheduler(thread, os.SCHED_OTHER, os.sched_param(0))
+        except (OSError, AttributeError):
+            pass
+
+
 def warm_up(stages: list[Stage], settings: Settings) -> None:
     """Load what these stages need (models, voice processes) before their first node runs. A failure
     here is not reported: the stage itself will raise it, with its message, when it runs."""
@@ -179,30 +190,43 @@ def run_chains(graph: Graph, chains: list[Chain],
         while (chain := transcribed.get()) is not None:
             graph.ensure(chain.prosody)
 
+    native: list[int] = []
+
     def voice_thread() -> None:
+        native.append(threading.get_native_id())
         run_only_on_idle_cpu()
         warm_up(stages_to_load(graph, chains) if warm is None else warm, graph.settings)
         voice_work()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
         helper = pool.submit(voice_thread)
-        whisper = hold or Hold()
         try:
-            try:
-                for chain in chains:
-                    if helper.done():  # the voice thread failed: stop here, its error is raised below
-                        break
-                    graph.ensure(chain.transcribe)
-                    transcribed.put(chain)
-            finally:
-                whisper.release()
-            if transcribed.qsize() >= TAIL_CHUNKS_TO_UNLOAD_WHISPER and unload_models():
-                release_free_memory()
-        finally:
-            transcribed.put(None)
-            transcribed.put(None)  # one end mark for each of the two threads
-        voice_work()
+            transcribe_all(graph, chains, transcribed, helper, hold or Hold())
+            voice_work()
+        except BaseException:
+            back_to_normal_cpu(native)  # the pool waits for it: on idle CPU time only, that can take minutes
+            raise
         helper.result()
+
+
+def transcribe_all(graph: Graph, chains: list[Chain], transcribed: queue.Queue[Chain | None], helper: Future,
+                   whisper: Hold) -> None:
+    """Transcribe the chunks in order, handing each to the voice work; then release Whisper (unloaded
+    when a long tail of voice work is left) and put the end marks of both threads."""
+    try:
+        try:
+            for chain in chains:
+                if helper.done():  # the voice thread failed: stop here, its error is raised by run_chains
+                    break
+                graph.ensure(chain.transcribe)
+                transcribed.put(chain)
+        finally:
+            whisper.release()
+        if transcribed.qsize() >= TAIL_CHUNKS_TO_UNLOAD_WHISPER and unload_models():
+            release_free_memory()
+    finally:
+        transcribed.put(None)
+        transcribed.put(None)  # one end mark for each of the two threads
 
 
 def plan_local(graph: Graph, path: Path, fmt: str) -> Plan:
