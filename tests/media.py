@@ -152,3 +152,12 @@ def spaced(names: list[str], pauses: list[float], lead_s: float = 1.0,
         parts += [audio, np.zeros(int(round(pause * rate)), dtype=np.float32)]
         position += len(audio) / rate + len(parts[-1]) / rate
     return np.concatenate(parts), spans
+
+
+def as_ffmpeg_reads_it(subtitles: Path, folder: Path) -> str:
+    """The subtitle file converted by ffmpeg to ASS (a player's reading of it); fails on any complaint."""
+    converted = folder / f"{subtitles.stem}.ass"
+    done = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(subtitles), str(converted)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    return converted.read_text(encoding="utf-8")
