@@ -71,7 +71,7 @@ from voicechanger.outputs import (
     unsaid_phrases,
     write_outputs,
 )
-from voicechanger.plan import Plan, front_nodes, plan_from_spans, plan_script, stage_rank
+from voicechanger.plan import Plan, check_mapping, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
 from voicechanger.store import Store, sha256_file
 from voicechanger.video import check_video_output
@@ -339,6 +339,7 @@ class Batch:
         else:
             spans = graph.ensure(rec.chunk).meta["spans"]
             plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
+        check_mapping(graph, plan)  # a mapping to a speaker that is not there fails before the transcription
         rec.ran.extend(graph.ran)
         rec.plan = plan
         priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}

@@ -14,7 +14,7 @@ import pytest
 import soundfile
 from test_conditions import MAN_MAX_HZ, WOMAN_MIN_HZ, output_median_f0
 
-from speech import RATE, run_cli
+from speech import RATE, computed_stages, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -77,11 +77,13 @@ def test_a_mapping_chooses_each_speakers_voice(dialogue, tmp_path):
 
 def test_a_mapping_to_a_speaker_that_is_not_there_is_one_line(dialogue, tmp_path):
     source, _recording, cache = dialogue
-    done = run_cli("convert", str(source), str(tmp_path / "x.wav"), *OPTIONS, "--cache-dir", str(cache),
+    fresh = tmp_path / "fresh-cache"
+    done = run_cli("convert", str(source), str(tmp_path / "x.wav"), *OPTIONS, "--cache-dir", str(fresh),
                    "--voice", "Speaker 7=olga")
     assert done.returncode != 0 and not (tmp_path / "x.wav").exists()
     errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "'Speaker 7' is not a speaker of this recording" in errors[0], done.stderr
+    assert "transcribe" not in computed_stages(fresh)  # refused before any transcription
     done = run_cli("convert", str(source), str(tmp_path / "x.wav"), *OPTIONS, "--cache-dir", str(cache),
                    "--voice", "Speaker 1=nobody")
     assert done.returncode != 0 and "unknown voice 'nobody'" in done.stderr and not (tmp_path / "x.wav").exists()

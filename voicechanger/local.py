@@ -32,7 +32,7 @@ from .outputs import (
     write_outputs,
 )
 from .phrases import StressedPhrase
-from .plan import Chain, Plan, plan_recording, plan_script
+from .plan import Chain, Plan, check_mapping, plan_recording, plan_script
 from .stages import STAGES, Stage
 from .store import Artifact, Store
 from .video import check_video_output
@@ -263,6 +263,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         final = store.get(plan.final.name, plan.final.key)
         if final is None:
             preflight(settings, whisper=not script)
+            check_mapping(graph, plan)
             run_chains(graph, plan.chains, warm=redub_stages(graph, plan.chains) if script else None, hold=whisper)
     finally:
         whisper.release()

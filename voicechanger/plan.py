@@ -142,3 +142,16 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
         # store: only chunks with an edit rerun their nodes (and in them only the edited phrases).
         scripted.append(None if phrases == heard_phrases else phrases)
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted)
+
+
+def check_mapping(graph: Graph, plan: Plan) -> None:
+    """A ``voices`` mapping that names a speaker the recording does not have fails now, before any
+    transcription: the speakers stage (a few seconds) runs first for it. A script's typed names count."""
+    from .cast import cast_voices
+
+    if not graph.settings.voices or plan.speakers is None:
+        return
+    table = graph.ensure(plan.speakers).meta["speakers"]
+    names = [p["speaker"] for chain in plan.chains if chain.transcribe.name == "script"
+             for p in chain.transcribe.param_dict()["phrases"] if p.get("speaker")]
+    cast_voices(table, graph.settings.voice, graph.settings.voices, names)
