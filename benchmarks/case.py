@@ -10,6 +10,10 @@ no conditioning on previous text, the same gates), consuming every segment.
 kind "pipeline": one voicechanger.pipeline.convert() of the input with a profile and dotted overrides
 into the given store. ``seconds`` is convert()'s own wall clock: it includes loading every model and
 starting Festival (nothing is preloaded), not the interpreter start or importing voicechanger.
+
+kind "speakers": the speakers stage alone on the whole input, as the pipeline runs it (its node over the
+decode node, in a fresh store): ``seconds`` is the stage's wall clock with its encoder's load, the
+decoding done and timed apart, on a machine doing nothing else.
 """
 
 from __future__ import annotations
@@ -132,12 +136,32 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_speakers(spec: dict[str, Any]) -> dict[str, Any]:
+    from voicechanger.config import load_settings
+    from voicechanger.graph import Graph, make_node
+    from voicechanger.plan import front_nodes
+    from voicechanger.store import Store, sha256_file
+
+    settings = load_settings(spec["profile"], spec.get("overrides") or {})
+    graph = Graph(Store(spec["store"]), settings)
+    source = Path(spec["input"])
+    decode, _chunk = front_nodes(settings, source, sha256_file(source))
+    started = time.perf_counter()
+    decoded = graph.ensure(decode)
+    decode_s = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    found = graph.ensure(make_node("speakers", settings, (decode,)))
+    return {"seconds": round(time.perf_counter() - started, 3), "stage_cpu_s": round(time.process_time() - cpu, 3),
+            "decode_s": round(decode_s, 3), "audio_s": round(decoded.meta["duration"], 3),
+            "speakers": len(found.meta["speakers"])}
+
+
 def main() -> None:
     with_huge_page_malloc()  # as the `voice` command runs (memory.py): the floor and the pipeline alike
     spec_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    result = {"asr": run_asr, "pipeline": run_pipeline}[spec["kind"]](spec)
+    result = {"asr": run_asr, "pipeline": run_pipeline, "speakers": run_speakers}[spec["kind"]](spec)
     tmp = result_path.with_name(result_path.name + ".part")
     tmp.write_text(json.dumps(result, indent=1), encoding="utf-8")
     tmp.replace(result_path)
