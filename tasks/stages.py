@@ -118,8 +118,10 @@ def _stage_task(name: str, retries: int) -> Task:
     )
 
 
-# Decode, chunk and transcript fail only for a reason a retry does not fix (a bad input, a full disk).
+# Decode, chunk, speakers and transcript fail only for a reason a retry does not fix (a bad input, a
+# full disk, a missing encoder).
 decode = _stage_task("decode", 0)
+speakers = _stage_task("speakers", 0)
 chunk = _stage_task("chunk", 0)
 transcribe = _stage_task("transcribe", 1)
 script = _stage_task("script", 0)
@@ -131,7 +133,8 @@ mix = _stage_task("mix", 1)
 transcript = _stage_task("transcript", 0)
 
 TASKS: dict[str, Task] = {
-    t.name: t for t in (decode, chunk, transcribe, script, stress, synthesize, prosody, concat, mix, transcript)
+    t.name: t for t in (decode, speakers, chunk, transcribe, script, stress, synthesize, prosody, concat, mix,
+                        transcript)
 }
 
 

@@ -185,3 +185,16 @@ def test_stage_through_graph(tmp_path):
     assert graph.ensure(node).meta == found and graph.ran.count("speakers") == 1
     forced = load_settings("fast", overrides={"speakers.count": 3})
     assert make_node("speakers", forced, (decode,)).key != node.key
+
+
+def test_a_short_recording_is_one_speaker():
+    """A prompt of a few seconds has too little speech for two speakers (each needs _MIN_SPEAKER_S): the
+    flow's prompts came back as two women before."""
+    import soundfile
+
+    from speech import SOUNDS
+
+    names = ["demo-thanks", "vm-intro", "demo-nogo", "demo-moreinfo", "vm-goodbye", "conf-getpin"]
+    for name in names:
+        audio, rate = soundfile.read(str(SOUNDS / f"{name}.wav"), dtype="float32")
+        assert len(S.find_speakers(audio, rate)["speakers"]) == 1, name

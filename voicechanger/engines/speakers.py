@@ -349,7 +349,10 @@ def cluster(E: np.ndarray, seconds: np.ndarray, count: int | None) -> np.ndarray
     for k in range(2, min(_MAX_SPLIT, n) + 1):
         labels = _partition(E, tree, k, weights, seconds)
         found = len(np.unique(labels))
-        if found > len(np.unique(best)) and _distinct(E, labels):
+        # every speaker needs _MIN_SPEAKER_S of speech: in a recording shorter than two of those
+        # (a 3 s prompt) _absorb_small finds no big cluster and would keep a split of one voice
+        big = all(seconds[labels == c].sum() >= _MIN_SPEAKER_S for c in np.unique(labels))
+        if found > len(np.unique(best)) and big and _distinct(E, labels):
             best = labels
         elif found > len(np.unique(best)) + 3:  # far past the last valid partition: splitting voices now
             break
