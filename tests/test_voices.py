@@ -54,7 +54,7 @@ def test_voices_lists_the_catalogue_with_gender_and_register():
 
 
 def test_a_name_a_backend_spec_and_a_file_resolve(tmp_path):
-    assert load_settings("normal").voice == "auto"  # the default: a catalogue voice per speaker (cast.py)
+    assert load_settings("normal").voice == "festival:msu_ru_nsh"  # the default stays a plain spec
     assert load_settings("normal", {"voice": "festival:msu_ru_nsh"}).voice == "festival:msu_ru_nsh"
     assert load_settings("normal", {"voice": "Olga"}).voice == catalogue()["olga"]
     assert load_settings("normal", {"voice": "Алёна"}).voice == catalogue()["alyona"]

@@ -82,7 +82,7 @@ class Settings(_Strict):
     stress: bool = True
     # backend:name as typed; a catalogue voice or a voice file as its definition (voices.py), so that
     # its fields, not its name, key the synthesize stage
-    voice: str | VoiceDef = "auto"
+    voice: str | VoiceDef = "festival:msu_ru_nsh"
     # speaker label (or a script's name) -> voice, over ``voice`` (cast.py); also --voice "Speaker 1=olga"
     voices: dict[str, str | VoiceDef] = Field(default_factory=dict)
     speakers: SpeakerSettings = SpeakerSettings()
