@@ -74,6 +74,7 @@ from voicechanger.outputs import (
 from voicechanger.plan import Plan, check_mapping, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
 from voicechanger.store import Store, sha256_file
+from voicechanger.threads import import_before_threads
 from voicechanger.video import check_video_output
 
 # Stages that read the recording itself rather than the store run in the flow's own process, the one
@@ -437,6 +438,7 @@ def voice(
     """
     logger = get_run_logger()
     started = time.perf_counter()
+    import_before_threads()  # the task runner's threads run stages side by side
     settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})}, mix,
                          keep_original_audio)
     source, target = Path(input).expanduser(), Path(output).expanduser()

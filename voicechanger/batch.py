@@ -19,6 +19,7 @@ from .errors import InputError, VoiceError, error_message
 from .graph import Events
 from .local import convert
 from .store import Store
+from .threads import import_before_threads
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
             log.exception("converting %s failed", source)
             return Outcome(source, target, "failed", error=error_message(exc))
 
+    import_before_threads()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording")
     try:
         return list(pool.map(guarded, pairs))

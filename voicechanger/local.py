@@ -35,6 +35,7 @@ from .phrases import StressedPhrase
 from .plan import Chain, Plan, check_mapping, plan_recording, plan_script
 from .stages import STAGES, Stage
 from .store import Artifact, Store
+from .threads import import_before_threads
 from .video import check_video_output
 
 
@@ -198,6 +199,7 @@ def run_chains(graph: Graph, chains: list[Chain],
         warm_up(stages_to_load(graph, chains) if warm is None else warm, graph.settings)
         voice_work()
 
+    import_before_threads()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
         helper = pool.submit(voice_thread)
         try:

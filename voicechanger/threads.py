@@ -26,3 +26,19 @@ def one_blas_thread() -> None:
 
         threadpool_limits(limits=1, user_api="blas")
         _done = True
+
+
+# SciPy's subpackages import one another (cluster.hierarchy and signal both reach spatial.distance): two
+# threads importing them at once can meet a module half made, "cannot import name 'euclidean' from
+# partially initialized module 'scipy.spatial.distance'" (the speakers stage on the voice thread while
+# the main thread's transcription reaches scipy.signal).
+_SHARED_IMPORTS = ("scipy.signal", "scipy.spatial.distance", "scipy.cluster.hierarchy")
+
+
+def import_before_threads() -> None:
+    """Import the modules that stages on several threads would otherwise import at the same moment; call
+    it on the thread that starts the others, before it does (about 0.2 s once per process)."""
+    import importlib
+
+    for name in _SHARED_IMPORTS:
+        importlib.import_module(name)
