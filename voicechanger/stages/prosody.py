@@ -290,28 +290,31 @@ CHUNK_STAGE = "prosody-chunk"
 
 def chunk_key(ctx: Context, reference: np.ndarray, turns: list | None = None) -> str:
     """What the chunk-wide pitch measures depend on: the chunk's source audio, the voice's reference and,
-    in a chunk of several speakers, the turns of the one measured."""
+    in a chunk of several voices, the turns measured."""
     extra = [turns] if turns is not None else []
     return Memo.key(CHUNK_STAGE, STAGE.version, ctx.settings.prosody.mode, ctx.one("decode").key,
                     ctx.one("stress").meta["span"], hashlib.sha256(reference.tobytes()).hexdigest(), *extra)
 
 
-def chunk_turns(ctx: Context, origin: float, length: float) -> dict[str, list[list[float]]] | None:
-    """Each speaker's turns inside the chunk (chunk times), when the chunk holds two or more speakers;
-    None otherwise (then the whole chunk is its one speaker's, as without speakers)."""
+def voice_turns(ctx: Context, said: list[SaidPhrase], origin: float,
+                length: float) -> dict[int, list[list[float]]] | None:
+    """The turns (chunk times) of the speakers each voice says, when the chunk's phrases are said by two
+    or more voices; None otherwise. One voice for everyone follows the whole chunk's contour, a man's
+    and a woman's turns keeping their distance; a voice of one's own takes its speakers' register."""
     found = ctx.all("speakers")
-    if not found:
+    voice_of = {s["speaker"]: int(s.get("voice", 0)) for s in said if s["length"] and s.get("speaker")}
+    if not found or len(set(voice_of.values())) < 2:
         return None
-    mine: dict[str, list[list[float]]] = {}
+    mine: dict[int, list[list[float]]] = {}
     for start, end, label in found[0].meta["turns"]:
         a, b = max(start - origin, 0.0), min(end - origin, length)
-        if b > a:
-            mine.setdefault(label, []).append([round(a, 3), round(b, 3)])
+        if b > a and label in voice_of:
+            mine.setdefault(voice_of[label], []).append([round(a, 3), round(b, 3)])
     return mine if len(mine) > 1 else None
 
 
 def turns_audio(audio: np.ndarray, rate: int, turns: list[list[float]]) -> np.ndarray:
-    """The stretches of ``audio`` a speaker holds, one after the other (their pitch is theirs alone)."""
+    """The stretches of ``audio`` that some speakers hold, one after the other (their pitch alone)."""
     pieces = [audio[int(a * rate):int(b * rate)] for a, b in turns]
     return np.concatenate(pieces) if pieces else audio[:0]
 
@@ -324,7 +327,7 @@ def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhra
                speaker_turns: list | None = None) -> str:
     """Everything one phrase's output depends on: the source audio (decode key, chunk span, slot), its
     word times, which words the tokens came from, the synthesized phrase (its own memo key) and, in a
-    chunk of several speakers, the turns its speaker's register is measured on."""
+    chunk of several voices, the turns its voice's register is measured on."""
     decoded = ctx.one("decode")
     words = [(w["start"], w["end"]) for w in phrase.get("words") or []]
     extra = [speaker_turns] if speaker_turns is not None else []
@@ -356,18 +359,18 @@ def run(ctx: Context) -> Output:
                            ctx.settings.prosody.max_squeeze)
     slots = phrase_slots(phrases, 0.0, len(source_audio) / rate)
     full = ctx.settings.prosody.mode == "full"
-    speakers = chunk_turns(ctx, origin, len(source_audio) / rate)
-    shared: dict[tuple[int, str | None], dict[str, Any]] = {}
+    turns_of = voice_turns(ctx, said, origin, len(source_audio) / rate)
+    shared: dict[int, dict[str, Any]] = {}
 
-    def chunk_wide(voice: int, speaker: str | None) -> dict[str, Any]:
+    def chunk_wide(voice: int) -> dict[str, Any]:
         """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
         kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk.
-        In a chunk of several speakers each is measured on their own turns, for their own voice."""
-        wide = shared.setdefault((voice, speaker), {})
+        In a chunk of several voices each is measured on the turns of the speakers it says."""
+        wide = shared.setdefault(voice, {})
         if not wide:
             reference = np.asarray(synthesized.array("reference" if voice == 0 else f"reference-{voice}"),
                                    dtype=np.float64)
-            turns = speakers.get(speaker) if speakers is not None and speaker is not None else None
+            turns = turns_of.get(voice) if turns_of is not None else None
             key = chunk_key(ctx, reference, turns)
             found = ctx.memo.get(CHUNK_STAGE, key)
             if found is not None:
@@ -390,14 +393,14 @@ def run(ctx: Context) -> Output:
         if phrase.get("words") and not any(w.get("timed", True) for w in phrase["words"]):
             source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
             pairs = stretch_pairs(phrase, synth["word_spans"], source, rate)
-        speaker = synth.get("speaker")
-        mine = speakers.get(speaker) if speakers is not None and speaker is not None else None
+        voice_index = int(synth.get("voice", 0))
+        mine = turns_of.get(voice_index) if turns_of is not None else None
         key = phrase_key(ctx, phrase, slot, synth, mine)
         found = ctx.memo.get(PHRASE_STAGE, key)
         if found is not None:
             out = np.asarray(found.array("audio"), dtype=np.float32)
         else:
-            wide = chunk_wide(int(synth.get("voice", 0)), speaker if mine is not None else None)
+            wide = chunk_wide(voice_index)
             source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
             contour = source_contour(source, rate, wide["bounds"]) if full else None
             voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
