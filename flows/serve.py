@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+from voicechanger.errors import BAD_SETTING
+
 for _name, _value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false")):
     os.environ.setdefault(_name, _value)
 
@@ -30,7 +32,7 @@ def main() -> None:
             "PREFECT_API_URL=http://127.0.0.1:4200/api (or `prefect config set PREFECT_API_URL=...`)",
             file=sys.stderr,
         )
-        raise SystemExit(2)
+        raise SystemExit(BAD_SETTING)
     from flows.voice import voice
 
     voice.serve(

@@ -469,12 +469,19 @@ def test_help_version_and_descriptions():
                   defaults.whisper.model, defaults.mix.mode, str(defaults.mix.duck_db), defaults.subtitles,
                   "--no-original-audio"):
         assert f"[default: ({shown})]" in help_text, shown
-    assert "Exit codes: 0" in help_text and "3 a bad input recording" in help_text
+    assert "Exit codes: 0: done" in help_text and "3: a bad input recording" in help_text
     version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.strip() == f"voice {__version__}"
     for command in ("stats", "prune"):
         text = " ".join(run_cli("cache", command, "--help", env={"COLUMNS": "200"}).stdout.split())
         assert "--cache-dir <path> The artifact store" in text, text
+
+
+def test_the_readme_lists_the_exit_codes_the_code_defines():
+    """The README's exit-code table is made from voicechanger.errors (paste exit_table() when it changes)."""
+    from voicechanger.errors import exit_table
+
+    assert exit_table() in (ROOT / "README.md").read_text(encoding="utf-8"), exit_table()
 
 
 def test_truncated_mp3_is_reported(tmp_path):

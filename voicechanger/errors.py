@@ -4,6 +4,34 @@ from __future__ import annotations
 
 import signal
 
+# Exit codes, defined here only: the classes below carry them, `voice ... --help` and the README's
+# table are made from EXIT_MEANINGS (tests/test_errors.py checks the README against exit_table()).
+DONE, FAILED, BAD_SETTING, BAD_INPUT, ENGINE_FAILED, STORE_FULL, UNSAID = range(7)
+EXIT_MEANINGS: dict[str, str] = {
+    str(DONE): "done; warnings, if any, are printed after the summary",
+    str(FAILED): "in a folder, at least one recording failed (the others finished; the table says why); or an "
+                 "unexpected error (`--debug` shows the traceback)",
+    str(BAD_SETTING): "a bad setting, option or environment: profile, voice, model, language, output path, cache or "
+                      "temp folder, a full disk",
+    str(BAD_INPUT): "a bad input recording: missing, empty, corrupt, not audio, silent",
+    str(ENGINE_FAILED): "an engine process (Festival, ffmpeg) died, hung or was interrupted: rerun",
+    str(STORE_FULL): "the cache could not be written (a full disk: free space, or `--cache-dir`)",
+    str(UNSAID): "`--strict`, and phrases the voice cannot say",
+    f"{128 + signal.SIGINT} / {128 + signal.SIGTERM}": "interrupted by SIGINT (Ctrl-C) / SIGTERM; finished stages "
+                                                      "stay cached, rerun to resume",
+}
+
+
+def exit_help() -> str:
+    """The exit codes in one paragraph, for ``--help``."""
+    return "Exit codes: " + "; ".join(f"{code}: {meaning.replace('`', '')}" for code, meaning in EXIT_MEANINGS.items()) + "."
+
+
+def exit_table() -> str:
+    """The exit codes as the README's Markdown table."""
+    rows = [f"| {code} | {meaning} |" for code, meaning in EXIT_MEANINGS.items()]
+    return "\n".join(["| exit | meaning |", "|---:|---|", *rows])
+
 
 class VoiceError(Exception):
     """A problem with the input, a setting or the environment that the user can fix.
@@ -13,32 +41,32 @@ class VoiceError(Exception):
     say what to do about it.
     """
 
-    exit_code = 2
+    exit_code = BAD_SETTING
 
 
 class InputError(VoiceError):
     """A bad input recording (missing, empty, corrupt, not audio, silent)."""
 
-    exit_code = 3
+    exit_code = BAD_INPUT
 
 
 class EngineError(VoiceError):
     """An engine process died, hung or was interrupted. The stage fails and nothing is stored: a rerun
     tries again (unlike a phrase that cannot be said, which is a property of the text)."""
 
-    exit_code = 4
+    exit_code = ENGINE_FAILED
 
 
 class StoreWriteError(VoiceError):
     """The store could not take an artifact (full disk, quota, file size limit); nothing was stored."""
 
-    exit_code = 5
+    exit_code = STORE_FULL
 
 
 class UnsaidPhrases(VoiceError):
     """``--strict``: some phrases have nothing the voice can say; no output was written."""
 
-    exit_code = 6
+    exit_code = UNSAID
 
 
 def error_message(exc: BaseException) -> str:
