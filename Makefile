@@ -66,7 +66,7 @@ bench: install
 bench-micro: install
 	$(PY) -m benchmarks.micro --strict
 
-# ruff (unused names, import order, duplicate set items, bugbear) and mypy on voicechanger/, as
+# ruff (unused names, import order, duplicate set items, bugbear) and mypy on voicechanger/, flows/ and tasks/, as
 # configured in pyproject.toml; `make test` runs it first.
 lint: install
 	$(VENV)/bin/ruff check .

@@ -84,6 +84,8 @@ class PrefectRunner:
                 print(item["output"])
             return 0
         error = state.result(raise_on_failure=False)
-        message = error_message(error)
-        print(f"error: {message or state.message}", file=sys.stderr)
-        return getattr(error, "exit_code", 1) if isinstance(error, BaseException) else 1
+        if not isinstance(error, BaseException):
+            print(f"error: {state.message}", file=sys.stderr)
+            return 1
+        print(f"error: {error_message(error) or state.message}", file=sys.stderr)
+        return getattr(error, "exit_code", 1)

@@ -2,7 +2,8 @@
 
 Each task makes sure one node of a recording's graph (voicechanger.graph.Node) is in the store, by
 ``Graph(store, settings).ensure(node)``, and returns a small JSON pointer to the artifact:
-``{"stage", "key", "path", "ran"}`` (``ran``: the stages this call really computed; Graph.ensure also
+``{"stage", "key", "path", "ran", "ran_keys"}`` (``ran``: the stages this call really computed, ``ran_keys``
+their nodes' keys; Graph.ensure also
 rebuilds a missing input, so a pruned or corrupt upstream artifact is never trusted).
 
 Caching: the Prefect cache key is the node's store key, so a warm rerun shows the task as Cached and
@@ -95,7 +96,8 @@ def run_stage(node: Node, cache_dir: str, settings: Any) -> dict[str, Any]:
     node, settings = _unquote(node), _unquote(settings)
     graph = Graph(store_for(cache_dir), settings)
     artifact = graph.ensure(node)
-    return {"stage": node.name, "key": node.key, "path": str(artifact.path), "ran": list(graph.ran)}
+    return {"stage": node.name, "key": node.key, "path": str(artifact.path), "ran": list(graph.ran),
+            "ran_keys": sorted(graph.ran_keys)}
 
 
 def _stage_task(name: str, retries: int) -> Task:
@@ -105,7 +107,6 @@ def _stage_task(name: str, retries: int) -> Task:
     body.__name__ = body.__qualname__ = name
     body.__doc__ = f"Make sure the {name} artifact of one node is in the store; return a pointer to it."
     return task(
-        body,
         name=name,
         task_run_name="{title}",
         cache_key_fn=node_cache_key,
@@ -115,7 +116,7 @@ def _stage_task(name: str, retries: int) -> Task:
         retry_delay_seconds=2 if retries else 0,
         retry_condition_fn=_retry_unless_user_error if retries else None,
         tags=[CPU_TAG],
-    )
+    )(body)
 
 
 # Decode, chunk, speakers and transcript fail only for a reason a retry does not fix (a bad input, a
