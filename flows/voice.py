@@ -51,31 +51,16 @@ from prefect.artifacts import (
 from prefect.futures import as_completed
 
 from tasks.stages import Sealed, ensure_gpu_limit, in_store, results_dir, stage_task, store_for
-from voicechanger.audio import check_input
-from voicechanger.audio import output_format as format_of
 from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import VoiceError, error_message
 from voicechanger.graph import Graph, Node
-from voicechanger.notices import (
-    cast_text,
-    covered_text,
-    recording_cast,
-    recording_notices,
-    speech_covered,
-    transcribe_metas,
-)
-from voicechanger.outputs import (
-    check_unsaid,
-    recording_phrases,
-    unsaid_phrases,
-    write_outputs,
-)
+from voicechanger.lifecycle import STATUSES, Result, admit, failed, finish
+from voicechanger.notices import cast_text, covered_text
 from voicechanger.plan import Plan, check_mapping, front_nodes, plan_from_spans, plan_script, stage_rank
 from voicechanger.script import check_one_recording
 from voicechanger.store import Store, sha256_file
 from voicechanger.threads import import_before_threads
-from voicechanger.video import check_video_output
 
 # Stages that read the recording itself rather than the store run in the flow's own process, the one
 # that is sure to see the input: Dask workers may be other machines that share only the store.
@@ -90,7 +75,7 @@ class BatchFailed(VoiceError):
 
 @dataclass(eq=False)
 class Recording:
-    """One input file on its way through the flow."""
+    """One input file on its way through the flow: its scheduling state, then its lifecycle.Result."""
 
     index: int
     source: Path
@@ -102,21 +87,15 @@ class Recording:
     plan: Plan | None = None
     waiting_on: set[str] = field(default_factory=set)  # the node keys the current phase waits for
     ran: list[str] = field(default_factory=list)
-    status: str = "pending"  # pending | front | chains | converted | cached | failed
-    error: str = ""
-    exception: BaseException | None = None
-    duration: float = 0.0
+    ran_keys: set[str] = field(default_factory=set)
+    phase: str = "pending"  # pending | front | chains | done
     started: float = 0.0
-    seconds: float = 0.0
-    phrases: list[dict[str, Any]] = field(default_factory=list)
-    unsaid: list[dict[str, Any]] = field(default_factory=list)  # phrases the voice could not say
+    result: Result | None = None
+    exception: BaseException | None = None
 
-    def outcome(self) -> dict[str, Any]:
-        return {
-            "input": str(self.source), "output": str(self.target), "status": self.status,
-            "duration": round(self.duration, 3), "seconds": round(self.seconds, 3), "error": self.error,
-            "ran": sorted(set(self.ran)), "unsaid": self.unsaid,
-        }
+    def done(self) -> Result:
+        assert self.result is not None, "the recording has not finished"
+        return self.result
 
 
 def _describe(node: Node, exc: BaseException) -> str:
@@ -156,6 +135,7 @@ class Scheduler:
             graph = Graph(self.store, self.settings)
             graph.ensure(node)
             owner.ran.extend(graph.ran)
+            owner.ran_keys |= graph.ran_keys
             missing = False
         inputs: list[str] = []
         if missing:
@@ -208,6 +188,7 @@ class Scheduler:
         if not cached:
             for owner in owners:
                 owner.ran.extend(pointer.get("ran", []))
+                owner.ran_keys.update(pointer.get("ran_keys", []))
 
 
 def make_runner(settings: Settings) -> tuple[Any, int]:
@@ -233,18 +214,14 @@ def make_runner(settings: Settings) -> tuple[Any, int]:
     return DaskTaskRunner(cluster_kwargs=cluster), limit
 
 
-def _unsaid_line(item: dict[str, Any]) -> str:
-    return f"at {item['start']:.1f} s {item['text'][:80]!r}: {item['why']}"
-
-
-def _summary_markdown(recordings: list[Recording], counts: dict[str, int]) -> str:
-    """The run's summary artifact: one row per recording, then every phrase that was not said."""
-    rows = ["| input | status | audio s | output / error | unsaid phrases |", "|---|---|---:|---|---:|"]
-    rows += [f"| {r.source} | {r.status} | {r.duration:.1f} | {r.error or r.target} | {len(r.unsaid)} |"
-             for r in recordings]
-    notes = [f"- {r.source}: {_unsaid_line(u)}" for r in recordings for u in r.unsaid]
+def _summary_markdown(results: list[Result], counts: dict[str, int]) -> str:
+    """The run's summary artifact: one row per recording, then every notice (unsaid phrases among them)."""
+    rows = ["| input | status | audio s | phrases said | output / error |", "|---|---|---:|---|---|"]
+    rows += [f"| {r.input} | {r.status} | {r.duration:.1f} | {r.said.text() if r.said else ''} | {r.error or r.output} |"
+             for r in results]
+    notes = [f"- {n.severity}: {n.text}" for r in results for n in r.notices]
     head = ", ".join(f"{n} {s}" for s, n in counts.items())
-    return "\n".join([f"**{head}**", "", *rows, *(["", "Phrases not said (silent in the output):", *notes] if notes else [])])
+    return "\n".join([f"**{head}**", "", *rows, *(["", "Notices:", *notes] if notes else [])])
 
 
 def _slug(path: Path) -> str:
@@ -299,16 +276,14 @@ class Batch:
             rec = self.queue.popleft()
             rec.started = time.perf_counter()
             try:
-                check_input(rec.source)
-                rec.fmt = format_of(rec.target)
-                check_video_output(rec.source, rec.target)
+                rec.fmt = admit(rec.source, rec.target)
                 rec.root_key = sha256_file(rec.source)
                 rec.decode, rec.chunk = front_nodes(self.settings, rec.source, rec.root_key)
                 self.scheduler.want(rec.chunk, rec, {}, self._titles(rec, [rec.decode, rec.chunk]))  # may decode
             except Exception as exc:
                 self._fail(rec, exc)
                 continue
-            rec.status = "front"
+            rec.phase = "front"
             rec.waiting_on = {rec.chunk.key}
             self.active.append(rec)
 
@@ -327,7 +302,7 @@ class Batch:
                 moved = True
             elif rec.waiting_on <= sched.done.keys():
                 try:
-                    self._plan(rec) if rec.status == "front" else self._finish(rec)
+                    self._plan(rec) if rec.phase == "front" else self._finish(rec)
                 except Exception as exc:
                     self._fail(rec, exc)
                 moved = True
@@ -338,10 +313,12 @@ class Batch:
         if self.script is not None:  # the cues are the phrases: script nodes instead of transcribe
             plan = plan_script(graph, rec.source, rec.fmt, self.script)
         else:
+            assert rec.decode is not None and rec.chunk is not None  # set by _admit
             spans = graph.ensure(rec.chunk).meta["spans"]
             plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         check_mapping(graph, plan)  # a mapping to a speaker that is not there fails before the transcription
         rec.ran.extend(graph.ran)
+        rec.ran_keys |= graph.ran_keys
         rec.plan = plan
         priority = {n.key: (rec.index, i) for i, chain in enumerate(plan.chains) for n in chain}
         for node in (plan.transcript, plan.concat, plan.final):
@@ -352,56 +329,46 @@ class Batch:
         self.scheduler.want(plan.transcript, rec, priority, titles)
         self.scheduler.want(plan.final, rec, priority, titles)
         rec.waiting_on = {plan.transcript.key, plan.final.key}
-        rec.status = "chains"
+        rec.phase = "chains"
 
     def _finish(self, rec: Recording) -> None:
+        assert rec.plan is not None
         graph = Graph(self.scheduler.store, self.settings)  # store hits; rebuilds only what vanished meanwhile
-        final = graph.ensure(rec.plan.final)
-        transcript = graph.ensure(rec.plan.transcript)
-        rec.unsaid = unsaid_phrases(graph, rec.plan)
-        rec.ran.extend(graph.ran)
-        check_unsaid(rec.unsaid, rec.source, self.settings.strict)
-        rec.duration = float(final.meta["duration"])
-        phrases = recording_phrases(transcript)
-        subtitles = write_outputs(graph, rec.plan, final, phrases, rec.source, rec.target, self.settings)
-        rec.status = "cached" if not rec.ran else "converted"
-        rec.phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in phrases]
+        result = finish(graph, rec.plan, rec.source, rec.target, self.settings, ran=rec.ran, ran_keys=rec.ran_keys,
+                        started=rec.started)
+        rec.result = result
         self._done(rec)
+        phrases = [{"start": round(p["start"], 2), "end": round(p["end"], 2), "text": p["text"]} for p in result.phrases]
         create_table_artifact(
-            rec.phrases or [{"start": None, "end": None, "text": "(no speech found)"}],
+            phrases or [{"start": None, "end": None, "text": "(no speech found)"}],
             key=_slug(rec.source),
-            description=f"Phrases of {rec.source} → {rec.target} ({rec.duration:.1f} s, {rec.status})",
+            description=f"Phrases of {rec.source} → {rec.target} ({result.duration:.1f} s, {result.status})",
         )
-        if subtitles is not None:
+        if result.subtitles is not None:
             create_markdown_artifact(
-                f"Subtitles of `{rec.source}` ({subtitles.name}):\n\n```\n{subtitles.read_text(encoding='utf-8')}```\n",
+                f"Subtitles of `{rec.source}` ({result.subtitles.name}):\n\n```\n"
+                f"{result.subtitles.read_text(encoding='utf-8')}```\n",
                 key=_slug(rec.source).replace("transcript-", "subtitles-", 1),
-                description=f"{subtitles} ({len(phrases)} phrases)",
+                description=f"{result.subtitles} ({len(phrases)} phrases)",
             )
-        cast = recording_cast(self.scheduler.store, rec.plan, self.settings, phrases)
-        if cast:
-            create_table_artifact(cast, key=_slug(rec.source).replace("transcript-", "speakers-", 1),
+        if result.cast:
+            create_table_artifact(result.cast, key=_slug(rec.source).replace("transcript-", "speakers-", 1),
                                   description=f"Speakers of {rec.source} and their voices")
-            self.logger.info("%s: %s", rec.source, cast_text(cast))
-        covered = covered_text(speech_covered(transcribe_metas(self.scheduler.store, rec.plan)))
-        self.logger.info("%s: %s → %s (%.1f s of audio; %s%d phrases)", rec.status, rec.source, rec.target,
-                         rec.duration, covered, len(rec.phrases))
-        if rec.unsaid:
-            self.logger.warning("%s: %d phrase(s) not said (silent in the output; strict makes this an error): %s",
-                                rec.source, len(rec.unsaid), "; ".join(_unsaid_line(u) for u in rec.unsaid))
-        for notice in recording_notices(self.scheduler.store, rec.plan, rec.source, rec.target, len(rec.phrases),
-                                        rec.duration, self.settings.mix.mode):
-            self.logger.warning("warning: %s", notice)
+            self.logger.info("%s: %s", rec.source, cast_text(result.cast))
+        said = result.said.text() if result.said is not None else ""
+        self.logger.info("%s: %s → %s (%.1f s of audio; %s%d phrases; %s)", result.status, rec.source, rec.target,
+                         result.duration, covered_text(result.speech_covered), len(phrases), said)
+        for notice in result.notices:
+            self.logger.warning("%s: %s", notice.severity, notice.text)
 
     def _fail(self, rec: Recording, exc: BaseException, message: str | None = None) -> None:
-        rec.status = "failed"
         rec.exception = exc
-        rec.error = message or error_message(exc)
-        self.logger.error("failed: %s: %s", rec.source, rec.error)
+        rec.result = failed(rec.source, rec.target, message or error_message(exc), rec.started)
+        self.logger.error("failed: %s: %s", rec.source, rec.result.error)
         self._done(rec)
 
     def _done(self, rec: Recording) -> None:
-        rec.seconds = time.perf_counter() - rec.started if rec.started else 0.0
+        rec.phase = "done"
         if rec in self.active:
             self.active.remove(rec)
         self.finished.append(rec)
@@ -437,11 +404,21 @@ def voice(
     {converted, cached, failed, recordings: [...]}; the run fails when any recording failed.
     """
     logger = get_run_logger()
+    try:
+        settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})}, mix,
+                             keep_original_audio)
+        return _convert(logger, settings, Path(input).expanduser(), Path(output).expanduser(), profile=profile,
+                        cache_dir=cache_dir, output_format=output_format, script=script)
+    except VoiceError as exc:  # the one line `prefect deployment run --watch` prints (the state message has it too)
+        logger.error("error: %s", error_message(exc))
+        raise
+
+
+def _convert(logger: Any, settings: Settings, source: Path, target: Path, *, profile: str, cache_dir: str,
+             output_format: str, script: str | None) -> dict[str, Any]:
+    """The flow's work: every recording's pairs scheduled as tasks, then the summary."""
     started = time.perf_counter()
     import_before_threads()  # the task runner's threads run stages side by side
-    settings = _settings(profile, voice, {**(overrides or {}), **({"lexicon": lexicon} if lexicon else {})}, mix,
-                         keep_original_audio)
-    source, target = Path(input).expanduser(), Path(output).expanduser()
     pairs = recording_pairs(source, target, output_format)
     check_one_recording(script or None, source, option="script")
 
@@ -459,23 +436,28 @@ def voice(
         scheduler = Scheduler(runner, store, settings, gpu=device == "cuda", limit=limit)
         recordings = Batch(pairs, scheduler, settings, logger, progress_id,
                            Path(script).expanduser() if script else None).run()
-
-    counts = {s: sum(1 for r in recordings if r.status == s) for s in ("converted", "cached", "failed")}
-    summary = {**counts, "seconds": round(time.perf_counter() - started, 3), "tasks": scheduler.submitted,
-               "recordings": [r.outcome() for r in recordings]}
-    width = max(len(str(r.source)) for r in recordings)
-    lines = [f"{str(r.source):<{width}}  {r.status:<9} {r.duration:7.1f} s  {r.seconds:6.1f} s  {r.error or r.target}"
-             for r in recordings]
-    logger.info("summary: %d converted, %d cached, %d failed in %.1f s (%d tasks)\n%s", counts["converted"],
-                counts["cached"], counts["failed"], summary["seconds"], scheduler.submitted, "\n".join(lines))
-    create_markdown_artifact(_summary_markdown(recordings, counts), key="voice-summary",
-                             description="Outcome of every recording, and the phrases that were not said")
-    failed = [r for r in recordings if r.status == "failed"]
-    if failed:
-        if len(recordings) == 1 and isinstance(failed[0].exception, VoiceError):
-            raise failed[0].exception
+    summary = _report(logger, [r.done() for r in recordings], started, scheduler.submitted)
+    bad = [r for r in recordings if r.done().status == "failed"]
+    if bad:
+        if len(recordings) == 1 and isinstance(bad[0].exception, VoiceError):
+            raise bad[0].exception
         raise BatchFailed(
-            f"{len(failed)} of {len(recordings)} recordings failed: "
-            + "; ".join(f"{r.source}: {r.error}" for r in failed)
+            f"{len(bad)} of {len(recordings)} recordings failed: "
+            + "; ".join(f"{r.source}: {r.done().error}" for r in bad)
         )
+    return summary
+
+
+def _report(logger: Any, results: list[Result], started: float, submitted: int) -> dict[str, Any]:
+    """The run's summary: its log line, its voice-summary artifact and the flow's return value."""
+    counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
+    summary = {**counts, "seconds": round(time.perf_counter() - started, 3), "tasks": submitted,
+               "recordings": [r.outcome() for r in results]}
+    width = max(len(str(r.input)) for r in results)
+    lines = [f"{str(r.input):<{width}}  {r.status:<9} {r.duration:7.1f} s  {r.seconds:6.1f} s  {r.error or r.output}"
+             for r in results]
+    logger.info("summary: %d converted, %d cached, %d failed in %.1f s (%d tasks)\n%s", counts["converted"],
+                counts["cached"], counts["failed"], summary["seconds"], submitted, "\n".join(lines))
+    create_markdown_artifact(_summary_markdown(results, counts), key="voice-summary",
+                             description="Outcome of every recording, and what the user must know of each")
     return summary

@@ -33,6 +33,8 @@ SOUNDS = Path("/usr/share/asterisk/sounds/ru")
 PROMPTS = {"one-moment-please.wav": "", "something-terribly-wrong.wav": "", "number-not-answering.wav": "sub"}
 EXTRA = ("to-listen-to-it.wav", "from-unknown-caller.wav", "demo-echodone.wav")
 OFFLINE = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# The server streams run logs to `prefect deployment run --watch` (off in Prefect's defaults; README).
+LOGS_TO_WATCH = {"PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true", "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true"}
 
 if not SOUNDS.is_dir() or shutil.which("ffmpeg") is None:
     pytest.skip("needs ffmpeg and asterisk-core-sounds-ru-wav (make install)", allow_module_level=True)
@@ -126,7 +128,7 @@ def prefect_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, **OFFLINE, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
+    env = {**os.environ, **OFFLINE, **LOGS_TO_WATCH, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "wb")
     server = subprocess.Popen(
@@ -427,6 +429,15 @@ def test_deployment_convert_end_to_end(prefect_server, converted, prompts, tmp_p
             assert abs(_duration(work / "out" / target) - _duration(work / "recordings" / source)) < 0.1
         ran = computed_stages(converted["cache"], mark)
         assert ran.count("transcribe") == 1 and ran.count("concat") == 1, ran  # only the new recording
+        # A failed run: --watch shows its one-line reason, with the folder relative paths start from.
+        bad = subprocess.run(
+            [sys.executable, "-m", "prefect", "deployment", "run", "voice/convert", "-p", "input=recordings/gone.wav",
+             "-p", "output=out/gone.mp3", "-p", f"cache_dir={converted['cache']}", "--watch"],
+            cwd=work, env={**env, "COLUMNS": "400"}, capture_output=True, text=True, timeout=300,
+        )
+        assert bad.returncode != 0 and "Failed" in bad.stdout, bad.stdout[-3000:]
+        reason = f"error: input recordings/gone.wav: no such file or folder (relative to {work}); check the path"
+        assert reason in " ".join(bad.stdout.split()), bad.stdout[-3000:]
     finally:
         left = _stop_group(serve)
         log.close()
@@ -632,6 +643,29 @@ def test_flow_video_out_with_mix(prefect_server, tmp_path):
     assert "mix" in computed_stages(cache)
 
 
+def _every_runner_finishes_alike(cache: Path, source: Path, work: Path, state, unsaid: str) -> None:
+    """The flow, the local runner and the folder runner finish one recording through one lifecycle
+    (voicechanger.lifecycle.finish): the same notices, phrases, subtitles and account of what was said."""
+    from voicechanger.batch import convert_folder
+    from voicechanger.config import load_settings
+    from voicechanger.local import convert
+    from voicechanger.store import Store
+
+    (flowed,) = [r for r in state.result()["recordings"] if Path(r["input"]).name == source.name]
+    settings, store = load_settings("fast"), Store(cache)
+    local = convert(source, work / "local" / "one.mp3", settings, store)
+    (folder,) = convert_folder([(source, work / "folder" / "one.mp3")], settings, store)
+    for result in (local, folder):
+        assert result.status == flowed["status"] == "cached", (result.status, flowed["status"])
+        assert [n.as_dict() for n in result.notices] == flowed["notices"], (result.notices, flowed["notices"])
+        assert result.unsaid == flowed["unsaid"] and result.said is not None
+        assert result.said.text() == flowed["said"] == "all from the cache"
+        assert result.subtitles is not None and result.subtitles.read_bytes() == Path(flowed["output"]).with_suffix(
+            ".srt").read_bytes()
+    assert any(n["code"] == "unsaid" and repr(unsaid) in n["text"] for n in flowed["notices"]), flowed["notices"]
+    assert local.phrases == folder.phrases and local.duration == folder.duration
+
+
 def test_unsaid_phrases_in_the_flow_run(converted, prompts, tmp_path):
     """A phrase the voice cannot say: the flow lists it in its summary and its voice-summary artifact, on a
     computed and on a cached run; with strict the recording fails and gets no output."""
@@ -662,6 +696,7 @@ def test_unsaid_phrases_in_the_flow_run(converted, prompts, tmp_path):
                 flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
         (summary,) = [a for a in artifacts if a.key == "voice-summary"]
         assert name in summary.data and repr(text) in summary.data, summary.data
+    _every_runner_finishes_alike(cache, prompts / PROMPTS[name] / name, tmp_path, state, text)
     strict = _run_flow(input=str(prompts), output=str(tmp_path / "strict"), profile="fast", cache_dir=str(cache),
                        overrides={"strict": True})
     assert strict.is_failed() and "nothing the voice can say" in strict.message, strict.message

@@ -151,8 +151,9 @@ def test_the_warnings_name_what_is_left_and_what_was_cut(tmp_path) -> None:
     warning = uncovered_speech(source, metas)
     assert warning is not None and "speech covered 96%" in warning and "12.2-13.5 s, 30.0-30.8 s" in warning
     assert str(source) in warning
+    assert warning.code == "uncovered-speech" and warning.ranges == ((12.25, 13.5), (30.0, 30.75))
     cut = loops_cut(source, metas)
-    assert cut is not None and "at 3.5 s 'Здравствуйте.' x10" in cut
+    assert cut is not None and "at 3.5 s 'Здравствуйте.' x10" in cut and cut.ranges == ((3.5, 4.3),)
     assert uncovered_speech(source, metas[1:]) is None and loops_cut(source, metas[1:]) is None
     assert speech_covered([{"phrases": []}]) is None  # transcribed before the measure existed
 

@@ -212,7 +212,7 @@ args = json.loads(sys.argv[1])
 result = convert(Path(args["input"]), Path(args["output"]), load_settings("normal", args["overrides"]),
                  Store(args["cache"]), script=args["script"] and Path(args["script"]))
 asr = sys.modules.get("voicechanger.engines.asr")
-print(json.dumps({"ran": result.ran, "whisper": bool(asr and asr._models), "faster_whisper": "faster_whisper" in sys.modules,
+print(json.dumps({"ran": result.ran, "said": result.said.text(), "whisper": bool(asr and asr._models), "faster_whisper": "faster_whisper" in sys.modules,
                   "stress_model": "silero_stress" in sys.modules, "torch": "torch" in sys.modules}))
 """
 
@@ -301,6 +301,8 @@ def test_one_edited_word_redubs_only_its_phrase(dubbed, long_input, tmp_path):
     assert sorted(m for m in memos if m.endswith("-phrase")) == ["prosody-phrase", "stress-phrase",
                                                                   "synthesize-phrase"], memos
     assert "transcribe" not in done["ran"] and not done["faster_whisper"], done
+    assert done["said"] == f"1 of {len(cues)} phrases said again", done  # what every run tells the user
+    assert dubbed["first"]["said"] == f"all {len(cues)} phrases said", dubbed["first"]
     # Stress marking in numpy (engines/accentor.py, engines/homographs.py): no torch, homograph or not.
     assert not done["stress_model"] and not done["torch"], (done, edited.text)
     changed = _changed_span(dubbed["output"], output)

@@ -5,9 +5,9 @@ A bad file is reported and skipped; the rest finish."""
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +17,7 @@ from .checks import check_not_input, check_writable_folder, file_id, is_within, 
 from .config import Settings
 from .errors import InputError, VoiceError, error_message
 from .graph import Events
+from .lifecycle import Result, failed
 from .local import convert
 from .store import Store
 from .threads import import_before_threads
@@ -27,20 +28,6 @@ AUDIO_SUFFIXES = {
     ".mp3", ".wav", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wma", ".g722", ".gsm", ".ulaw", ".alaw",
     ".sln", ".mp4", ".mkv", ".webm", ".mov", ".avi", ".oga", ".aiff", ".aif",
 }
-
-
-@dataclass
-class Outcome:
-    input: Path
-    output: Path
-    status: str            # converted | cached | failed
-    duration: float = 0.0
-    seconds: float = 0.0
-    error: str = ""
-    ran: tuple[str, ...] = ()
-    notices: tuple[str, ...] = ()  # warnings of a finished recording (notices.py)
-    unsaid: tuple[dict, ...] = ()  # phrases the voice could not say (outputs.unsaid_phrases)
-    speech_covered: float | None = None  # share of its speech the phrases say (notices.speech_covered)
 
 
 def find_recordings(folder: Path, skip: Path | None = None) -> list[Path]:
@@ -107,23 +94,24 @@ def recording_pairs(source: Path, target: Path, fmt: str) -> list[tuple[Path, Pa
     return [(source, target)]
 
 
-def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path], Outcome], workers: int,
-              debug: bool = False) -> list[Outcome]:
-    """Convert every pair with up to ``workers`` at once; failures become outcomes, never exceptions."""
+def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path], Result], workers: int,
+              debug: bool = False) -> list[Result]:
+    """Convert every pair with up to ``workers`` at once; failures become failed results, never exceptions."""
 
-    def guarded(pair: tuple[Path, Path]) -> Outcome:
+    def guarded(pair: tuple[Path, Path]) -> Result:
         source, target = pair
+        started = time.perf_counter()
         try:
             return convert_one(source, target)
         except VoiceError as exc:
             interrupt.check()  # after a stop request a failure is the stop's doing, not this file's
-            return Outcome(source, target, "failed", error=error_message(exc))
+            return failed(source, target, error_message(exc), started)
         except Exception as exc:  # a bug or an environment problem must not stop the other files
             interrupt.check()
             if debug:
                 traceback.print_exc()
             log.exception("converting %s failed", source)
-            return Outcome(source, target, "failed", error=error_message(exc))
+            return failed(source, target, error_message(exc), started)
 
     import_before_threads()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recording")
@@ -134,19 +122,15 @@ def run_batch(pairs: list[tuple[Path, Path]], convert_one: Callable[[Path, Path]
 
 
 def convert_folder(pairs: list[tuple[Path, Path]], settings: Settings, store: Store, events: Events | None = None,
-                   advance: Callable[[], None] | None = None, debug: bool = False) -> list[Outcome]:
+                   advance: Callable[[], None] | None = None, debug: bool = False) -> list[Result]:
     """Convert every (input, output) pair by the local runner, ``settings.workers`` recordings at a
     time, into one store; ``advance`` is called as each recording ends, failed or not."""
 
-    def one(source: Path, target: Path) -> Outcome:
+    def one(source: Path, target: Path) -> Result:
         try:
-            result = convert(source, target, settings, store, events)
+            return convert(source, target, settings, store, events)
         finally:
             if advance is not None:
                 advance()
-        status = "cached" if result.cached else "converted"
-        return Outcome(source, target, status, result.duration, result.seconds, ran=tuple(result.ran),
-                       notices=tuple(result.notices), unsaid=tuple(result.unsaid),
-                       speech_covered=result.speech_covered)
 
     return run_batch(pairs, one, settings.workers, debug)

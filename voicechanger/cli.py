@@ -15,7 +15,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -25,21 +25,13 @@ from rich.table import Table
 
 from . import __version__, interrupt
 from .config import Settings
-from .errors import Interrupted, VoiceError, error_message
+from .errors import BAD_SETTING, Interrupted, VoiceError, error_message, exit_help
 
-EXIT_CODES = {
-    0: "done (warnings, if any, are printed)",
-    1: "a recording of a folder failed (the others finished), or an unexpected error",
-    2: "a bad setting, option or environment (profile, voice, model, language, output, cache or temp folder, "
-       "a full disk)",
-    3: "a bad input recording (missing, empty, corrupt, silent, not audio)",
-    4: "an engine process (Festival, ffmpeg) died, hung or was interrupted: rerun",
-    5: "the cache could not be written (a full disk: free space or use --cache-dir)",
-    6: "--strict and phrases the voice cannot say",
-    130: "interrupted by SIGINT (Ctrl-C); finished stages stay cached",
-    143: "interrupted by SIGTERM; finished stages stay cached",
-}
-EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
+if TYPE_CHECKING:  # imported where used: `voice --help` loads no pipeline
+    from .lifecycle import Result
+    from .notices import Notice
+
+EXIT_HELP = exit_help()
 DEFAULTS = Settings()  # what every built-in profile leaves these at
 
 
@@ -136,7 +128,7 @@ def _one_line_errors(debug: bool) -> Iterator[None]:
         _fail(exc, debug)
 
 
-def _summary(result: Any) -> None:
+def _summary(result: Result) -> None:
     from .notices import cast_text, covered_text
     from .plan import STAGE_ORDER
 
@@ -149,30 +141,18 @@ def _summary(result: Any) -> None:
     table.add_row("[bold]total[/]", f"{result.seconds:.1f}")
     console.print(table)
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
-    state = "everything from the cache" if result.cached else f"{speed:.1f}× real time"
-    console.print(f"audio {result.duration:.1f} s; {covered_text(result.speech_covered)}{state}; "
+    pace = "" if result.cached else f"{speed:.1f}× real time; "
+    said = result.said.text() if result.said is not None else ""
+    console.print(f"audio {result.duration:.1f} s; {covered_text(result.speech_covered)}{pace}{said}; "
                   f"transcript: {result.transcript}", markup=False)
     if result.cast:
         console.print(cast_text(result.cast), markup=False)
     _notices(result.notices)
-    _report_unsaid(result.input, result.unsaid)
 
 
-def _report_unsaid(source: Path, unsaid: Any, shown: int = 10) -> None:
-    """Every run that uses an unsaid phrase says so, cached reruns included (outputs.unsaid_phrases)."""
-    if not unsaid:
-        return
-    console.print(f"[bold yellow]warning:[/] {escape(str(source))}: {len(unsaid)} phrase(s) not said (silent in the "
-                  "output): nothing in them the voice can read; respell them, or use --strict to fail instead")
-    for item in list(unsaid)[:shown]:
-        console.print(f"  at {item['start']:.1f} s: {item['text'][:80]!r}: {item['why']}", markup=False)
-    if len(unsaid) > shown:
-        console.print(f"  and {len(unsaid) - shown} more")
-
-
-def _notices(notices: list[str]) -> None:
+def _notices(notices: list[Notice]) -> None:
     for notice in notices:
-        console.print(f"[bold yellow]warning:[/] {escape(notice)}")
+        console.print(f"[bold yellow]{notice.severity}:[/] {escape(notice.text)}")
 
 
 @app.command(epilog=EXIT_HELP)
@@ -341,17 +321,17 @@ def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: s
     return report_batch(outcomes)
 
 
-def report_batch(outcomes: list) -> int:
+def report_batch(outcomes: list[Result]) -> int:
     """Print the batch summary table; the exit code is 1 when any recording failed."""
     from .notices import percent
 
     table = Table(title="batch", header_style="bold")
-    for column in ("input", "status", "audio s", "speech covered", "seconds", "output / error"):
+    for column in ("input", "status", "audio s", "speech covered", "phrases said", "seconds", "output / error"):
         table.add_column(column, overflow="fold")
     for item in outcomes:
         style = {"failed": "red", "cached": "cyan"}.get(item.status, "green")
         table.add_row(escape(str(item.input)), f"[{style}]{item.status}[/]", f"{item.duration:.1f}",
-                      percent(item.speech_covered),
+                      percent(item.speech_covered), item.said.text() if item.said is not None else "",
                       f"{item.seconds:.1f}", escape(item.error or str(item.output)))
     console.print(table)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("converted", "cached", "failed")}
@@ -359,7 +339,6 @@ def report_batch(outcomes: list) -> int:
     for item in outcomes:
         if item.status == "failed":
             console.print(f"[red]failed:[/] {escape(f'{item.input}: {item.error}')}")
-        _report_unsaid(item.input, item.unsaid)
     _notices([notice for item in outcomes for notice in item.notices])
     return 1 if counts["failed"] else 0
 
@@ -431,7 +410,7 @@ def cache_prune(
 
     if older_than is None and max_size is None:
         console.print("[bold red]error:[/] give --older-than AGE and/or --max-size SIZE")
-        raise typer.Exit(2)
+        raise typer.Exit(BAD_SETTING)
     for option, given, parse, example in (("--older-than", older_than, _parse_age, "30d or 12h"),
                                           ("--max-size", max_size, _parse_size, "5G or 500M")):
         try:
@@ -440,7 +419,7 @@ def cache_prune(
         except (ValueError, OverflowError):
             console.print(f"[bold red]error:[/] {option} {escape(repr(given))}: not an amount of zero or more; use e.g. "
                           f"{example}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(BAD_SETTING) from None
     age = _parse_age(older_than) if older_than is not None else None
     size = _parse_size(max_size) if max_size is not None else None
     removed, freed = Store(cache_dir or default_cache_dir()).prune(older_than_s=age, max_bytes=size)

@@ -106,6 +106,7 @@ class Graph:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.ran: list[str] = []       # stage names computed in this graph's lifetime, in order
+        self.ran_keys: set[str] = set()  # and those nodes' keys
         self.seconds: dict[str, float] = {}
         self._reported: set[str] = set()  # keys already reported finished
 
@@ -141,6 +142,7 @@ class Graph:
             elapsed = time.perf_counter() - started
             with self._guard:
                 self.ran.append(node.name)
+                self.ran_keys.add(node.key)
                 self.seconds[node.name] = self.seconds.get(node.name, 0.0) + elapsed
                 self._reported.add(node.key)
             self.events.finished(node, elapsed, False)

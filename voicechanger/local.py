@@ -13,62 +13,19 @@ import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from .audio import check_input, check_output, output_format
-from .checks import check_not_input
 from .config import Settings
 from .engines.asr import Hold, unload_models
 from .engines.tts import close_voices
 from .graph import Events, Graph, Node
+from .lifecycle import Result, admit, finish
 from .memory import limit_arenas, release_free_memory
-from .notices import recording_cast, recording_notices, speech_covered, transcribe_metas
-from .outputs import (
-    check_unsaid,
-    recording_phrases,
-    unsaid_phrases,
-    write_outputs,
-)
 from .phrases import StressedPhrase
 from .plan import Chain, Plan, check_mapping, plan_recording, plan_script
 from .stages import STAGES, Stage
-from .store import Artifact, Store
+from .store import Store
 from .threads import import_before_threads
-from .video import check_video_output
-
-
-@dataclass
-class Result:
-    """What one conversion did, for the summary and the tests."""
-
-    input: Path
-    output: Path
-    duration: float
-    seconds: float
-    ran: list[str]
-    stage_seconds: dict[str, float]
-    transcript: Path
-    concat: Artifact  # the final artifact: concat's, or mix's when there is a mix
-    plan: Plan
-    store: Store
-    cached: bool = field(default=False)
-    notices: list[str] = field(default_factory=list)  # warnings for the user (notices.py)
-    unsaid: list[dict[str, Any]] = field(default_factory=list)  # see unsaid_phrases
-    phrases: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, words
-    speech_covered: float | None = None  # share of the input's speech its phrases say (notices.speech_covered)
-    cast: list[dict[str, Any]] = field(default_factory=list)  # speakers and their voices (notices.recording_cast)
-    subtitles: Path | None = None
-
-    def phrase_spans(self) -> list[tuple[float, float]]:
-        """(start, end) of every re-voiced phrase, from the prosody artifacts."""
-        spans = []
-        for chain in self.plan.chains:
-            artifact = self.store.get("prosody", chain.prosody.key)
-            if artifact is not None:
-                spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
-        return spans
 
 
 def voices_in_use(settings: Settings) -> list:
@@ -252,11 +209,7 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
     started = time.perf_counter()
     limit_arenas()  # before run_chains starts its thread (see memory.py)
     input_path, output_path = Path(input_path), Path(output_path)
-    check_input(input_path)
-    check_output(output_path)  # in a folder, a mirrored name can pass 255 bytes: fail that file before its work
-    check_not_input(output_path, input_path)
-    fmt = output_format(output_path)
-    check_video_output(input_path, output_path)
+    fmt = admit(input_path, output_path)
     graph = graph or Graph(store, settings, events)
     whisper = Hold()  # before plan_local may load Whisper ahead: another recording must not unload it
     try:
@@ -271,36 +224,8 @@ def convert(input_path: Path, output_path: Path, settings: Settings, store: Stor
         whisper.release()
     if final is None:
         close_voices()  # Festival's processes hold ~0.5 GB each, and concat needs none of it
-        final = graph.ensure(plan.final)
-    else:
-        graph.events.finished(plan.final, 0.0, True)
-    transcript = graph.ensure(plan.transcript)
-    unsaid = unsaid_phrases(graph, plan)
-    check_unsaid(unsaid, input_path, settings.strict)
-    phrases = recording_phrases(transcript)
-    written = write_outputs(graph, plan, final, phrases, input_path, output_path, settings, subtitles)
-    notices = recording_notices(store, plan, input_path, output_path, transcript.meta["phrases"],
-                                final.meta["duration"], settings.mix.mode)
-    covered = speech_covered(transcribe_metas(store, plan))
-    return Result(
-        input=input_path,
-        output=output_path,
-        duration=final.meta["duration"],
-        seconds=time.perf_counter() - started,
-        ran=list(graph.ran),
-        stage_seconds=dict(graph.seconds),
-        transcript=transcript.file("transcript.json"),
-        concat=final,
-        plan=plan,
-        store=store,
-        cached=not graph.ran,
-        notices=notices,
-        unsaid=unsaid,
-        phrases=phrases,
-        subtitles=written,
-        speech_covered=covered,
-        cast=recording_cast(store, plan, settings, phrases),
-    )
+    return finish(graph, plan, input_path, output_path, settings, ran=[], ran_keys=set(), started=started,
+                  soft_track=subtitles)
 
 
 def export_script(input_path: Path, target: Path, settings: Settings, store: Store) -> tuple[int, int]:

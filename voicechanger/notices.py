@@ -4,6 +4,7 @@ rushed to keep up with the speaker. Read from the artifacts' metadata, so a cach
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +15,49 @@ from .store import Store
 # encoder padding and players' estimates stay well inside it).
 SHORTFALL_S = 0.5
 SHORTFALL_SHARE = 0.01
+UNSAID_SHOWN = 10
 
 
-def truncated_input(input_path: Path, decode_meta: dict[str, Any]) -> str | None:
+@dataclass(frozen=True)
+class Notice:
+    """One thing a finished run tells the user, made here and shown as it is by every front end (the
+    CLI prints ``warning: TEXT``, the flow logs it and lists it in its artifacts). ``code`` names the
+    kind for programs; ``ranges`` are the input's seconds it is about, where it has any."""
+
+    code: str
+    text: str
+    severity: str = "warning"
+    ranges: tuple[tuple[float, float], ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __contains__(self, part: str) -> bool:  # `"truncated" in notice`, as of the text it shows
+        return part in self.text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"severity": self.severity, "code": self.code, "text": self.text, "ranges": [list(r) for r in self.ranges]}
+
+
+def truncated_input(input_path: Path, decode_meta: dict[str, Any]) -> Notice | None:
     declared = decode_meta["source"].get("declared_duration")
     decoded = decode_meta["duration"]
     if not declared or declared - decoded <= max(SHORTFALL_S, SHORTFALL_SHARE * declared):
         return None
-    return (f"input {input_path}: only {decoded:.1f} s of the {declared:.1f} s its container declares could be "
-            "decoded; the file looks truncated, and the output covers what decoded")
+    return Notice("truncated", f"input {input_path}: only {decoded:.1f} s of the {declared:.1f} s its container "
+                  "declares could be decoded; the file looks truncated, and the output covers what decoded",
+                  ranges=((decoded, declared),))
 
 
-def skipped_speech(input_path: Path, transcribe_meta: dict[str, Any], rate: int) -> str | None:
+def skipped_speech(input_path: Path, transcribe_meta: dict[str, Any], rate: int) -> Notice | None:
     if not transcribe_meta.get("truncated"):
         return None
     first, last = transcribe_meta["span"]
     start = transcribe_meta.get("skipped_from") or first / rate
-    return (f"input {input_path}: transcription of chunk {transcribe_meta['index'] + 1} stopped at its time limit; "
-            f"the speech from {start:.1f} s to {last / rate:.1f} s is not re-voiced "
-            "(raise whisper.max_seconds_per_audio_second, or use a faster profile or device)")
+    return Notice("skipped-speech", f"input {input_path}: transcription of chunk {transcribe_meta['index'] + 1} "
+                  f"stopped at its time limit; the speech from {start:.1f} s to {last / rate:.1f} s is not re-voiced "
+                  "(raise whisper.max_seconds_per_audio_second, or use a faster profile or device)",
+                  ranges=((round(start, 2), round(last / rate, 2)),))
 
 
 def _ranges(spans: list[list[float]], shown: int = 6) -> str:
@@ -60,35 +85,38 @@ def covered_text(share: float | None) -> str:
     return "" if share is None else f"speech covered {percent(share)}; "
 
 
-def uncovered_speech(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> str | None:
+def uncovered_speech(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> Notice | None:
     """Where the input has speech that no phrase says, after a second decoding heard nothing there."""
     spans = [span for meta in transcribe_metas for span in meta.get("coverage", {}).get("uncovered", [])]
     if not spans:
         return None
     share = speech_covered(transcribe_metas)
-    return (f"input {input_path}: {covered_text(share)}no phrase says the speech at {_ranges(spans)} (the recogniser heard no words "
-            "there, twice); listen to it, and say it with --script if it is speech")
+    return Notice("uncovered-speech", f"input {input_path}: {covered_text(share)}no phrase says the speech at "
+                  f"{_ranges(spans)} (the recogniser heard no words there, twice); listen to it, and say it with "
+                  "--script if it is speech", ranges=tuple((float(a), float(b)) for a, b in spans))
 
 
-def loops_cut(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> str | None:
+def loops_cut(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> Notice | None:
     """The repetitions the recogniser wrote that the audio does not hold, which the voice says once."""
     loops = [loop for meta in transcribe_metas for loop in meta.get("loops", [])]
     if not loops:
         return None
     shown = "; ".join(f"at {loop['start']:.1f} s {loop['text']!r} x{loop['copies']}" for loop in loops[:4])
     more = f" and {len(loops) - 4} more" if len(loops) > 4 else ""
-    return (f"input {input_path}: the recogniser repeated {len(loops)} phrase(s) more often than the audio holds "
-            f"({shown}{more}); the voice says each once")
+    return Notice("loops-cut", f"input {input_path}: the recogniser repeated {len(loops)} phrase(s) more often than "
+                  f"the audio holds ({shown}{more}); the voice says each once",
+                  ranges=tuple((float(loop["start"]), float(loop.get("end", loop["start"]))) for loop in loops))
 
 
-def no_speech(input_path: Path, output_path: Path, duration: float, mix_mode: str = "replace") -> str:
+def no_speech(input_path: Path, output_path: Path, duration: float, mix_mode: str = "replace") -> Notice:
     if mix_mode != "replace":  # gaps and voiceover keep the original wherever nobody speaks
-        return f"input {input_path}: no speech found; {output_path} is the original audio ({duration:.1f} s)"
-    return (f"input {input_path}: no speech found; {output_path} is {duration:.1f} s of silence, as long as the "
-            "input, so that it stays in sync")
+        return Notice("no-speech", f"input {input_path}: no speech found; {output_path} is the original audio "
+                      f"({duration:.1f} s)")
+    return Notice("no-speech", f"input {input_path}: no speech found; {output_path} is {duration:.1f} s of silence, "
+                  "as long as the input, so that it stays in sync")
 
 
-def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> str | None:
+def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> Notice | None:
     """How many phrases the voice had to say much faster than its own pace (the prosody stage's
     ``squeeze`` meta: phrases beyond its RUSHED ratio, and the worst ratio)."""
     summaries = [meta["squeeze"] for meta in prosody_metas if "squeeze" in meta]
@@ -97,8 +125,52 @@ def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> str |
         return None
     total = sum(len(meta["phrases"]) for meta in prosody_metas)
     worst = max(float(s["worst"]) for s in summaries)
-    return (f"input {input_path}: the voice is rushed in {rushed} of {total} phrases (squeezed beyond {RUSHED}x its "
-            f"own pace, the worst {worst:.1f}x): the speaker talks faster than the voice, which may be hard to follow")
+    return Notice("rushed-voice", f"input {input_path}: the voice is rushed in {rushed} of {total} phrases (squeezed "
+                  f"beyond {RUSHED}x its own pace, the worst {worst:.1f}x): the speaker talks faster than the voice, "
+                  "which may be hard to follow")
+
+
+def unsaid_notice(input_path: Path, unsaid: list[dict[str, Any]]) -> Notice:
+    """The phrases the voice could not say (outputs.unsaid_phrases), the first UNSAID_SHOWN of them."""
+    shown = "; ".join(f"at {u['start']:.1f} s {u['text'][:80]!r}: {u['why']}" for u in unsaid[:UNSAID_SHOWN])
+    more = f"; and {len(unsaid) - UNSAID_SHOWN} more" if len(unsaid) > UNSAID_SHOWN else ""
+    return Notice("unsaid", f"input {input_path}: {len(unsaid)} phrase(s) not said (silent in the output): nothing in "
+                  f"them the voice can read; respell them, or use --strict to fail instead: {shown}{more}",
+                  ranges=tuple((float(u["start"]), float(u["start"])) for u in unsaid))
+
+
+@dataclass(frozen=True)
+class PhrasesSaid:
+    """How many of a recording's phrases the voice said in this run, the rest coming from the cache."""
+
+    said: int
+    total: int
+    cached: bool  # nothing at all ran
+
+    def text(self) -> str:
+        if self.cached:
+            return "all from the cache"
+        if self.said == 0:
+            return f"no phrase said again ({self.total} from the cache)"
+        if self.said == self.total:
+            return f"all {self.total} phrases said"
+        return f"{self.said} of {self.total} phrases said again"
+
+
+def phrases_said(store: Store, plan: Any, ran_keys: set[str]) -> PhrasesSaid:
+    """Read from the synthesize artifacts: a chunk's synthesis that this run computed (its key in
+    ``ran_keys``) says how many phrases missed the per-phrase memo (``fresh``); one from the store
+    said none."""
+    said = total = 0
+    for chain in plan.chains:
+        found = store.get("synthesize", chain.synthesize.key, verify=False)
+        if found is None:
+            continue
+        spoken = sum(1 for p in found.meta["phrases"] if p["length"] or p.get("error"))
+        total += spoken
+        if chain.synthesize.key in ran_keys:
+            said += int(found.meta.get("fresh", spoken))
+    return PhrasesSaid(said, total, cached=not ran_keys)
 
 
 def transcribe_metas(store: Store, plan: Any) -> list[dict[str, Any]]:
@@ -109,9 +181,9 @@ def transcribe_metas(store: Store, plan: Any) -> list[dict[str, Any]]:
 
 
 def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Path, phrases: int,
-                      duration: float, mix_mode: str = "replace") -> list[str]:
+                      duration: float, mix_mode: str = "replace") -> list[Notice]:
     """The notices of one converted recording (``plan`` is its plan.Plan)."""
-    notices = []
+    notices: list[Notice | None] = []
     decoded = store.get("decode", plan.decode.key, verify=False)  # metadata only: no checksum of the audio
     if decoded is not None:
         notices.append(truncated_input(input_path, decoded.meta))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .audio import ANALYSIS_RATE, load_wav_like
-from .local import Result
+from .lifecycle import Result
 
 
 def plot_result(result: Result, path: Path) -> None:

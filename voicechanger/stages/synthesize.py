@@ -117,7 +117,7 @@ def run(ctx: Context) -> Output:
                          "sample rates and cannot share a recording; cast voices of one backend")
     pieces: list[np.ndarray] = []
     phrases: list[SaidPhrase] = []
-    offset = 0
+    offset = fresh = 0
     for phrase, voice, speaker in zip(stressed_phrases, voices, speakers):
         fit = bool(ctx.settings.prosody.fit_rate and getattr(voice, "native_rate", False))
         key = phrase_key(phrase, voice, fit)
@@ -130,6 +130,7 @@ def run(ctx: Context) -> Output:
                 said = {**found.meta, "audio": found.array("audio")}
             else:
                 said = say_phrase(voice, phrase, fit)
+                fresh += 1
                 if said["error"] is None:  # store success only: a failure is tried again next time
                     ctx.memo.put(PHRASE_STAGE, key, {k: said[k] for k in ("length", "word_spans", "rate")},
                                  {"audio": said["audio"]})
@@ -144,7 +145,8 @@ def run(ctx: Context) -> Output:
     first = distinct[0] if distinct else _voice(ctx.settings)
     arrays = {"audio": audio, "reference": voice_reference(first, ctx.memo)}
     arrays.update({f"reference-{i}": voice_reference(v, ctx.memo) for i, v in enumerate(distinct) if i})
-    meta = {"index": stressed.meta["index"], "sample_rate": first.sample_rate, "voice": first.spec, "phrases": phrases}
+    meta = {"index": stressed.meta["index"], "sample_rate": first.sample_rate, "voice": first.spec, "phrases": phrases,
+            "fresh": fresh}  # phrases said now, not from the memo: what a re-dub re-did
     if any(s is not None for s in speakers):
         meta["voices"] = [v.spec for v in distinct]
     return Output(meta, arrays=arrays)
