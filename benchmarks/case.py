@@ -140,6 +140,7 @@ def run_speakers(spec: dict[str, Any]) -> dict[str, Any]:
     from voicechanger.config import load_settings
     from voicechanger.graph import Graph, make_node
     from voicechanger.plan import front_nodes
+    from voicechanger.stages import STAGES
     from voicechanger.store import Store, sha256_file
 
     settings = load_settings(spec["profile"], spec.get("overrides") or {})
@@ -150,7 +151,7 @@ def run_speakers(spec: dict[str, Any]) -> dict[str, Any]:
     decoded = graph.ensure(decode)
     decode_s = time.perf_counter() - started
     started, cpu = time.perf_counter(), time.process_time()
-    found = graph.ensure(make_node("speakers", settings, (decode,)))
+    found = graph.ensure(make_node(STAGES.speakers, settings, (decode,)))
     return {"seconds": round(time.perf_counter() - started, 3), "stage_cpu_s": round(time.process_time() - cpu, 3),
             "decode_s": round(decode_s, 3), "audio_s": round(decoded.meta["duration"], 3),
             "speakers": len(found.meta["speakers"])}

@@ -57,14 +57,11 @@ from voicechanger.errors import VoiceError, error_message
 from voicechanger.graph import Graph, Node
 from voicechanger.lifecycle import STATUSES, Result, admit, failed, finish
 from voicechanger.notices import cast_text, covered_text
-from voicechanger.plan import Plan, check_mapping, front_nodes, plan_from_spans, plan_script, stage_rank
+from voicechanger.plan import Plan, check_mapping, front_nodes, plan_from_spans, plan_script
 from voicechanger.script import check_one_recording
+from voicechanger.stages import STAGES
 from voicechanger.store import Store, sha256_file
 from voicechanger.threads import import_before_threads
-
-# Stages that read the recording itself rather than the store run in the flow's own process, the one
-# that is sure to see the input: Dask workers may be other machines that share only the store.
-HERE_STAGES = frozenset({"decode"})
 
 
 class BatchFailed(VoiceError):
@@ -124,14 +121,16 @@ class Scheduler:
 
     def want(self, node: Node, owner: Recording, priority: dict[str, tuple], titles: dict[str, str]) -> None:
         """Declare that ``owner`` needs ``node``; its inputs are needed too unless it is in the store.
-        A missing node of HERE_STAGES is made here and now; its task then only points to it."""
+        A missing node of a stage that reads the recording's file (decode) is made here and now, in the
+        process sure to see that file (Dask workers may be other machines that share only the store);
+        its task then only points to it."""
         if node.key in self.meta:
             if not any(o is owner for o in self.meta[node.key][2]):
                 self.meta[node.key][2].append(owner)
             return
         self.nodes[node.key] = node
         missing = not in_store(self.store, node)
-        if missing and node.name in HERE_STAGES:
+        if missing and node.stage.reads_input:
             graph = Graph(self.store, self.settings)
             graph.ensure(node)
             owner.ran.extend(graph.ran)
@@ -143,7 +142,7 @@ class Scheduler:
                 if dep.key not in inputs:
                     self.want(dep, owner, priority, titles)
                     inputs.append(dep.key)
-        self.meta[node.key] = (priority.get(node.key, (owner.index, 0)) + (stage_rank(node.name),),
+        self.meta[node.key] = (priority.get(node.key, (owner.index, 0)) + (STAGES.rank(node.name),),
                                titles.get(node.key, node.name), [owner])
         self.pending[node.key] = (node, inputs, missing)
 

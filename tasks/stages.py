@@ -27,6 +27,7 @@ from prefect import Task, task
 
 from voicechanger.errors import EngineError, VoiceError
 from voicechanger.graph import Graph, Node
+from voicechanger.stages import STAGES
 from voicechanger.store import MANIFEST, Store
 
 RESULTS_DIR = ".prefect-results"
@@ -119,24 +120,9 @@ def _stage_task(name: str, retries: int) -> Task:
     )(body)
 
 
-# Decode, chunk, speakers and transcript fail only for a reason a retry does not fix (a bad input, a
-# full disk, a missing encoder).
-decode = _stage_task("decode", 0)
-speakers = _stage_task("speakers", 0)
-chunk = _stage_task("chunk", 0)
-transcribe = _stage_task("transcribe", 1)
-script = _stage_task("script", 0)
-stress = _stage_task("stress", 1)
-synthesize = _stage_task("synthesize", 1)
-prosody = _stage_task("prosody", 1)
-concat = _stage_task("concat", 1)
-mix = _stage_task("mix", 1)
-transcript = _stage_task("transcript", 0)
-
-TASKS: dict[str, Task] = {
-    t.name: t for t in (decode, speakers, chunk, transcribe, script, stress, synthesize, prosody, concat, mix,
-                        transcript)
-}
+# One task per stage of the registry, with the stage's own retries (none for a stage that fails only
+# for a reason a retry does not fix: a bad input, a full disk, a missing encoder).
+TASKS: dict[str, Task] = {stage.name: _stage_task(stage.name, stage.retries) for stage in STAGES}
 
 
 @lru_cache(maxsize=None)

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from speech import ROOT, assemble, computed_stages, prompt, run_cli, store_events
-from voicechanger.plan import STAGE_ORDER
+from voicechanger.stages import STAGES
 
 pytestmark = pytest.mark.slow
 
 # What a cold audio conversion in replace mode runs: every stage but the script (phrases from a file) and the mix.
-ALL_STAGES = set(STAGE_ORDER) - {"script", "mix"}
+ALL_STAGES = set(STAGES.names()) - {"script", "mix"}
 
 
 @pytest.fixture(scope="module")

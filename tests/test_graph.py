@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from speech import store_events
-from voicechanger import stages
 from voicechanger.config import load_settings
 from voicechanger.graph import Graph, make_node
-from voicechanger.plan import STAGE_ORDER, front_nodes, plan_from_spans, stage_rank
-from voicechanger.stages import Context, Output, Stage
+from voicechanger.plan import front_nodes, plan_from_spans
+from voicechanger.stages import STAGES, Context, Output, Stage, Stages
 from voicechanger.store import Store, sha256_file, stable_key
 
 
@@ -27,6 +26,7 @@ class Calls:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.lock = threading.Lock()
+        self.stages: dict[str, Stage] = {}  # the fake stages, by name
 
     def add(self, name: str) -> None:
         with self.lock:
@@ -34,9 +34,10 @@ class Calls:
 
 
 @pytest.fixture
-def calls(monkeypatch) -> Calls:
-    """Three fake stages, registered as the pipeline's stages are: ``src`` (a parameter and the
-    setting chunk_minutes) → ``double`` (the setting stress) → ``total`` (reads nothing)."""
+def calls() -> Calls:
+    """Three fake stages, made as the pipeline's stages are: ``src`` (a parameter and the setting
+    chunk_minutes) → ``double`` (the setting stress) → ``total`` (reads nothing). Nodes are made of
+    the stage objects (make_node), so a test changes a stage by passing another one."""
     record = Calls()
 
     def src(ctx: Context) -> Output:
@@ -56,14 +57,14 @@ def calls(monkeypatch) -> Calls:
 
     for stage in (Stage("src", 1, ("chunk_minutes",), src, key_params=("n",)), Stage("double", 1, ("stress",), double),
                   Stage("total", 1, (), total)):
-        monkeypatch.setitem(stages.STAGES, stage.name, stage)
+        record.stages[stage.name] = stage
     return record
 
 
-def _nodes(settings, root: str = "root", n: int = 3, label: str = ""):
-    src = make_node("src", settings, root=root, n=n, label=label)
-    double = make_node("double", settings, (src,))
-    return src, double, make_node("total", settings, (double,))
+def _nodes(fakes: dict[str, Stage], settings, root: str = "root", n: int = 3, label: str = ""):
+    src = make_node(fakes["src"], settings, root=root, n=n, label=label)
+    double = make_node(fakes["double"], settings, (src,))
+    return src, double, make_node(fakes["total"], settings, (double,))
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def settings():
 
 def test_ensure_computes_in_dependency_order_then_hits(calls, settings, tmp_path):
     store = Store(tmp_path / "store")
-    _, _, total = _nodes(settings)
+    _, _, total = _nodes(calls.stages, settings)
     graph = Graph(store, settings)
     assert graph.ensure(total).meta["total"] == 2 * sum(range(4)) * 3 * settings.chunk_minutes
     assert calls.names == graph.ran == ["src", "double", "total"]
@@ -88,7 +89,7 @@ def test_ensure_computes_in_dependency_order_then_hits(calls, settings, tmp_path
 def test_a_stored_node_does_not_read_its_inputs(calls, settings, tmp_path):
     """Demand-driven: with the final artifact stored, its inputs may be gone (pruned) and nothing runs."""
     store = Store(tmp_path / "store")
-    src, double, total = _nodes(settings)
+    src, double, total = _nodes(calls.stages, settings)
     Graph(store, settings).ensure(total)
     for node in (src, double):
         shutil.rmtree(store.path_of(node.name, node.key))
@@ -105,33 +106,33 @@ def test_a_stored_node_does_not_read_its_inputs(calls, settings, tmp_path):
 ])
 def test_a_setting_reruns_exactly_the_stages_below_its_reader(calls, tmp_path, change, reran):
     store = Store(tmp_path / "store")
-    Graph(store, load_settings("fast")).ensure(_nodes(load_settings("fast"))[2])
+    Graph(store, load_settings("fast")).ensure(_nodes(calls.stages, load_settings("fast"))[2])
     changed = load_settings("fast", change)
     graph = Graph(store, changed)
-    graph.ensure(_nodes(changed)[2])
+    graph.ensure(_nodes(calls.stages, changed)[2])
     assert graph.ran == reran
 
 
 def test_parameters_in_the_key_and_the_root(calls, settings):
-    base = _nodes(settings)
-    assert _nodes(settings, n=4)[0].key != base[0].key          # a key parameter
-    assert [n.key for n in _nodes(settings, label="[1/2]")] == [n.key for n in base]   # a label is not
-    assert [n.key for n in _nodes(settings, root="other")] != [n.key for n in base]
-    assert all(a != b for a, b in zip(_nodes(settings, root="other"), base))
+    base = _nodes(calls.stages, settings)
+    assert _nodes(calls.stages, settings, n=4)[0].key != base[0].key          # a key parameter
+    assert [n.key for n in _nodes(calls.stages, settings, label="[1/2]")] == [n.key for n in base]   # a label is not
+    assert [n.key for n in _nodes(calls.stages, settings, root="other")] != [n.key for n in base]
+    assert all(a != b for a, b in zip(_nodes(calls.stages, settings, root="other"), base))
 
 
-def test_a_version_bump_reruns_the_stage_and_its_dependants(calls, settings, tmp_path, monkeypatch):
+def test_a_version_bump_reruns_the_stage_and_its_dependants(calls, settings, tmp_path):
     store = Store(tmp_path / "store")
-    Graph(store, settings).ensure(_nodes(settings)[2])
-    monkeypatch.setitem(stages.STAGES, "double", dataclasses.replace(stages.STAGES["double"], version=2))
+    Graph(store, settings).ensure(_nodes(calls.stages, settings)[2])
+    bumped = {**calls.stages, "double": dataclasses.replace(calls.stages["double"], version=2)}
     graph = Graph(store, settings)
-    graph.ensure(_nodes(settings)[2])
+    graph.ensure(_nodes(bumped, settings)[2])
     assert graph.ran == ["double", "total"]
 
 
 def test_a_corrupt_artifact_is_recomputed_not_trusted(calls, settings, tmp_path):
     store = Store(tmp_path / "store")
-    _, double, total = _nodes(settings)
+    _, double, total = _nodes(calls.stages, settings)
     Graph(store, settings).ensure(total)
     (store.path_of("double", double.key) / "x.bin").write_bytes(b"\0" * 16)   # same size, other bytes
     (store.path_of("total", total.key) / "note").write_bytes(b"bad")
@@ -142,9 +143,8 @@ def test_a_corrupt_artifact_is_recomputed_not_trusted(calls, settings, tmp_path)
     assert corrupt == [("total", "note has 3 bytes, expected 2"), ("double", "x.bin fails its checksum")]
 
 
-def test_a_failing_stage_stores_nothing_and_the_rerun_computes(calls, settings, tmp_path, monkeypatch):
+def test_a_failing_stage_stores_nothing_and_the_rerun_computes(calls, settings, tmp_path):
     store = Store(tmp_path / "store")
-    real = stages.STAGES["double"]
 
     class EngineDied(Exception):
         pass
@@ -153,33 +153,31 @@ def test_a_failing_stage_stores_nothing_and_the_rerun_computes(calls, settings, 
         (ctx.scratch / "half").write_bytes(b"half")
         raise EngineDied("killed")   # a failure is not stored: it would be replayed forever
 
-    monkeypatch.setitem(stages.STAGES, "double", dataclasses.replace(real, run=broken))
-    src, double, total = _nodes(settings)
+    failing = {**calls.stages, "double": dataclasses.replace(calls.stages["double"], run=broken)}
+    src, double, total = _nodes(failing, settings)
     with pytest.raises(EngineDied):
         Graph(store, settings).ensure(total)
     assert store.has("src", src.key) and not store.has("double", double.key) and not store.has("total", total.key)
     assert not any((tmp_path / "store" / ".scratch").iterdir())
     assert not list((tmp_path / "store").rglob(".tmp-*"))
-    monkeypatch.setitem(stages.STAGES, "double", real)
     graph = Graph(store, settings)
-    graph.ensure(_nodes(settings)[2])   # the same keys, with the working stage
+    graph.ensure(_nodes(calls.stages, settings)[2])   # the same keys, with the working stage
     assert graph.ran == ["double", "total"]
 
 
-def test_threads_asking_for_one_node_compute_it_once(calls, settings, tmp_path, monkeypatch):
+def test_threads_asking_for_one_node_compute_it_once(calls, settings, tmp_path):
     """Two chains share an input (decode, in the pipeline): the second thread waits for the first."""
     entered, release = threading.Event(), threading.Event()
-    real = stages.STAGES["src"]
+    real = calls.stages["src"]
 
     def slow_src(ctx: Context) -> Output:
         entered.set()
         release.wait(10)
         return real.run(ctx)
 
-    monkeypatch.setitem(stages.STAGES, "src", dataclasses.replace(real, run=slow_src))
     graph = Graph(Store(tmp_path / "store"), settings)
-    src = make_node("src", settings, root="r", n=1)
-    a, b = make_node("double", settings, (src,), label="a"), make_node("total", settings, (src,))
+    src = make_node(dataclasses.replace(real, run=slow_src), settings, root="r", n=1)
+    a, b = make_node(calls.stages["double"], settings, (src,), label="a"), make_node(calls.stages["total"], settings, (src,))
     results: dict[str, object] = {}
     first = threading.Thread(target=lambda: results.setdefault("a", graph.ensure(a)))
     first.start()
@@ -209,15 +207,15 @@ def test_keys_are_canonical():
 
 # -- the real recording plan: which keys a change of setting moves (no stage runs) -----------------
 def _plan_keys(tmp_path: Path, profile: str = "fast", fmt: str = "mp3", name: str = "in.wav",
-               **overrides) -> dict[str, set[str]]:
+               stages: Stages = STAGES, **overrides) -> dict[str, set[str]]:
     """Stage name → the keys of its nodes, for a two-chunk recording."""
     settings = load_settings(profile, overrides)
     source = tmp_path / name
     if not source.exists():
         source.write_bytes(b"RIFF fake: only its bytes are hashed")
     root = sha256_file(source)
-    decode, chunk = front_nodes(settings, source, root)
-    plan = plan_from_spans(settings, decode, chunk, [[0, 32000], [32000, 64000]], fmt, root)
+    decode, chunk = front_nodes(settings, source, root, stages)
+    plan = plan_from_spans(settings, decode, chunk, [[0, 32000], [32000, 64000]], fmt, root, stages=stages)
     keys: dict[str, set[str]] = {}
     for node in plan.nodes():
         keys.setdefault(node.name, set()).add(node.key)
@@ -250,11 +248,10 @@ def test_another_output_format_moves_only_concat(tmp_path):
     assert {name for name in before if before[name] != after[name]} == {"concat"}
 
 
-def test_a_stage_version_bump_moves_it_and_everything_below(tmp_path, monkeypatch):
-    bumped = dataclasses.replace(stages.STAGES["stress"], version=stages.STAGES["stress"].version + 1)
+def test_a_stage_version_bump_moves_it_and_everything_below(tmp_path):
+    bumped = dataclasses.replace(STAGES.stress, version=STAGES.stress.version + 1)
     before = _plan_keys(tmp_path)
-    monkeypatch.setitem(stages.STAGES, "stress", bumped)
-    after = _plan_keys(tmp_path)
+    after = _plan_keys(tmp_path, stages=dataclasses.replace(STAGES, stress=bumped))  # a registry passed in
     assert {n for n in before if before[n] != after[n]} == {"stress", "synthesize", "prosody", "concat", "transcript"}
 
 
@@ -270,7 +267,15 @@ def test_the_root_key_is_the_input_bytes_not_its_name(tmp_path):
     assert all(edited[stage] != keys for stage, keys in _plan_keys(a).items())
 
 
-def test_the_stage_order_names_every_stage_once():
-    """The one stage order (progress, summaries, the flow's priorities) covers every registered stage."""
-    assert sorted(STAGE_ORDER) == sorted(stages.STAGES) and len(set(STAGE_ORDER)) == len(STAGE_ORDER)
-    assert stage_rank("decode") == 0 and stage_rank("stress-phrase") == len(STAGE_ORDER)   # a memo comes last
+def test_the_registry_names_every_stage_once_in_pipeline_order():
+    """The one registry (plan, progress, summaries, the flow's priorities, the Prefect tasks) holds each
+    stage module's stage once, in the order a recording meets them."""
+    from tasks.stages import TASKS
+    from voicechanger.stages import base
+
+    modules = sorted(p.stem for p in Path(base.__file__).parent.glob("*.py") if p.stem not in ("__init__", "base"))
+    assert sorted(STAGES.names()) == modules and len(set(STAGES.names())) == len(STAGES)
+    assert STAGES.rank("decode") == 0 and STAGES.rank("stress-phrase") == len(STAGES)   # a memo comes last
+    order = STAGES.names()
+    assert order.index("transcribe") < order.index("stress") < order.index("synthesize") < order.index("prosody")
+    assert {name: task.retries for name, task in TASKS.items()} == {s.name: s.retries for s in STAGES}

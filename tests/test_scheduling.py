@@ -50,7 +50,7 @@ def test_voice_work_runs_on_idle_cpu_and_transcription_does_not(tmp_path: Path) 
     settings = load_settings("fast", {"chunk_minutes": 0.1})
     # Loaded here first: on idle CPU beside another busy process the voice thread could spend the whole
     # (short) transcription loading them, and this thread would then do every chunk's voice work itself.
-    warm_up([STAGES[name] for name in ("stress", "synthesize", "prosody", "concat")], settings)
+    warm_up([STAGES.stress, STAGES.synthesize, STAGES.prosody, STAGES.concat], settings)
     result = convert(source, tmp_path / "out.mp3", settings, Store(tmp_path / "store"), events=events)
     assert len(result.plan.chains) >= 2
     transcribed = [(thread, idle) for stage, thread, idle in events.seen if stage == "transcribe"]

@@ -170,21 +170,22 @@ def test_stage_through_graph(tmp_path):
     from speech import write_wav
     from voicechanger.config import load_settings
     from voicechanger.graph import Graph, make_node
+    from voicechanger.stages import STAGES
     from voicechanger.store import Store, sha256_file
 
     recording = D.dialogue(("ru", "cs"), 60, seed=31)
     path = tmp_path / "talk.wav"
     write_wav(recording.audio, path)
     settings = load_settings("fast")
-    decode = make_node("decode", settings, root=sha256_file(path), path=str(path))
-    node = make_node("speakers", settings, (decode,))
+    decode = make_node(STAGES.decode, settings, root=sha256_file(path), path=str(path))
+    node = make_node(STAGES.speakers, settings, (decode,))
     graph = Graph(Store(tmp_path / "cache"), settings)
     found = graph.ensure(node).meta
     assert len(found["speakers"]) == 2
     assert all(a < b <= c for (a, b, _), (c, _, _) in zip(found["turns"], found["turns"][1:]))
     assert graph.ensure(node).meta == found and graph.ran.count("speakers") == 1
     forced = load_settings("fast", overrides={"speakers.count": 3})
-    assert make_node("speakers", forced, (decode,)).key != node.key
+    assert make_node(STAGES.speakers, forced, (decode,)).key != node.key
 
 
 def test_a_short_recording_is_one_speaker():

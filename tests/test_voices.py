@@ -68,13 +68,14 @@ def test_a_name_a_backend_spec_and_a_file_resolve(tmp_path):
 def test_the_voice_definition_keys_the_synthesize_stage(tmp_path):
     """A voice's fields, not its name, enter the key: an edited voice file re-synthesizes."""
     from voicechanger.graph import make_node
+    from voicechanger.stages import STAGES
 
     path = tmp_path / "vera.yaml"
     path.write_text(MY_VOICE, encoding="utf-8")
-    first = make_node("synthesize", load_settings("normal", {"voice": str(path)})).key
+    first = make_node(STAGES.synthesize, load_settings("normal", {"voice": str(path)})).key
     path.write_text(MY_VOICE.replace("median_f0: 215", "median_f0: 225"), encoding="utf-8")
-    second = make_node("synthesize", load_settings("normal", {"voice": str(path)})).key
-    plain = make_node("synthesize", load_settings("normal")).key
+    second = make_node(STAGES.synthesize, load_settings("normal", {"voice": str(path)})).key
+    plain = make_node(STAGES.synthesize, load_settings("normal")).key
     assert len({first, second, plain}) == 3
 
 

@@ -54,20 +54,20 @@ class ProgressEvents:
     """Draws one bar per stage from the runner's events (thread-safe)."""
 
     def __init__(self, progress: Progress) -> None:
-        from .plan import STAGE_ORDER
+        from .stages import STAGES
 
         self.progress = progress
         self.tasks: dict[str, Any] = {}
         self.totals: dict[str, int] = {}
         self.lock = threading.Lock()
-        for stage in STAGE_ORDER:
+        for stage in STAGES.names():
             self.tasks[stage] = progress.add_task(stage, total=None, visible=False)
 
     def planned(self, nodes: list) -> None:
-        from .plan import STAGE_ORDER
+        from .stages import STAGES
 
         with self.lock:
-            for stage in STAGE_ORDER:
+            for stage in STAGES.names():
                 count = sum(1 for n in nodes if n.name == stage)
                 self.totals[stage] = self.totals.get(stage, 0) + count
                 done = self.progress.tasks[self.tasks[stage]].completed
@@ -130,12 +130,12 @@ def _one_line_errors(debug: bool) -> Iterator[None]:
 
 def _summary(result: Result) -> None:
     from .notices import cast_text, covered_text
-    from .plan import STAGE_ORDER
+    from .stages import STAGES
 
     table = Table(title=escape(f"{result.input.name} → {result.output}"), show_header=True, header_style="bold")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
-    for stage in STAGE_ORDER:
+    for stage in STAGES.names():
         if stage in result.stage_seconds:
             table.add_row(stage, f"{result.stage_seconds[stage]:.1f}")
     table.add_row("[bold]total[/]", f"{result.seconds:.1f}")
@@ -347,7 +347,7 @@ def report_batch(outcomes: list[Result]) -> int:
 def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP)) -> None:
     """Size, entries per stage and hit counts."""
     from .paths import default_cache_dir
-    from .plan import stage_rank
+    from .stages import STAGES
     from .store import Store
 
     root = cache_dir or default_cache_dir()
@@ -362,7 +362,7 @@ def cache_stats(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", he
     for column in ("stage", "entries", "MB", "hits", "writes", "corrupt"):
         table.add_column(column, justify="right")
     total = 0.0
-    for stage, row in sorted(stats.items(), key=lambda kv: stage_rank(kv[0])):
+    for stage, row in sorted(stats.items(), key=lambda kv: STAGES.rank(kv[0])):
         total += row["bytes"]
         table.add_row(stage, str(int(row["entries"])), f"{row['bytes'] / 1e6:.1f}", str(int(row["hit"])),
                       str(int(row["put"])), str(int(row["corrupt"])))

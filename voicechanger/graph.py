@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from . import interrupt
 from .config import Settings
 from .memory import release_free_memory
-from .stages import STAGES, Context, Stage
+from .stages import Context, Stage
 from .stages.base import Memo
 from .store import DISK_FULL, Artifact, Store, stable_key, write_failure
 from .threads import one_blas_thread
@@ -43,9 +43,9 @@ class Node:
         return dict(self.params)
 
 
-def make_node(stage_name: str, settings: Settings, deps: tuple[Node, ...] = (), root: str | None = None,
+def make_node(stage: Stage, settings: Settings, deps: tuple[Node, ...] = (), root: str | None = None,
               label: str = "", **params: Any) -> Node:
-    stage = STAGES[stage_name]
+    """``stage`` applied to ``deps`` (or to the input file whose hash is ``root``), with its key."""
     key = stable_key(
         stage.name,
         stage.version,

@@ -68,7 +68,7 @@ class Result:
             return []
         spans = []
         for chain in self.plan.chains:
-            artifact = self.store.get("prosody", chain.prosody.key)
+            artifact = self.store.get(chain.prosody.name, chain.prosody.key)
             if artifact is not None:
                 spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
         return spans

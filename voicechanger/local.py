@@ -61,7 +61,7 @@ def load_whisper_ahead(graph: Graph, chunk: Node) -> threading.Thread | None:
     a second line under the error); the interpreter waits for this thread (about a second) instead."""
     if graph.store.get(chunk.name, chunk.key) is not None:
         return None
-    loader = threading.Thread(target=warm_up, args=([STAGES["transcribe"]], graph.settings), name="asr-load")
+    loader = threading.Thread(target=warm_up, args=([STAGES.transcribe], graph.settings), name="asr-load")
     loader.start()
     return loader
 
@@ -113,18 +113,18 @@ def stages_to_load(graph: Graph, chains: list[Chain]) -> list[Stage]:
     last chunk. Another voice finds stress cached and skips its tables."""
     if not chains:
         return []
-    missing = [node.name for node in chains[0][1:] if graph.store.get(node.name, node.key) is None]
-    after = ["concat"] if "prosody" in missing else []
-    after += ["transcript"] if "stress" in missing else []
-    return [STAGES[name] for name in missing + after]
+    missing = [node.stage for node in chains[0][1:] if graph.store.get(node.name, node.key) is None]
+    after = [STAGES.concat] if chains[0].prosody.stage in missing else []
+    after += [STAGES.transcript] if chains[0].stress.stage in missing else []
+    return missing + after
 
 
 def redub_stages(graph: Graph, chains: list[Chain]) -> list[Stage]:
     """What a re-dub from a script loads ahead: the voice's process when some chunk's synthesis is not
     in the store (an edited cue: its phrase will need it), and the imports of prosody and concat. No
     model: an edited phrase without homographs needs none (engines/accentor.py)."""
-    edited = any(graph.store.get("synthesize", chain.synthesize.key) is None for chain in chains)
-    return ([STAGES["synthesize"]] if edited else []) + [STAGES["prosody"], STAGES["concat"]]
+    edited = any(graph.store.get(chain.synthesize.name, chain.synthesize.key) is None for chain in chains)
+    return ([STAGES.synthesize] if edited else []) + [STAGES.prosody, STAGES.concat]
 
 
 # Chunks still waiting for their voice work when the last one is transcribed, from which Whisper is

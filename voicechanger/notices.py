@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .stages import STAGES
 from .stages.prosody import RUSHED
 from .store import Store
 
@@ -163,7 +164,7 @@ def phrases_said(store: Store, plan: Any, ran_keys: set[str]) -> PhrasesSaid:
     said none."""
     said = total = 0
     for chain in plan.chains:
-        found = store.get("synthesize", chain.synthesize.key, verify=False)
+        found = store.get(chain.synthesize.name, chain.synthesize.key, verify=False)
         if found is None:
             continue
         spoken = sum(1 for p in found.meta["phrases"] if p["length"] or p.get("error"))
@@ -175,8 +176,8 @@ def phrases_said(store: Store, plan: Any, ran_keys: set[str]) -> PhrasesSaid:
 
 def transcribe_metas(store: Store, plan: Any) -> list[dict[str, Any]]:
     """The metadata of the recording's transcribed chunks (a scripted chunk has none)."""
-    found = [store.get("transcribe", chain.transcribe.key, verify=False) for chain in plan.chains
-             if chain.transcribe.name == "transcribe"]
+    found = [store.get(chain.transcribe.name, chain.transcribe.key, verify=False) for chain in plan.chains
+             if chain.transcribe.name == STAGES.transcribe.name]
     return [artifact.meta for artifact in found if artifact is not None]
 
 
@@ -184,14 +185,14 @@ def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Pa
                       duration: float, mix_mode: str = "replace") -> list[Notice]:
     """The notices of one converted recording (``plan`` is its plan.Plan)."""
     notices: list[Notice | None] = []
-    decoded = store.get("decode", plan.decode.key, verify=False)  # metadata only: no checksum of the audio
+    decoded = store.get(plan.decode.name, plan.decode.key, verify=False)  # metadata only: no checksum of the audio
     if decoded is not None:
         notices.append(truncated_input(input_path, decoded.meta))
         rate = decoded.meta["sample_rate"]
         transcribed = transcribe_metas(store, plan)
         notices += [skipped_speech(input_path, meta, rate) for meta in transcribed]
         notices += [uncovered_speech(input_path, transcribed), loops_cut(input_path, transcribed)]
-    prosodies = [store.get("prosody", chain[3].key, verify=False) for chain in plan.chains]
+    prosodies = [store.get(chain.prosody.name, chain.prosody.key, verify=False) for chain in plan.chains]
     notices.append(rushed_voice(input_path, [artifact.meta for artifact in prosodies if artifact is not None]))
     if phrases == 0:
         notices.append(no_speech(input_path, output_path, duration, mix_mode))
@@ -203,7 +204,7 @@ def recording_cast(store: Store, plan: Any, settings: Any, phrases: list[dict[st
     share of the speech, voice), read from the speakers artifact; [] when one voice says everything."""
     from .cast import cast_voices, voice_name
 
-    found = store.get("speakers", plan.speakers.key, verify=False) if plan.speakers is not None else None
+    found = store.get(plan.speakers.name, plan.speakers.key, verify=False) if plan.speakers is not None else None
     if found is None:
         return []
     table = found.meta["speakers"]

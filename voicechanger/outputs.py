@@ -65,7 +65,7 @@ def as_said(graph: Graph, plan: Plan, phrases: list[dict[str, Any]]) -> list[dic
     the voice does not say keeps its own times."""
     from .stages.mix import said_spans
 
-    prosodies = [graph.store.get("prosody", chain.prosody.key, verify=False) or graph.ensure(chain.prosody)
+    prosodies = [graph.store.get(chain.prosody.name, chain.prosody.key, verify=False) or graph.ensure(chain.prosody)
                  for chain in plan.chains]
     spans = said_spans(prosodies)
     if len(spans) != len(phrases):  # not one piece per phrase: keep the transcript's times

@@ -29,17 +29,9 @@ from typing import Callable, NamedTuple
 from .config import Settings
 from .graph import Graph, Node, make_node
 from .phrases import Phrase, bare_phrase
+from .stages import STAGES, Stages
 from .store import sha256_file
 from .video import AUDIO_FORMAT, is_video
-
-# Every stage in the order a reader (progress bars, summaries, the flow's priorities) meets them.
-STAGE_ORDER = ("decode", "chunk", "speakers", "transcribe", "script", "stress", "synthesize", "prosody", "transcript", "concat",
-               "mix")
-
-
-def stage_rank(name: str) -> int:
-    """A stage's place in STAGE_ORDER; anything else (a per-phrase memo in the store) comes after."""
-    return STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER)
 
 
 class Chain(NamedTuple):
@@ -74,74 +66,76 @@ class Plan:
                 *([self.mix] if self.mix else [])]
 
 
-def front_nodes(settings: Settings, path: Path, root_key: str) -> tuple[Node, Node]:
-    decode = make_node("decode", settings, root=root_key, path=str(path))
-    chunk = make_node("chunk", settings, (decode,))
+def front_nodes(settings: Settings, path: Path, root_key: str, stages: Stages = STAGES) -> tuple[Node, Node]:
+    decode = make_node(stages.decode, settings, root=root_key, path=str(path))
+    chunk = make_node(stages.chunk, settings, (decode,))
     return decode, chunk
 
 
 def plan_from_spans(settings: Settings, decode: Node, chunk: Node, spans: list[list[int]], fmt: str,
-                    root_key: str, scripted: list[list[Phrase] | None] | None = None) -> Plan:
+                    root_key: str, scripted: list[list[Phrase] | None] | None = None, stages: Stages = STAGES) -> Plan:
     """Every node of a recording. ``scripted``: each chunk's phrases from a user's script, which it then
     takes from a ``script`` node instead of Whisper; None for a chunk that keeps its transcription."""
     chains = []
-    speakers = make_node("speakers", settings, (decode,))
+    speakers = make_node(stages.speakers, settings, (decode,))
     who = (speakers,)
     for index, span in enumerate(spans):
         label = f"[{index + 1}/{len(spans)}]"
         if scripted is None or scripted[index] is None:
-            transcribe = make_node("transcribe", settings, (decode,), label=label, index=index, span=list(span))
+            transcribe = make_node(stages.transcribe, settings, (decode,), label=label, index=index, span=list(span))
         else:
-            transcribe = make_node("script", settings, root=decode.key, label=label, index=index, span=list(span),
+            transcribe = make_node(stages.script, settings, root=decode.key, label=label, index=index, span=list(span),
                                    phrases=scripted[index])
-        stress = make_node("stress", settings, (transcribe, *who), label=label)
-        synthesize = make_node("synthesize", settings, (stress, *who), label=label)
-        prosody = make_node("prosody", settings, (decode, stress, synthesize, *who), label=label)
+        stress = make_node(stages.stress, settings, (transcribe, *who), label=label)
+        synthesize = make_node(stages.synthesize, settings, (stress, *who), label=label)
+        prosody = make_node(stages.prosody, settings, (decode, stress, synthesize, *who), label=label)
         chains.append(Chain(transcribe, stress, synthesize, prosody))
     prosodies, stresses = tuple(c.prosody for c in chains), tuple(c.stress for c in chains)
     mixed = is_video(fmt) or settings.mix.mode != "replace"
     # The mix reads the voice losslessly (wav); an audio output in replace mode keeps today's concat.
-    concat = make_node("concat", settings, (decode, *prosodies), format="wav" if mixed else fmt)
-    mix = (make_node("mix", settings, (decode, concat, *prosodies, *stresses), format=AUDIO_FORMAT.get(fmt, fmt),
+    concat = make_node(stages.concat, settings, (decode, *prosodies), format="wav" if mixed else fmt)
+    mix = (make_node(stages.mix, settings, (decode, concat, *prosodies, *stresses), format=AUDIO_FORMAT.get(fmt, fmt),
                      path=decode.param_dict()["path"]) if mixed else None)
-    transcript = make_node("transcript", settings, stresses, recording=root_key)
+    transcript = make_node(stages.transcript, settings, stresses, recording=root_key)
     return Plan(decode, chunk, chains, concat, transcript, mix, speakers)
 
 
-def plan_recording(graph: Graph, path: Path, fmt: str, before_chunk: Callable[[Node], None] | None = None) -> Plan:
+def plan_recording(graph: Graph, path: Path, fmt: str, before_chunk: Callable[[Node], None] | None = None,
+                   stages: Stages = STAGES) -> Plan:
     """Hash the input, make sure decode and chunk exist, and declare every node. ``before_chunk`` is
     called with the chunk node before it is made (the local runner starts loading Whisper there)."""
     root_key = sha256_file(path)
-    decode, chunk = front_nodes(graph.settings, path, root_key)
+    decode, chunk = front_nodes(graph.settings, path, root_key, stages)
     if before_chunk is not None:
         before_chunk(chunk)
     spans = graph.ensure(chunk).meta["spans"]
-    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, stages=stages)
 
 
-def plan_script(graph: Graph, path: Path, fmt: str, script: Path) -> Plan:
+def plan_script(graph: Graph, path: Path, fmt: str, script: Path, stages: Stages = STAGES) -> Plan:
     """The plan of a recording whose phrases come from ``script`` (an SRT or WebVTT file). Each cue is
     matched with the phrase transcribed at the same times when that transcription is in the store: an
     unedited cue then keeps its cache keys, and only edited cues are said again."""
     from .script import chunk_cues, load_script, script_phrases
 
     root_key = sha256_file(path)
-    decode, chunk = front_nodes(graph.settings, path, root_key)
+    decode, chunk = front_nodes(graph.settings, path, root_key, stages)
     chunked = graph.ensure(chunk)
     spans, rate = chunked.meta["spans"], chunked.meta["sample_rate"]
     cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
-    heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key)
+    heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, stages=stages)
     audio = graph.ensure(decode).raw_f32("audio.f32")
     scripted: list[list[Phrase] | None] = []
     for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
-        known = graph.store.get("stress", chain.stress.key) or graph.store.get("transcribe", chain.transcribe.key)
+        known = (graph.store.get(chain.stress.name, chain.stress.key)
+                 or graph.store.get(chain.transcribe.name, chain.transcribe.key))
         known_phrases: list[Phrase] = known.meta["phrases"] if known is not None else []
         heard_phrases = [bare_phrase(p) for p in known_phrases] if known is not None else None
         phrases = script_phrases(here, known_phrases, audio, rate)
         # A chunk whose cues all read as transcribed keeps the transcription's chain, all of it in the
         # store: only chunks with an edit rerun their nodes (and in them only the edited phrases).
         scripted.append(None if phrases == heard_phrases else phrases)
-    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted)
+    return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, scripted, stages)
 
 
 def check_mapping(graph: Graph, plan: Plan) -> None:
@@ -152,6 +146,6 @@ def check_mapping(graph: Graph, plan: Plan) -> None:
     if not graph.settings.voices or plan.speakers is None:
         return
     table = graph.ensure(plan.speakers).meta["speakers"]
-    names = [p["speaker"] for chain in plan.chains if chain.transcribe.name == "script"
+    names = [p["speaker"] for chain in plan.chains if chain.transcribe.name == STAGES.script.name
              for p in chain.transcribe.param_dict()["phrases"] if p.get("speaker")]
     cast_voices(table, graph.settings.voice, graph.settings.voices, names)

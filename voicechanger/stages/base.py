@@ -85,3 +85,7 @@ class Stage:
     # Loads what run() will need (a model, a voice process) ahead of time; a runner calls it on a
     # thread that would otherwise wait. Errors are left for run() to raise.
     warm_up: Callable[[Settings], None] | None = None
+    # How often an orchestrator may try a failed run again: 0 for a stage that fails only for reasons a
+    # retry does not fix (a bad input, a bad script), 1 where an engine may have died under it.
+    retries: int = 1
+    reads_input: bool = False  # reads the recording's file, not only the store: runs where that file is

@@ -43,4 +43,4 @@ def run(ctx: Context) -> Output:
     return Output({"sample_rate": rate, "spans": spans})
 
 
-STAGE = Stage("chunk", 1, ("chunk_minutes",), run)
+STAGE = Stage("chunk", 1, ("chunk_minutes",), run, retries=0)

@@ -37,4 +37,4 @@ def run(ctx: Context) -> Output:
 
 
 # 2: source.declared_duration (a truncated file is reported on every run, cached ones included).
-STAGE = Stage("decode", 2, (), run)
+STAGE = Stage("decode", 2, (), run, retries=0, reads_input=True)

@@ -35,4 +35,4 @@ def warm_up(_settings: Settings) -> None:
 
 
 # 1: Resemblyzer windows of 1.5 s in Silero's speech, clustered by normalised similarity, Viterbi turns.
-STAGE = Stage("speakers", 1, ("speakers.count",), run, warm_up=warm_up)
+STAGE = Stage("speakers", 1, ("speakers.count",), run, warm_up=warm_up, retries=0)

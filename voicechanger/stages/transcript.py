@@ -62,4 +62,4 @@ def warm_up(settings: Settings) -> None:
     import pyarrow.parquet  # noqa: F401  (0.3 s, else spent after the last chunk)
 
 
-STAGE = Stage("transcript", 1, (), run, key_params=("recording",), warm_up=warm_up)
+STAGE = Stage("transcript", 1, (), run, key_params=("recording",), warm_up=warm_up, retries=0)
