@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from voicechanger.config import Settings
-from voicechanger.errors import VoiceError, error_message
+from voicechanger.errors import DONE, FAILED, VoiceError, error_message
 from voicechanger.handoff import overrides_for
 
 # Set before Prefect is imported: offline here, and its ephemeral server needs more than the default 20 s.
@@ -82,10 +82,10 @@ class PrefectRunner:
                   f"failed in {summary['seconds']:.1f} s", file=sys.stderr)
             for item in summary["recordings"]:
                 print(item["output"])
-            return 0
+            return DONE
         error = state.result(raise_on_failure=False)
         if not isinstance(error, BaseException):
             print(f"error: {state.message}", file=sys.stderr)
-            return 1
+            return FAILED
         print(f"error: {error_message(error) or state.message}", file=sys.stderr)
-        return getattr(error, "exit_code", 1)
+        return getattr(error, "exit_code", FAILED)

@@ -37,7 +37,7 @@ from flows.scheduler import Recording, Scheduler, make_runner
 from tasks.stages import ensure_gpu_limit, store_for
 from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
-from voicechanger.errors import VoiceError, error_message
+from voicechanger.errors import FAILED, VoiceError, error_message
 from voicechanger.graph import Graph, Node
 from voicechanger.lifecycle import STATUSES, Result, admit, failed, finish
 from voicechanger.notices import cast_text, covered_text
@@ -50,13 +50,13 @@ from voicechanger.threads import import_before_threads
 class BatchFailed(VoiceError):
     """Some recordings of a folder failed (the others were converted)."""
 
-    exit_code = 1
+    exit_code = FAILED
 
 
 def _summary_markdown(results: list[Result], counts: dict[str, int]) -> str:
     """The run's summary artifact: one row per recording, then every notice (unsaid phrases among them)."""
     rows = ["| input | status | audio s | phrases said | output / error |", "|---|---|---:|---|---|"]
-    rows += [f"| {r.input} | {r.status} | {r.duration:.1f} | {r.said.text() if r.said else ''} | {r.error or r.output} |"
+    rows += [f"| {r.input} | {r.status} | {r.duration:.1f} | {r.said_text()} | {r.error or r.output} |"
              for r in results]
     notes = [f"- {n.severity}: {n.text}" for r in results for n in r.notices]
     head = ", ".join(f"{n} {s}" for s, n in counts.items())
@@ -194,7 +194,7 @@ class Batch:
             create_table_artifact(result.cast, key=_slug(rec.source).replace("transcript-", "speakers-", 1),
                                   description=f"Speakers of {rec.source} and their voices")
             self.logger.info("%s: %s", rec.source, cast_text(result.cast))
-        said = result.said.text() if result.said is not None else ""
+        said = result.said_text()
         self.logger.info("%s: %s → %s (%.1f s of audio; %s%d phrases; %s)", result.status, rec.source, rec.target,
                          result.duration, covered_text(result.speech_covered), len(phrases), said)
         for notice in result.notices:

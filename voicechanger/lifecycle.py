@@ -62,6 +62,10 @@ class Result:
     def cached(self) -> bool:
         return self.status == "cached"
 
+    def said_text(self) -> str:
+        """What the run said again, in the words every front end shows ("" for a failed recording)."""
+        return "" if self.said is None else self.said.text()
+
     def phrase_spans(self) -> list[tuple[float, float]]:
         """(start, end) of every re-voiced phrase, from the prosody artifacts."""
         if self.plan is None or self.store is None:
@@ -79,7 +83,7 @@ class Result:
             "input": str(self.input), "output": str(self.output), "status": self.status,
             "duration": round(self.duration, 3), "seconds": round(self.seconds, 3), "error": self.error,
             "ran": sorted(set(self.ran)), "unsaid": self.unsaid, "notices": [n.as_dict() for n in self.notices],
-            "speech_covered": self.speech_covered, "said": None if self.said is None else self.said.text(),
+            "speech_covered": self.speech_covered, "said": self.said_text() or None,
         }
 
 
@@ -118,10 +122,11 @@ def finish(graph: Graph, plan: Plan, source: Path, target: Path, settings: Setti
     if unsaid:
         notices.append(unsaid_notice(source, unsaid))
     ran = [*ran, *graph.ran]
+    status = "converted" if ran else "cached"
     return Result(
         input=source,
         output=target,
-        status="converted" if ran else "cached",
+        status=status,
         duration=duration,
         seconds=time.perf_counter() - started,
         ran=ran,
@@ -131,7 +136,7 @@ def finish(graph: Graph, plan: Plan, source: Path, target: Path, settings: Setti
         phrases=phrases,
         speech_covered=speech_covered(transcribe_metas(store, plan)),
         cast=recording_cast(store, plan, settings, phrases),
-        said=phrases_said(store, plan, ran_keys | graph.ran_keys),
+        said=phrases_said(store, plan, ran_keys | graph.ran_keys, cached=status == "cached"),
         subtitles=subtitles,
         transcript=transcript.file("transcript.json"),
         concat=final,

@@ -158,10 +158,10 @@ class PhrasesSaid:
         return f"{self.said} of {self.total} phrases said again"
 
 
-def phrases_said(store: Store, plan: Any, ran_keys: set[str]) -> PhrasesSaid:
+def phrases_said(store: Store, plan: Any, ran_keys: set[str], cached: bool) -> PhrasesSaid:
     """Read from the synthesize artifacts: a chunk's synthesis that this run computed (its key in
     ``ran_keys``) says how many phrases missed the per-phrase memo (``fresh``); one from the store
-    said none."""
+    said none. ``cached``: the run computed nothing at all."""
     said = total = 0
     for chain in plan.chains:
         found = store.get(chain.synthesize.name, chain.synthesize.key, verify=False)
@@ -171,7 +171,7 @@ def phrases_said(store: Store, plan: Any, ran_keys: set[str]) -> PhrasesSaid:
         total += spoken
         if chain.synthesize.key in ran_keys:
             said += int(found.meta.get("fresh", spoken))
-    return PhrasesSaid(said, total, cached=not ran_keys)
+    return PhrasesSaid(said, total, cached)
 
 
 def transcribe_metas(store: Store, plan: Any) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from .. import __version__, interrupt
 from ..config import Settings
-from ..errors import Interrupted, VoiceError, error_message, exit_help
+from ..errors import FAILED, Interrupted, VoiceError, error_message, exit_help
 
 if TYPE_CHECKING:  # imported where used: `voice --help` loads no pipeline
     from ..notices import Notice
@@ -65,7 +65,7 @@ def _fail(exc: BaseException, debug: bool) -> None:
     if not isinstance(exc, VoiceError):
         message += "; rerun with --debug for details"
     console.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else 1)
+    raise typer.Exit(exc.exit_code if isinstance(exc, VoiceError) else FAILED)
 
 
 def _interrupted(exc: KeyboardInterrupt) -> None:

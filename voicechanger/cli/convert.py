@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import interrupt
-from ..errors import VoiceError
+from ..errors import DONE, FAILED, VoiceError
 from .app import (
     CACHE_DIR_HELP,
     DEFAULTS,
@@ -161,7 +161,7 @@ def _summary(result: Result) -> None:
     console.print(table)
     speed = result.duration / result.seconds if result.seconds > 0 else float("inf")
     pace = "" if result.cached else f"{speed:.1f}× real time; "
-    said = result.said.text() if result.said is not None else ""
+    said = result.said_text()
     console.print(f"audio {result.duration:.1f} s; {covered_text(result.speech_covered)}{pace}{said}; "
                   f"transcript: {result.transcript}", markup=False)
     if result.cast:
@@ -216,7 +216,7 @@ def report_batch(outcomes: list[Result]) -> int:
     for item in outcomes:
         style = {"failed": "red", "cached": "cyan"}.get(item.status, "green")
         table.add_row(escape(str(item.input)), f"[{style}]{item.status}[/]", f"{item.duration:.1f}",
-                      percent(item.speech_covered), item.said.text() if item.said is not None else "",
+                      percent(item.speech_covered), item.said_text(),
                       f"{item.seconds:.1f}", escape(item.error or str(item.output)))
     console.print(table)
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("converted", "cached", "failed")}
@@ -225,4 +225,4 @@ def report_batch(outcomes: list[Result]) -> int:
         if item.status == "failed":
             console.print(f"[red]failed:[/] {escape(f'{item.input}: {item.error}')}")
     _notices([notice for item in outcomes for notice in item.notices])
-    return 1 if counts["failed"] else 0
+    return FAILED if counts["failed"] else DONE
