@@ -52,7 +52,7 @@ def distinctness(rows: list[dict], outputs: list[np.ndarray], rate: int) -> None
     """Adds to each row the Resemblyzer distance between the two halves of its own output (how far one
     voice is from itself) and its nearest voice of the same gender; distinct when that voice is further
     away than either voice's halves are from each other."""
-    from voicechanger.engines.speakers import embed
+    from voicechanger.engines.voice_encoder import embed
 
     whole = [embed(audio, rate) for audio in outputs]
     for row, audio in zip(rows, outputs):

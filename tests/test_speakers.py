@@ -11,6 +11,7 @@ import pytest
 
 from speech import RATE
 from voicechanger.engines import speakers as S
+from voicechanger.engines import voice_encoder as encoder
 
 
 def accuracy(recording: D.Recording, found: S.SpeakerMap) -> float:
@@ -128,7 +129,7 @@ def test_user_speaker_is_kept_and_wordless_phrase_gets_the_majority():
 def test_mel_frames_match_librosa():
     librosa = pytest.importorskip("librosa")
     audio = D.clip(D.clip_files("ru")[0])
-    ours = S.mel_frames(audio)
+    ours = encoder.mel_frames(audio)
     theirs = librosa.feature.melspectrogram(y=audio, sr=RATE, n_fft=400, hop_length=160, n_mels=40,
                                             pad_mode="reflect").T
     assert ours.shape == theirs.shape
@@ -138,11 +139,11 @@ def test_mel_frames_match_librosa():
 def test_embed_tells_voices_apart():
     ru = [D.clip(p) for p in D.usable_clips("ru")[:6]]
     cs = [D.clip(p) for p in D.usable_clips("cs")[:6]]
-    a, b = S.embed(np.concatenate(ru[:3]), RATE), S.embed(np.concatenate(ru[3:]), RATE)
-    c = S.embed(np.concatenate(cs[:3]), RATE)
+    a, b = encoder.embed(np.concatenate(ru[:3]), RATE), encoder.embed(np.concatenate(ru[3:]), RATE)
+    c = encoder.embed(np.concatenate(cs[:3]), RATE)
     assert a.shape == (256,) and abs(float(np.linalg.norm(a)) - 1) < 1e-5
     assert float(a @ b) > float(a @ c) + 0.15
-    assert np.allclose(S.embed(np.concatenate(ru[:3])[::2], RATE // 2), a, atol=0.05)  # resampled input
+    assert np.allclose(encoder.embed(np.concatenate(ru[:3])[::2], RATE // 2), a, atol=0.05)  # resampled input
 
 
 def test_missing_encoder_is_one_clear_line(monkeypatch):
@@ -152,7 +153,7 @@ def test_missing_encoder_is_one_clear_line(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(VoiceError) as caught:
-        S.weights_path()
+        encoder.weights_path()
     assert "resemblyzer" in str(caught.value) and "make install" in str(caught.value)
     assert "\n" not in str(caught.value)
 

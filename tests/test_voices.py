@@ -133,8 +133,8 @@ def test_the_transform_moves_the_register_keeps_the_length_and_is_deterministic(
 def test_two_voices_of_one_gender_are_two_people(gender):
     """Resemblyzer embeddings: any two voices of a gender are further apart than the two halves of one
     voice's own speech (issue 24), here on the voice reference text each voice says."""
-    from voicechanger.engines.speakers import embed
     from voicechanger.engines.tts import get_voice
+    from voicechanger.engines.voice_encoder import embed
     from voicechanger.stages.synthesize import REFERENCE_TEXT
 
     names = [n for n, v in catalogue().items() if v.gender == gender]

@@ -1,4 +1,4 @@
-"""speakers: who speaks when in the whole recording (engines/speakers.py), from the decoded audio.
+"""speakers: who speaks when in the whole recording (engines/speakers.py, voice_encoder.py, speaker_clusters.py), from the decoded audio.
 
 One node per recording, keyed by the decode artifact and ``speakers.count``: the turns are the
 recording's, so every chunk reads the same speakers, and a voice or a script change reruns nothing
@@ -29,7 +29,7 @@ def run(ctx: Context) -> Output:
 
 
 def warm_up(_settings: Settings) -> None:
-    from ..engines.speakers import encoder
+    from ..engines.voice_encoder import encoder
 
     encoder()
 

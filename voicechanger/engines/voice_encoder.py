@@ -1,0 +1,220 @@
+"""Speaker embeddings: Resemblyzer's voice encoder, rebuilt here, on mel frames computed here.
+
+The encoder is Resemblyzer's (PyPI resemblyzer 0.1.4, Apache-2.0): a 3-layer LSTM (40 -> 256) and a
+linear layer with ReLU on 40-band mel power frames (25 ms / 10 ms at 16 kHz), L2-normalised. Its
+weights (pretrained.pt) ship inside the wheel. The network is rebuilt here (a few lines of torch) and
+the wheel's file loaded into it, without importing the package: that would import librosa (numba,
+~1 s) and webrtcvad for its own preprocessing, which the Silero VAD here replaces. The mel frames of a
+whole recording are computed once and windows are slices of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VoiceError
+
+RATE = 16000                # the encoder's sample rate
+_N_FFT = 400                # 25 ms
+_HOP = 160                  # 10 ms
+_N_MELS = 40
+_TARGET_DBFS = -30.0        # Resemblyzer normalises its input to this level (per window here)
+
+class SpeakerModelMissing(VoiceError):
+    """The speaker encoder (Resemblyzer's weights) is not installed."""
+
+
+# --------------------------------------------------------------------------- the encoder
+
+_lock = threading.Lock()
+_model = None
+
+
+def weights_path() -> Path:
+    """Resemblyzer's pretrained.pt, found without importing the package (see the module's docstring)."""
+    spec = importlib.util.find_spec("resemblyzer")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / "pretrained.pt"
+        if path.is_file():
+            return path
+    raise SpeakerModelMissing(
+        "speaker detection needs Resemblyzer's voice encoder (PyPI resemblyzer 0.1.4, its pretrained.pt), "
+        "which is not installed: run `make install` (or `.venv/bin/pip install resemblyzer==0.1.4`)")
+
+
+def _build(path: Path):
+    import torch
+
+    class VoiceEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(_N_MELS, 256, 3, batch_first=True)
+            self.linear = torch.nn.Linear(256, 256)
+
+        def forward(self, mels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(mels, lengths, batch_first=True,
+                                                             enforce_sorted=False)
+            _out, (hidden, _cell) = self.lstm(packed)
+            raw = torch.relu(self.linear(hidden[-1]))
+            return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+    except Exception as exc:  # a truncated or foreign file
+        raise SpeakerModelMissing(f"speaker encoder {path}: cannot be read ({exc}); reinstall it: "
+                                  "`.venv/bin/pip install --force-reinstall resemblyzer==0.1.4`") from None
+    model = VoiceEncoder()
+    # The checkpoint also holds the training loss's similarity scale and bias; the encoder has no use for them.
+    model.load_state_dict({k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))})
+    return model.eval()
+
+
+def encoder():
+    """The voice encoder, loaded once per process."""
+    global _model
+    with _lock:
+        if _model is None:
+            _model = _build(weights_path())
+        return _model
+
+
+# --------------------------------------------------------------------------- features
+
+_mel_basis: np.ndarray | None = None
+
+
+def _hz_to_mel(hz: float | np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, mel)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def mel_basis() -> np.ndarray:
+    """The 40 x 201 filterbank librosa.filters.mel(sr=16000, n_fft=400, n_mels=40) gives (Slaney
+    scale and area normalisation), which the encoder was trained on."""
+    global _mel_basis
+    if _mel_basis is None:
+        freqs = np.fft.rfftfreq(_N_FFT, 1.0 / RATE)
+        edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(RATE / 2), _N_MELS + 2))
+        widths = np.diff(edges)
+        ramps = edges[:, None] - freqs[None, :]
+        lower = -ramps[:-2] / widths[:-1, None]
+        upper = ramps[2:] / widths[1:, None]
+        weights = np.maximum(0.0, np.minimum(lower, upper))
+        weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+        _mel_basis = weights.astype(np.float32)
+    return _mel_basis
+
+
+def mel_frames(audio: np.ndarray, ranges: list[tuple[int, int]] | None = None) -> np.ndarray:
+    """(frames, 40) mel power of 16 kHz audio, as librosa.feature.melspectrogram computes it for
+    Resemblyzer (centred 25 ms Hann frames every 10 ms, reflect-padded). With ``ranges`` only the
+    frames inside those [first, last) ranges are computed (the rest stay zero): the speech, not the
+    pauses."""
+    from scipy.fft import rfft
+
+    audio = np.asarray(audio, dtype=np.float32)
+    padded = np.pad(audio, _N_FFT // 2, mode="reflect" if len(audio) > _N_FFT // 2 else "constant")
+    count = 1 + (len(padded) - _N_FFT) // _HOP
+    frames = np.lib.stride_tricks.as_strided(padded, (count, _N_FFT), (padded.strides[0] * _HOP,
+                                                                       padded.strides[0]), writeable=False)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_N_FFT) / _N_FFT)).astype(np.float32)
+    out = np.zeros((count, _N_MELS), dtype=np.float32)
+    for first, last in _blocks(ranges if ranges is not None else [(0, count)], count):
+        spectrum = rfft(frames[first:last] * window, axis=1, workers=1)  # float32 in, complex64 out
+        out[first:last] = (spectrum.real ** 2 + spectrum.imag ** 2) @ mel_basis().T
+    return out
+
+
+def _blocks(ranges: list[tuple[int, int]], count: int, size: int = 2000) -> list[tuple[int, int]]:
+    """The ranges merged, clipped to [0, count) and cut into blocks of at most ``size`` frames (a few MB
+    of spectrum at a time)."""
+    merged: list[list[int]] = []
+    for first, last in sorted(ranges):
+        first, last = max(0, first), min(count, last)
+        if last <= first:
+            continue
+        if merged and first <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return [(a, min(a + size, b)) for first, b in merged for a in range(first, b, size)]
+
+
+def frame_power(audio: np.ndarray, frames: int) -> np.ndarray:
+    """Mean square of the samples each 10 ms frame is centred on (for per-window level normalisation)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    whole = len(audio) // _HOP
+    power = np.zeros(frames)
+    if whole:
+        power[: min(whole, frames)] = np.mean(audio[: whole * _HOP].reshape(whole, _HOP) ** 2, axis=1)[:frames]
+    return power
+
+
+def to_rate(audio: np.ndarray, rate: int) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if rate == RATE:
+        return audio
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(RATE, rate)
+    return resample_poly(audio, RATE // g, rate // g).astype(np.float32)
+
+
+def embed_frames(mels: np.ndarray, power: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+    """(windows, 256) embeddings of mel-frame ranges [first, last), each brought to -30 dBFS first."""
+    import torch
+
+    if not windows:
+        return np.zeros((0, 256), dtype=np.float32)
+    lengths = [last - first for first, last in windows]
+    batch = np.zeros((len(windows), max(lengths), _N_MELS), dtype=np.float32)
+    target = 10 ** (_TARGET_DBFS / 10)
+    for k, (first, last) in enumerate(windows):
+        level = float(np.mean(power[first:last])) if last > first else 0.0
+        batch[k, : last - first] = mels[first:last] * (target / max(level, 1e-10))
+    with torch.inference_mode():
+        out = encoder()(torch.from_numpy(batch), torch.tensor(lengths))
+    return out.numpy()
+
+
+def embed(audio: np.ndarray, rate: int) -> np.ndarray:
+    """One L2-normalised speaker embedding (256 floats) of a stretch of speech: the mean of its 1.6 s
+    windows' embeddings (Resemblyzer's embed_utterance), renormalised. Loads the encoder once per
+    process (thread-safe)."""
+    audio = to_rate(audio, rate)
+    mels = mel_frames(audio)
+    power = frame_power(audio, len(mels))
+    windows = span_windows(0, len(mels), _EMBED_WIN, _EMBED_WIN // 2)
+    vectors = embed_frames(mels, power, windows)
+    mean = vectors.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+_EMBED_WIN = 160   # frames: Resemblyzer's partial utterance (1.6 s)
+
+
+def span_windows(first: int, last: int, size: int, hop: int) -> list[tuple[int, int]]:
+    """Windows of ``size`` frames every ``hop`` over [first, last), the last one ending at ``last``;
+    one window of the whole range when it is shorter than ``size``."""
+    if last - first <= size:
+        return [(first, last)]
+    starts = list(range(first, last - size + 1, hop))
+    if starts[-1] + size < last:
+        starts.append(last - size)
+    return [(s, s + size) for s in starts]
+
