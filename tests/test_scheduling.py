@@ -62,7 +62,7 @@ def test_voice_work_runs_on_idle_cpu_and_transcription_does_not(tmp_path: Path) 
 
 def test_processes_started_from_the_idle_thread_are_idle_too() -> None:
     """Festival does most of the voice work's CPU in its own process: it must not compete with Whisper."""
-    from voicechanger.engines.tts import close_voices, festival, get_voice
+    from voicechanger.engines.tts import close_voices, festival_process, get_voice
     from voicechanger.local import run_only_on_idle_cpu
 
     voice = get_voice("festival:msu_ru_nsh")
@@ -72,7 +72,7 @@ def test_processes_started_from_the_idle_thread_are_idle_too() -> None:
         run_only_on_idle_cpu()
         close_voices()  # the next call starts a process from this thread
         assert len(voice.synthesize(["прив+ет"]).audio) > 0
-        pool = festival._pool(voice.voice_fn)
+        pool = festival_process.pool(voice.voice_fn)
         idle.extend(on_idle_cpu(proc.proc.pid) for proc in pool.idle)
 
     thread = threading.Thread(target=in_idle_thread)

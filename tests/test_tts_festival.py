@@ -16,6 +16,7 @@ from voicechanger.engines.tts import (
     TTSError,
     Unsayable,
     festival,
+    festival_process,
     get_voice,
     list_voices,
     synthesis_speech_span,
@@ -86,7 +87,7 @@ def test_unmarked_vowel_stress_is_ignored_not_fatal(voice):
 def test_fifty_calls_are_served_by_one_warm_process(voice):
     """One long-lived Festival process serves every call (how much faster than text2wave per phrase:
     benchmarks.micro)."""
-    pool = festival._pool(voice.voice_fn)
+    pool = festival_process.pool(voice.voice_fn)
     voice.synthesize(PHRASE)                                   # warm
     processes_before = pool.count
     for i in range(50):
@@ -106,7 +107,7 @@ def test_two_threads_at_once_get_their_own_results(voice):
 
     with ThreadPoolExecutor(2) as ex:
         got = list(ex.map(work, range(len(phrases))))
-    assert 1 <= festival._pool(voice.voice_fn).count <= festival.MAX_PROCESSES
+    assert 1 <= festival_process.pool(voice.voice_fn).count <= festival_process.MAX_PROCESSES
     for e, g in zip(expected, got):
         assert np.array_equal(e.audio, g.audio)
         assert e.word_spans == g.word_spans
@@ -150,7 +151,7 @@ def test_synthesize_to_fit_hits_the_target(voice, factor):
 
 
 def test_a_dead_process_is_replaced(voice):
-    pool = festival._pool(voice.voice_fn)
+    pool = festival_process.pool(voice.voice_fn)
     voice.synthesize(PHRASE)
     with pool.cond:
         for proc in pool.idle:
