@@ -43,6 +43,7 @@ from voicechanger.lifecycle import STATUSES, Result, admit, failed, finish
 from voicechanger.notices import cast_text, covered_text
 from voicechanger.plan import check_mapping, front_nodes, plan_from_spans, plan_script
 from voicechanger.script import check_one_recording
+from voicechanger.stages import contracts
 from voicechanger.store import sha256_file
 from voicechanger.threads import import_before_threads
 
@@ -153,7 +154,7 @@ class Batch:
             plan = plan_script(graph, rec.source, rec.fmt, self.script)
         else:
             assert rec.decode is not None and rec.chunk is not None  # set by _admit
-            spans = graph.ensure(rec.chunk).meta["spans"]
+            spans = contracts.chunked(graph.ensure(rec.chunk))["spans"]
             plan = plan_from_spans(self.settings, rec.decode, rec.chunk, spans, rec.fmt, rec.root_key)
         check_mapping(graph, plan)  # a mapping to a speaker that is not there fails before the transcription
         rec.ran.extend(graph.ran)

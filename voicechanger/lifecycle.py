@@ -27,6 +27,7 @@ from .notices import (
 )
 from .outputs import check_unsaid, recording_phrases, unsaid_phrases, write_outputs
 from .plan import Plan
+from .stages import contracts
 from .store import Artifact, Store
 from .video import check_video_output
 
@@ -74,7 +75,7 @@ class Result:
         for chain in self.plan.chains:
             artifact = self.store.get(chain.prosody.name, chain.prosody.key)
             if artifact is not None:
-                spans += [(p["start"], p["end"]) for p in artifact.meta["phrases"]]
+                spans += [(p["start"], p["end"]) for p in contracts.placed(artifact)["phrases"]]
         return spans
 
     def outcome(self) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def finish(graph: Graph, plan: Plan, source: Path, target: Path, settings: Setti
     check_unsaid(unsaid, source, settings.strict)
     phrases = recording_phrases(transcript)
     subtitles = write_outputs(graph, plan, final, phrases, source, target, settings, soft_track)
-    duration = float(final.meta["duration"])
+    duration = float(contracts.concatenated(final)["duration"])
     notices = recording_notices(store, plan, source, target, len(phrases), duration, settings.mix.mode)
     if unsaid:
         notices.append(unsaid_notice(source, unsaid))

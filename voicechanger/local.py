@@ -23,7 +23,7 @@ from .lifecycle import Result, admit, finish
 from .memory import limit_arenas, release_free_memory
 from .phrases import StressedPhrase
 from .plan import Chain, Plan, check_mapping, plan_recording, plan_script
-from .stages import STAGES, Stage
+from .stages import STAGES, Stage, contracts
 from .store import Store
 from .threads import import_before_threads
 
@@ -237,7 +237,7 @@ def export_script(input_path: Path, target: Path, settings: Settings, store: Sto
 
     graph = Graph(store, settings)
     plan = plan_local(graph, Path(input_path), "wav")
-    phrases: list[StressedPhrase] = [p for chain in plan.chains for p in graph.ensure(chain.stress).meta["phrases"]]
+    phrases: list[StressedPhrase] = [p for chain in plan.chains for p in contracts.stressed(graph.ensure(chain.stress))["phrases"]]
     cues = script_cues(phrases)
     note = (f"Script of {Path(input_path).name}: '+' before a stressed vowel; {UNSURE} after a word the "
             "recogniser was unsure of (ignored when read back). Edit and convert with --script.")

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .stages import STAGES
+from .stages import STAGES, contracts
+from .stages.contracts import DecodeMeta, ProsodyMeta, TranscribeMeta
 from .stages.prosody import RUSHED
 from .store import Store
+
+if TYPE_CHECKING:  # for types only: plan.py and config.py need not load with the notices
+    from .config import Settings
+    from .plan import Plan
 
 # Decoded audio this much shorter than the container declares means a cut file (mp3 frames rounding,
 # encoder padding and players' estimates stay well inside it).
@@ -40,7 +45,7 @@ class Notice:
         return {"severity": self.severity, "code": self.code, "text": self.text, "ranges": [list(r) for r in self.ranges]}
 
 
-def truncated_input(input_path: Path, decode_meta: dict[str, Any]) -> Notice | None:
+def truncated_input(input_path: Path, decode_meta: DecodeMeta) -> Notice | None:
     declared = decode_meta["source"].get("declared_duration")
     decoded = decode_meta["duration"]
     if not declared or declared - decoded <= max(SHORTFALL_S, SHORTFALL_SHARE * declared):
@@ -50,7 +55,7 @@ def truncated_input(input_path: Path, decode_meta: dict[str, Any]) -> Notice | N
                   ranges=((decoded, declared),))
 
 
-def skipped_speech(input_path: Path, transcribe_meta: dict[str, Any], rate: int) -> Notice | None:
+def skipped_speech(input_path: Path, transcribe_meta: TranscribeMeta, rate: int) -> Notice | None:
     if not transcribe_meta.get("truncated"):
         return None
     first, last = transcribe_meta["span"]
@@ -66,7 +71,7 @@ def _ranges(spans: list[list[float]], shown: int = 6) -> str:
     return text + (f" and {len(spans) - shown} more" if len(spans) > shown else "")
 
 
-def speech_covered(transcribe_metas: list[dict[str, Any]]) -> float | None:
+def speech_covered(transcribe_metas: list[TranscribeMeta]) -> float | None:
     """The share of the input's speech (Silero VAD) that the phrases' words cover; None when the
     transcriptions predate the measure or there is no speech."""
     found = [meta["coverage"] for meta in transcribe_metas if "coverage" in meta]
@@ -86,7 +91,7 @@ def covered_text(share: float | None) -> str:
     return "" if share is None else f"speech covered {percent(share)}; "
 
 
-def uncovered_speech(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> Notice | None:
+def uncovered_speech(input_path: Path, transcribe_metas: list[TranscribeMeta]) -> Notice | None:
     """Where the input has speech that no phrase says, after a second decoding heard nothing there."""
     spans = [span for meta in transcribe_metas for span in meta.get("coverage", {}).get("uncovered", [])]
     if not spans:
@@ -97,7 +102,7 @@ def uncovered_speech(input_path: Path, transcribe_metas: list[dict[str, Any]]) -
                   "--script if it is speech", ranges=tuple((float(a), float(b)) for a, b in spans))
 
 
-def loops_cut(input_path: Path, transcribe_metas: list[dict[str, Any]]) -> Notice | None:
+def loops_cut(input_path: Path, transcribe_metas: list[TranscribeMeta]) -> Notice | None:
     """The repetitions the recogniser wrote that the audio does not hold, which the voice says once."""
     loops = [loop for meta in transcribe_metas for loop in meta.get("loops", [])]
     if not loops:
@@ -117,7 +122,7 @@ def no_speech(input_path: Path, output_path: Path, duration: float, mix_mode: st
                   "as long as the input, so that it stays in sync")
 
 
-def rushed_voice(input_path: Path, prosody_metas: list[dict[str, Any]]) -> Notice | None:
+def rushed_voice(input_path: Path, prosody_metas: list[ProsodyMeta]) -> Notice | None:
     """How many phrases the voice had to say much faster than its own pace (the prosody stage's
     ``squeeze`` meta: phrases beyond its RUSHED ratio, and the worst ratio)."""
     summaries = [meta["squeeze"] for meta in prosody_metas if "squeeze" in meta]
@@ -158,7 +163,7 @@ class PhrasesSaid:
         return f"{self.said} of {self.total} phrases said again"
 
 
-def phrases_said(store: Store, plan: Any, ran_keys: set[str], cached: bool) -> PhrasesSaid:
+def phrases_said(store: Store, plan: Plan, ran_keys: set[str], cached: bool) -> PhrasesSaid:
     """Read from the synthesize artifacts: a chunk's synthesis that this run computed (its key in
     ``ran_keys``) says how many phrases missed the per-phrase memo (``fresh``); one from the store
     said none. ``cached``: the run computed nothing at all."""
@@ -167,39 +172,40 @@ def phrases_said(store: Store, plan: Any, ran_keys: set[str], cached: bool) -> P
         found = store.get(chain.synthesize.name, chain.synthesize.key, verify=False)
         if found is None:
             continue
-        spoken = sum(1 for p in found.meta["phrases"] if p["length"] or p.get("error"))
+        meta = contracts.said(found)
+        spoken = sum(1 for p in meta["phrases"] if p["length"] or p.get("error"))
         total += spoken
         if chain.synthesize.key in ran_keys:
-            said += int(found.meta.get("fresh", spoken))
+            said += int(meta.get("fresh", spoken))
     return PhrasesSaid(said, total, cached)
 
 
-def transcribe_metas(store: Store, plan: Any) -> list[dict[str, Any]]:
+def transcribe_metas(store: Store, plan: Plan) -> list[TranscribeMeta]:
     """The metadata of the recording's transcribed chunks (a scripted chunk has none)."""
     found = [store.get(chain.transcribe.name, chain.transcribe.key, verify=False) for chain in plan.chains
              if chain.transcribe.name == STAGES.transcribe.name]
-    return [artifact.meta for artifact in found if artifact is not None]
+    return [contracts.heard(artifact) for artifact in found if artifact is not None]
 
 
-def recording_notices(store: Store, plan: Any, input_path: Path, output_path: Path, phrases: int,
+def recording_notices(store: Store, plan: Plan, input_path: Path, output_path: Path, phrases: int,
                       duration: float, mix_mode: str = "replace") -> list[Notice]:
-    """The notices of one converted recording (``plan`` is its plan.Plan)."""
+    """The notices of one converted recording."""
     notices: list[Notice | None] = []
     decoded = store.get(plan.decode.name, plan.decode.key, verify=False)  # metadata only: no checksum of the audio
     if decoded is not None:
-        notices.append(truncated_input(input_path, decoded.meta))
-        rate = decoded.meta["sample_rate"]
+        notices.append(truncated_input(input_path, contracts.decoded(decoded)))
+        rate = contracts.decoded(decoded)["sample_rate"]
         transcribed = transcribe_metas(store, plan)
         notices += [skipped_speech(input_path, meta, rate) for meta in transcribed]
         notices += [uncovered_speech(input_path, transcribed), loops_cut(input_path, transcribed)]
     prosodies = [store.get(chain.prosody.name, chain.prosody.key, verify=False) for chain in plan.chains]
-    notices.append(rushed_voice(input_path, [artifact.meta for artifact in prosodies if artifact is not None]))
+    notices.append(rushed_voice(input_path, [contracts.placed(artifact) for artifact in prosodies if artifact is not None]))
     if phrases == 0:
         notices.append(no_speech(input_path, output_path, duration, mix_mode))
     return [notice for notice in notices if notice]
 
 
-def recording_cast(store: Store, plan: Any, settings: Any, phrases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def recording_cast(store: Store, plan: Plan, settings: Settings, phrases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Who speaks in the recording and in which voice: one row per speaker (label, gender, median F0,
     share of the speech, voice), read from the speakers artifact; [] when one voice says everything."""
     from .cast import cast_voices, voice_name
@@ -207,7 +213,7 @@ def recording_cast(store: Store, plan: Any, settings: Any, phrases: list[dict[st
     found = store.get(plan.speakers.name, plan.speakers.key, verify=False) if plan.speakers is not None else None
     if found is None:
         return []
-    table = found.meta["speakers"]
+    table = contracts.speakers_found(found)["speakers"]
     names = sorted({p["speaker"] for p in phrases if p.get("speaker")} - {s["label"] for s in table})
     cast = cast_voices(table, settings.voice, settings.voices, names)
     total = sum(float(s["seconds"]) for s in table) or 1.0

@@ -15,6 +15,7 @@ from .errors import UnsaidPhrases
 from .graph import Graph
 from .phrases import SaidPhrase, StressedPhrase
 from .plan import Plan
+from .stages import contracts
 from .store import Artifact
 from .video import audio_delay, is_video, mux
 
@@ -26,12 +27,12 @@ def unsaid_phrases(graph: Graph, plan: Plan) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for _transcribe, stress, synthesize, _prosody in plan.chains:
         said = graph.store.get(synthesize.name, synthesize.key, verify=False) or graph.ensure(synthesize)
-        entries: list[SaidPhrase] = said.meta["phrases"]
+        entries: list[SaidPhrase] = contracts.said(said)["phrases"]
         failed = [(i, entry["error"]) for i, entry in enumerate(entries) if entry.get("error")]
         if not failed:
             continue
         stressed = graph.store.get(stress.name, stress.key, verify=False) or graph.ensure(stress)
-        phrases: list[StressedPhrase] = stressed.meta["phrases"]
+        phrases: list[StressedPhrase] = contracts.stressed(stressed)["phrases"]
         for i, why in failed:
             phrase = phrases[i]
             found.append({"start": round(phrase["start"], 2), "text": phrase.get("text") or phrase["stressed"],
@@ -110,7 +111,7 @@ def write_outputs(graph: Graph, plan: Plan, final: Artifact, phrases: list[dict[
     pending = None if beside is None else part_name(beside)
     try:
         if pending is not None:
-            write_recording_subtitles(graph, plan, phrases, input_path, output_path, fmt, final.meta["duration"],
+            write_recording_subtitles(graph, plan, phrases, input_path, output_path, fmt, contracts.concatenated(final)["duration"],
                                       pending)
         write_output(final, input_path, output_path, settings, soft_track or (pending if phrases else None))
         if pending is not None and beside is not None:
@@ -125,7 +126,7 @@ def write_output(final: Artifact, input_path: Path, output_path: Path, settings:
                  subtitles: Path | None = None) -> None:
     """The final write, whole or not at all: the final artifact's file, or for a video output the
     input's video with it (and the original's audio, ``subtitles`` when given) muxed around it."""
-    audio = final.file(final.meta["file"])
+    audio = final.file(contracts.concatenated(final)["file"])
     if is_video(output_format(output_path)):
         mux(input_path, audio, output_path, language=settings.whisper.language,
             keep_original=settings.output.keep_original_audio, subtitles=subtitles)

@@ -29,7 +29,7 @@ from typing import Callable, NamedTuple
 from .config import Settings
 from .graph import Graph, Node, make_node
 from .phrases import Phrase, bare_phrase
-from .stages import STAGES, Stages
+from .stages import STAGES, Stages, contracts
 from .store import sha256_file
 from .video import AUDIO_FORMAT, is_video
 
@@ -108,7 +108,7 @@ def plan_recording(graph: Graph, path: Path, fmt: str, before_chunk: Callable[[N
     decode, chunk = front_nodes(graph.settings, path, root_key, stages)
     if before_chunk is not None:
         before_chunk(chunk)
-    spans = graph.ensure(chunk).meta["spans"]
+    spans = contracts.chunked(graph.ensure(chunk))["spans"]
     return plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, stages=stages)
 
 
@@ -121,7 +121,7 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path, stages: Stages
     root_key = sha256_file(path)
     decode, chunk = front_nodes(graph.settings, path, root_key, stages)
     chunked = graph.ensure(chunk)
-    spans, rate = chunked.meta["spans"], chunked.meta["sample_rate"]
+    spans, rate = contracts.chunked(chunked)["spans"], contracts.chunked(chunked)["sample_rate"]
     cues = load_script(script, spans[-1][1] / rate if spans else 0.0)
     heard = plan_from_spans(graph.settings, decode, chunk, spans, fmt, root_key, stages=stages)
     audio = graph.ensure(decode).raw_f32("audio.f32")
@@ -129,7 +129,7 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path, stages: Stages
     for chain, here in zip(heard.chains, chunk_cues(cues, spans, rate)):
         known = (graph.store.get(chain.stress.name, chain.stress.key)
                  or graph.store.get(chain.transcribe.name, chain.transcribe.key))
-        known_phrases: list[Phrase] = known.meta["phrases"] if known is not None else []
+        known_phrases: list[Phrase] = contracts.heard(known)["phrases"] if known is not None else []
         heard_phrases = [bare_phrase(p) for p in known_phrases] if known is not None else None
         phrases = script_phrases(here, known_phrases, audio, rate)
         # A chunk whose cues all read as transcribed keeps the transcription's chain, all of it in the
@@ -145,7 +145,7 @@ def check_mapping(graph: Graph, plan: Plan) -> None:
 
     if not graph.settings.voices or plan.speakers is None:
         return
-    table = graph.ensure(plan.speakers).meta["speakers"]
+    table = contracts.speakers_found(graph.ensure(plan.speakers))["speakers"]
     names = [p["speaker"] for chain in plan.chains if chain.transcribe.name == STAGES.script.name
              for p in chain.transcribe.param_dict()["phrases"] if p.get("speaker")]
     cast_voices(table, graph.settings.voice, graph.settings.voices, names)

@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -246,7 +246,7 @@ class Store:
         self,
         stage: str,
         key: str,
-        meta: dict[str, Any],
+        meta: Mapping[str, Any],
         *,
         arrays: dict[str, np.ndarray] | None = None,
         files: dict[str, Path | bytes] | None = None,
@@ -282,10 +282,10 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self.log("put", stage, key)
-        return Artifact(stage, key, final, meta, {n: i["size"] for n, i in listing.items()})
+        return Artifact(stage, key, final, dict(meta), {n: i["size"] for n, i in listing.items()})
 
     @staticmethod
-    def _fill(tmp: Path, stage: str, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None,
+    def _fill(tmp: Path, stage: str, key: str, meta: Mapping[str, Any], arrays: dict[str, np.ndarray] | None,
               files: dict[str, Path | bytes] | None, durable: bool = True) -> dict[str, dict[str, Any]]:
         """Write the files and the sealed manifest into ``tmp``; the files' listing."""
         for name, array in (arrays or {}).items():

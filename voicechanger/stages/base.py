@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from ..store import Artifact, Store, stable_key
 class Output:
     """What a stage returns; the runner writes it to the store under the stage's key."""
 
-    meta: dict[str, Any]
+    meta: Mapping[str, Any]   # the stage's type in contracts.py
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     files: dict[str, Path | bytes] = field(default_factory=dict)
 
@@ -47,7 +47,7 @@ class Memo:
     def get(self, stage: str, key: str) -> Artifact | None:
         return self.store.get(stage, key) if self.store is not None else None
 
-    def put(self, stage: str, key: str, meta: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+    def put(self, stage: str, key: str, meta: Mapping[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
         self.computed[stage] = self.computed.get(stage, 0) + 1
         if self.store is not None:
             self.store.put(stage, key, meta, arrays=arrays or {}, durable=False)

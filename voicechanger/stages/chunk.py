@@ -6,6 +6,7 @@ import numpy as np
 
 from ..levels import frame_db
 from .base import Context, Output, Stage
+from .contracts import ChunkMeta
 
 FRAME_S = 0.02
 QUIET_WINDOW_S = 0.3
@@ -40,7 +41,7 @@ def run(ctx: Context) -> Output:
     cuts = cut_points(energy, FRAME_S, ctx.settings.chunk_minutes * 60.0)
     edges = [0] + [int(c * rate) for c in cuts] + [len(audio)]
     spans = [[edges[i], edges[i + 1]] for i in range(len(edges) - 1) if edges[i + 1] > edges[i]]
-    return Output({"sample_rate": rate, "spans": spans})
+    return Output(ChunkMeta(sample_rate=rate, spans=spans))
 
 
 STAGE = Stage("chunk", 1, ("chunk_minutes",), run, retries=0)

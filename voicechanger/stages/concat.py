@@ -17,7 +17,9 @@ from ..blockaudio import LoudnessMeter, encode_blocks, loudness_gain
 from ..config import Settings
 from ..fades import fade_edges
 from ..store import Artifact
+from . import contracts
 from .base import Context, Output, Stage
+from .contracts import ConcatMeta
 
 BLOCK = 1 << 20  # samples per block: 65 s at 16 kHz, 4 MB as float32
 
@@ -41,7 +43,7 @@ def pieces(prosodies: list[Artifact], rate: int) -> list[Piece]:
     found = []
     for artifact in prosodies:
         offset = 0
-        for phrase in artifact.meta["phrases"]:
+        for phrase in contracts.placed(artifact)["phrases"]:
             found.append(Piece(int(round(phrase["start"] * rate)), artifact, offset, phrase["length"]))
             offset += phrase["length"]
     return found
@@ -82,9 +84,9 @@ def run(ctx: Context) -> Output:
     decoded = ctx.one("decode")
     prosodies = ctx.all("prosody")
     settings = ctx.settings.output
-    rates = {p.meta["sample_rate"] for p in prosodies} or {decoded.meta["sample_rate"]}
+    rates = {contracts.placed(p)["sample_rate"] for p in prosodies} or {contracts.decoded(decoded)["sample_rate"]}
     (rate,) = rates
-    total = int(round(decoded.meta["duration"] * rate))
+    total = int(round(contracts.decoded(decoded)["duration"] * rate))
     fade = int(settings.crossfade_ms / 1000 * rate)
     raw = ctx.scratch / "timeline.f32"
     meter, peak, silent = LoudnessMeter(rate), 0.0, True
@@ -99,14 +101,14 @@ def run(ctx: Context) -> Output:
     target = ctx.scratch / f"output.{fmt}"
     encode_blocks(read_blocks(raw, gain, BLOCK), rate, target, fmt, mp3_kbps=settings.mp3_kbps)
     raw.unlink()
-    meta = {
+    meta: ConcatMeta = {
         "format": fmt,
         "file": target.name,
         "sample_rate": rate,
         "samples": total,
         "duration": total / rate,
         "lufs": round(lufs, 2) if np.isfinite(lufs) else None,
-        "phrases": sum(len(p.meta["phrases"]) for p in prosodies),
+        "phrase_count": sum(len(contracts.placed(p)["phrases"]) for p in prosodies),
     }
     return Output(meta, files={target.name: target})
 
@@ -119,6 +121,6 @@ def warm_up(settings: Settings) -> None:
 
 
 STAGE = Stage(
-    "concat", 2, ("output.loudness_lufs", "output.peak_dbfs", "output.crossfade_ms", "output.mp3_kbps"), run,
+    "concat", 3, ("output.loudness_lufs", "output.peak_dbfs", "output.crossfade_ms", "output.mp3_kbps"), run,
     key_params=("format",), warm_up=warm_up,
 )

@@ -10,6 +10,7 @@ from ..audio import ANALYSIS_RATE, decode_to_file
 from ..errors import InputError
 from ..levels import SILENCE_DB, level_db
 from .base import Context, Output, Stage
+from .contracts import DecodeMeta, SourceFacts
 
 
 def run(ctx: Context) -> Output:
@@ -21,18 +22,11 @@ def run(ctx: Context) -> Output:
     del audio
     if level < SILENCE_DB:
         raise InputError(f"input {path}: is silent (no sound above {SILENCE_DB:g} dBFS); nothing to re-voice")
-    meta = {
-        "sample_rate": ANALYSIS_RATE,
-        "samples": samples,
-        "duration": samples / ANALYSIS_RATE,
-        "source": {
-            "codec": stream.get("codec_name"),
-            "sample_rate": int(stream.get("sample_rate") or 0),
-            "channels": int(stream.get("channels") or 0),
-            # what the container says; much more than what decoded means a truncated file
-            "declared_duration": stream["declared_duration"],
-        },
-    }
+    meta = DecodeMeta(sample_rate=ANALYSIS_RATE, samples=samples, duration=samples / ANALYSIS_RATE,
+                      source=SourceFacts(codec=stream.get("codec_name"),
+                                         sample_rate=int(stream.get("sample_rate") or 0),
+                                         channels=int(stream.get("channels") or 0),
+                                         declared_duration=stream["declared_duration"]))
     return Output(meta, files={"audio.f32": target})
 
 

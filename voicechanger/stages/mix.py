@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -25,8 +25,10 @@ from ..audio import PcmStream
 from ..blockaudio import LoudnessMeter, channels_loudness, encode_blocks, loudness_gain
 from ..mix import MIX_RATE, Ducking, mixed_blocks, peak_room, sounding_span, voice_gain
 from ..store import Artifact
+from . import contracts
 from .base import Context, Output, Stage
 from .concat import BLOCK, pieces, read_blocks
+from .contracts import MixFacts, MixMeta
 
 
 def said_spans(prosodies: list[Artifact]) -> list[tuple[float, float] | None]:
@@ -34,7 +36,7 @@ def said_spans(prosodies: list[Artifact]) -> list[tuple[float, float] | None]:
     the new voice is heard saying it; None for a phrase it does not say."""
     spans: list[tuple[float, float] | None] = []
     for artifact in prosodies:
-        rate, audio = artifact.meta["sample_rate"], artifact.array("audio")
+        rate, audio = contracts.placed(artifact)["sample_rate"], artifact.array("audio")
         for piece in pieces([artifact], rate):
             heard = sounding_span(audio[piece.offset : piece.offset + piece.length], rate)
             spans.append(None if heard is None else ((piece.start + heard[0]) / rate, (piece.start + heard[1]) / rate))
@@ -48,7 +50,7 @@ def voice_spans(prosodies: list[Artifact]) -> list[tuple[float, float]]:
 
 def phrase_spans(stresses: list[Artifact]) -> list[tuple[float, float]]:
     """(start, end) in seconds of every phrase of the transcript (or script), as the speaker said it."""
-    return sorted((p["start"], p["end"]) for artifact in stresses for p in artifact.meta["phrases"])
+    return sorted((p["start"], p["end"]) for artifact in stresses for p in contracts.stressed(artifact)["phrases"])
 
 
 def speech_loudness(audio: np.ndarray, rate: int, spans: list[tuple[float, float]]) -> float | None:
@@ -64,13 +66,13 @@ def speech_loudness(audio: np.ndarray, rate: int, spans: list[tuple[float, float
 def _streams(ctx: Context, stack: ExitStack, channels: int, keep: bool) -> tuple[PcmStream, PcmStream | None]:
     """The voice (concat's file) and, in gaps and voiceover modes, the input itself, both at 48 kHz."""
     voice = ctx.one("concat")
-    speech = stack.enter_context(PcmStream(voice.file(voice.meta["file"]), MIX_RATE, 1, ctx.scratch / "voice.log"))
+    speech = stack.enter_context(PcmStream(voice.file(contracts.concatenated(voice)["file"]), MIX_RATE, 1, ctx.scratch / "voice.log"))
     source = (stack.enter_context(PcmStream(Path(ctx.params["path"]), MIX_RATE, channels, ctx.scratch / "in.log"))
               if keep else None)
     return speech, source
 
 
-def _replace(ctx: Context, target: Path) -> dict[str, Any]:
+def _replace(ctx: Context, target: Path) -> MixFacts:
     """The voice alone, normalised to output.loudness_lufs (capped at the peak) as concat does."""
     output = ctx.settings.output
     raw = ctx.scratch / "voice.f32"
@@ -94,13 +96,13 @@ def _sum_blocks(voice_raw: Path, bed_raw: Path, voice_gain: float, channels: int
         yield (bed.reshape(-1, channels) + (said * voice_gain)[:, None]).astype(np.float32)
 
 
-def _keep(ctx: Context, target: Path, channels: int) -> dict[str, Any]:
+def _keep(ctx: Context, target: Path, channels: int) -> MixFacts:
     """gaps, voiceover: the original at its own level, given way where its speaker speaks (and, in
     voiceover, under the voice); the voice at the loudness of that speech (or mix.voice_lufs), lowered
     as a whole where it would push the sum over output.peak_dbfs. No normalisation of the whole."""
     decoded, voice = ctx.one("decode"), ctx.one("concat")
     settings, output = ctx.settings.mix, ctx.settings.output
-    rate, audio = decoded.meta["sample_rate"], decoded.raw_f32("audio.f32")
+    rate, audio = contracts.decoded(decoded)["sample_rate"], decoded.raw_f32("audio.f32")
     speaker = speaker_spans(audio, rate, phrase_spans(ctx.all("stress")))
     voiced = voice_spans(ctx.all("prosody"))
     # In voiceover the voice is heard over a ducked original wherever it sounds, its spill into a pause
@@ -112,7 +114,7 @@ def _keep(ctx: Context, target: Path, channels: int) -> dict[str, Any]:
     # (ffmpeg's downmix keeps the power of what both channels share: -17.06 LUFS mono, -16.91 stereo).
     wanted = settings.voice_lufs if settings.voice_lufs is not None else original_speech
     wanted = None if wanted is None else wanted - 10 * np.log10(channels)
-    gain = voice_gain(voice.meta.get("lufs"), wanted)
+    gain = voice_gain(contracts.concatenated(voice)["lufs"], wanted)
     limit = 10 ** (output.peak_dbfs / 20)
     voice_raw, bed_raw = ctx.scratch / "voice.f32", ctx.scratch / "bed.f32"
     room, frames = float("inf"), 0
@@ -157,15 +159,15 @@ def run(ctx: Context) -> Output:
     if mode == "replace":
         facts = _replace(ctx, target)
     else:
-        facts = _keep(ctx, target, min(2, max(1, int(decoded.meta["source"]["channels"] or 1))))
-    meta = {
+        facts = _keep(ctx, target, min(2, max(1, int(contracts.decoded(decoded)["source"]["channels"] or 1))))
+    meta: MixMeta = {
         "format": fmt,
         "file": target.name,
         "mode": mode,
         "sample_rate": MIX_RATE,
         **facts,
         "duration": facts["samples"] / MIX_RATE,
-        "phrases": voice.meta["phrases"],
+        "phrase_count": contracts.concatenated(voice)["phrase_count"],
         "spans": [[round(a, 3), round(b, 3)] for a, b in voice_spans(ctx.all("prosody"))],
     }
     return Output(meta, files={target.name: target})
@@ -174,7 +176,7 @@ def run(ctx: Context) -> Output:
 # 2: gaps and voiceover keep the original's level and give way where its speaker really speaks
 # (speech activity, not the cue times); reads the stress artifacts' phrases.
 STAGE = Stage(
-    "mix", 2,
+    "mix", 3,
     ("mix.mode", "mix.duck_db", "mix.attack_ms", "mix.release_ms", "mix.crossfade_ms", "mix.voice_lufs",
      "output.loudness_lufs", "output.peak_dbfs", "output.mp3_kbps"),
     run, key_params=("format",),

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..config import Settings
 from ..phrases import Phrase, SaidPhrase, StressedPhrase, Word, WordSpans
+from . import contracts
 from .base import Context, Memo, Output, Stage
+from .contracts import PlacedPhrase, ProsodyMeta
 
 MARGIN_S = 0.25  # slack around Whisper's phrase edges, so the real onset and decay fit in the slot
 WORD_PAUSE_S = 0.25  # a silence this long inside a word's span is a pause Whisper stretched the word over
@@ -293,7 +295,7 @@ def chunk_key(ctx: Context, reference: np.ndarray, turns: list | None = None) ->
     in a chunk of several voices, the turns measured."""
     extra = [turns] if turns is not None else []
     return Memo.key(CHUNK_STAGE, STAGE.version, ctx.settings.prosody.mode, ctx.one("decode").key,
-                    ctx.one("stress").meta["span"], hashlib.sha256(reference.tobytes()).hexdigest(), *extra)
+                    contracts.stressed(ctx.one("stress"))["span"], hashlib.sha256(reference.tobytes()).hexdigest(), *extra)
 
 
 def voice_turns(ctx: Context, said: list[SaidPhrase], origin: float,
@@ -306,7 +308,7 @@ def voice_turns(ctx: Context, said: list[SaidPhrase], origin: float,
     if not found or len(set(voice_of.values())) < 2:
         return None
     mine: dict[int, list[list[float]]] = {}
-    for start, end, label in found[0].meta["turns"]:
+    for start, end, label in contracts.speakers_found(found[0])["turns"]:
         a, b = max(start - origin, 0.0), min(end - origin, length)
         if b > a and label in voice_of:
             mine.setdefault(voice_of[label], []).append([round(a, 3), round(b, 3)])
@@ -332,7 +334,7 @@ def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhra
     words = [(w["start"], w["end"]) for w in phrase.get("words") or []]
     extra = [speaker_turns] if speaker_turns is not None else []
     return Memo.key(PHRASE_STAGE, STAGE.version, ctx.settings.prosody.mode, decoded.key,
-                    ctx.one("stress").meta["span"], list(slot), words, [t["src"] for t in phrase["tokens"]],
+                    contracts.stressed(ctx.one("stress"))["span"], list(slot), words, [t["src"] for t in phrase["tokens"]],
                     synth["key"], *extra)
 
 
@@ -343,16 +345,16 @@ def run(ctx: Context) -> Output:
     decoded = ctx.one("decode")
     stressed = ctx.one("stress")
     synthesized = ctx.one("synthesize")
-    rate = decoded.meta["sample_rate"]
-    voice_rate = synthesized.meta["sample_rate"]
+    rate = contracts.decoded(decoded)["sample_rate"]
+    voice_rate = contracts.said(synthesized)["sample_rate"]
     synth_audio = synthesized.array("audio")
-    first, last = stressed.meta["span"]
+    first, last = contracts.stressed(stressed)["span"]
     origin = first / rate
     # Everything below reads the chunk's analysis copy (rumble and mains hum taken out: the pitch and
     # the speech found are the speaker's), on the chunk's own timeline (0 = its first sample).
     source_audio = analysis_copy(decoded.raw_f32("audio.f32")[first:last], rate)
-    said: list[SaidPhrase] = synthesized.meta["phrases"]
-    phrases = with_real_onsets(shifted(stressed.meta["phrases"], -origin), source_audio, rate, 0.0)
+    said: list[SaidPhrase] = contracts.said(synthesized)["phrases"]
+    phrases = with_real_onsets(shifted(contracts.stressed(stressed)["phrases"], -origin), source_audio, rate, 0.0)
     phrases = words_out_of_pauses(phrases, source_audio, rate)
     naturals = natural_lengths(said, synth_audio, voice_rate)
     phrases = widen_rushed(phrases, naturals, source_audio, rate, len(source_audio) / rate,
@@ -385,7 +387,7 @@ def run(ctx: Context) -> Output:
         return wide
 
     pieces: list[np.ndarray] = []
-    placed = []
+    placed: list[PlacedPhrase] = []
     for phrase, slot, synth in zip(phrases, slots, said):
         if synth["length"] == 0:
             continue
@@ -412,8 +414,8 @@ def run(ctx: Context) -> Output:
                        "anchors": len(pairs)})
         pieces.append(out)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-    meta = {"index": stressed.meta["index"], "sample_rate": voice_rate, "phrases": placed,
-            "squeeze": squeeze_summary(phrases, naturals)}
+    meta = ProsodyMeta(index=contracts.stressed(stressed)["index"], sample_rate=voice_rate, phrases=placed,
+                      squeeze=squeeze_summary(phrases, naturals))
     return Output(meta, arrays={"audio": audio})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Settings
+from . import contracts
 from .base import Context, Output, Stage
 
 
@@ -24,7 +25,7 @@ def run(ctx: Context) -> Output:
 
     decoded = ctx.one("decode")
     audio = np.asarray(decoded.raw_f32("audio.f32"), dtype=np.float32)
-    found = find_speakers(audio, int(decoded.meta["sample_rate"]), _count(ctx.settings))
+    found = find_speakers(audio, int(contracts.decoded(decoded)["sample_rate"]), _count(ctx.settings))
     return Output(dict(found))
 
 

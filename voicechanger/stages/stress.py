@@ -11,7 +11,9 @@ from ..config import Settings
 from ..lexicon import expand
 from ..phrases import Phrase, StressedPhrase, Token, Word
 from ..script import letters, plain
+from . import contracts
 from .base import Context, Memo, Output, Stage
+from .contracts import StressMeta
 
 PHRASE_STAGE = "stress-phrase"
 PHRASE_VERSION = 1
@@ -55,12 +57,12 @@ def phrase_key(phrase: Phrase, lexicon: dict[str, str], stress: bool) -> str:
 def run(ctx: Context) -> Output:
     source = (ctx.all("transcribe") or ctx.all("script"))[0]
     lexicon = dict(ctx.settings.lexicon)
-    heard: list[Phrase] = source.meta["phrases"]
+    heard: list[Phrase] = contracts.heard(source)["phrases"]
     who = ctx.all("speakers")
     if who:  # each phrase gets its speaker; one holding a turn change is split there
         from ..engines.speakers import label_phrases
 
-        heard = label_phrases(heard, who[0].meta["turns"])
+        heard = label_phrases(heard, contracts.speakers_found(who[0])["turns"])
     phrases: list[StressedPhrase] = []
     for phrase in heard:
         key = phrase_key(phrase, lexicon, ctx.settings.stress)
@@ -72,7 +74,8 @@ def run(ctx: Context) -> Output:
             tokens = say(phrase["words"], lexicon, ctx.settings.stress)
             ctx.memo.put(PHRASE_STAGE, key, {"tokens": tokens})
         phrases.append({**phrase, "tokens": tokens, "stressed": " ".join(t["text"] for t in tokens), "key": key})
-    return Output({"index": source.meta["index"], "span": source.meta["span"], "phrases": phrases})
+    told = contracts.heard(source)
+    return Output(StressMeta(index=told["index"], span=told["span"], phrases=phrases))
 
 
 def warm_up(settings: Settings) -> None:

@@ -20,7 +20,9 @@ import numpy as np
 from ..config import Settings
 from ..errors import VoiceError
 from ..phrases import SaidPhrase, StressedPhrase
+from . import contracts
 from .base import Context, Memo, Output, Stage
+from .contracts import SynthesizeMeta
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ def phrase_voices(ctx: Context, phrases: list[StressedPhrase]) -> tuple[list, li
         return [_voice(ctx.settings)] * len(phrases), [None] * len(phrases)
     from ..cast import cast_voices, speaker_at
 
-    table, turns = found[0].meta["speakers"], found[0].meta["turns"]
+    table, turns = contracts.speakers_found(found[0])["speakers"], contracts.speakers_found(found[0])["turns"]
     names = sorted({p["speaker"] for p in phrases if p.get("speaker")})
     cast = cast_voices(table, ctx.settings.voice, ctx.settings.voices, names)
     labels = [p.get("speaker") or speaker_at(turns, p["start"], p["end"]) for p in phrases]
@@ -109,7 +111,7 @@ def phrase_voices(ctx: Context, phrases: list[StressedPhrase]) -> tuple[list, li
 
 def run(ctx: Context) -> Output:
     stressed = ctx.one("stress")
-    stressed_phrases: list[StressedPhrase] = stressed.meta["phrases"]
+    stressed_phrases: list[StressedPhrase] = contracts.stressed(stressed)["phrases"]
     voices, speakers = phrase_voices(ctx, stressed_phrases)
     distinct = list(dict.fromkeys(voices))  # in order of first use
     if len({v.sample_rate for v in distinct}) > 1:
@@ -145,8 +147,8 @@ def run(ctx: Context) -> Output:
     first = distinct[0] if distinct else _voice(ctx.settings)
     arrays = {"audio": audio, "reference": voice_reference(first, ctx.memo)}
     arrays.update({f"reference-{i}": voice_reference(v, ctx.memo) for i, v in enumerate(distinct) if i})
-    meta = {"index": stressed.meta["index"], "sample_rate": first.sample_rate, "voice": first.spec, "phrases": phrases,
-            "fresh": fresh}  # phrases said now, not from the memo: what a re-dub re-did
+    meta = SynthesizeMeta(index=contracts.stressed(stressed)["index"], sample_rate=first.sample_rate, voice=first.spec,
+                          phrases=phrases, fresh=fresh)
     if any(s is not None for s in speakers):
         meta["voices"] = [v.spec for v in distinct]
     return Output(meta, arrays=arrays)

@@ -7,7 +7,9 @@ import numpy as np
 from ..config import Settings
 from ..engines import asr
 from ..phrases import Phrase, split_phrases
+from . import contracts
 from .base import Context, Output, Stage
+from .contracts import Coverage, TranscribeMeta
 
 READS = (
     "whisper.model",
@@ -30,7 +32,7 @@ def _shift(item: dict, offset: float) -> dict:
 
 def run(ctx: Context) -> Output:
     decoded = ctx.one("decode")
-    rate = decoded.meta["sample_rate"]
+    rate = contracts.decoded(decoded)["sample_rate"]
     first, last = ctx.params["span"]
     audio = np.array(decoded.raw_f32("audio.f32")[first:last], dtype=np.float32)
     result = asr.transcribe(audio, options(ctx), ctx.settings.device)
@@ -47,7 +49,7 @@ def run(ctx: Context) -> Output:
         }
         for words in split_phrases(segments)
     ]
-    meta = {
+    meta: TranscribeMeta = {
         "index": ctx.params["index"],
         "span": [first, last],
         "language": result["language"],
@@ -58,8 +60,9 @@ def run(ctx: Context) -> Output:
         "phrases": phrases,
         # loops cut back, and how much of the chunk's speech (Silero VAD) the words cover
         "loops": [_shift(loop, offset) for loop in result["loops"]],
-        "coverage": {**result["coverage"],
-                     "uncovered": [[round(a + offset, 2), round(b + offset, 2)] for a, b in result["coverage"]["uncovered"]]},
+        "coverage": Coverage(speech=result["coverage"]["speech"], covered=result["coverage"]["covered"],
+                             uncovered=[[round(a + offset, 2), round(b + offset, 2)]
+                                        for a, b in result["coverage"]["uncovered"]]),
     }
     return Output(meta)
 

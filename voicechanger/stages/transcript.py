@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import Settings
 from ..phrases import StressedPhrase
 from .base import Context, Output, Stage
+from .contracts import TranscriptMeta
 
 
 def run(ctx: Context) -> Output:
@@ -55,11 +56,11 @@ def run(ctx: Context) -> Output:
     )
     names = ("segments.parquet", "words.parquet", "transcript.json")
     files: dict[str, Path | bytes] = {name: ctx.scratch / name for name in names}
-    return Output({"recording": recording, "phrases": len(document)}, files=files)
+    return Output(TranscriptMeta(recording=recording, phrase_count=len(document)), files=files)
 
 
 def warm_up(settings: Settings) -> None:
     import pyarrow.parquet  # noqa: F401  (0.3 s, else spent after the last chunk)
 
 
-STAGE = Stage("transcript", 1, (), run, key_params=("recording",), warm_up=warm_up, retries=0)
+STAGE = Stage("transcript", 2, (), run, key_params=("recording",), warm_up=warm_up, retries=0)
