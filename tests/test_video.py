@@ -296,3 +296,33 @@ def test_mux_keeps_a_late_audio_start(tmp_path):
     mux(source, voice, target, language="ru", keep_original=True)
     starts = [float(s["start_time"]) for s in streams(target)["streams"] if s["codec_type"] == "audio"]
     assert starts[1] > 0.4 and abs(starts[0] - starts[1]) <= FRAME_S
+
+
+def test_dropped_streams_are_named(short_videos, tmp_path):
+    """An mkv with a second audio track, a subtitle stream and an attached font: the output keeps the
+    video and re-voices the first track; the CLI names each stream left out, once, and exits 0."""
+    source, subtitles, font = tmp_path / "tracks.mkv", tmp_path / "orig.srt", tmp_path / "font.ttf"
+    subtitles.write_text(SRT, encoding="utf-8")
+    font.write_bytes(b"\x00\x01\x00\x00" + bytes(64))
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(short_videos["mp4"].path),
+                    "-f", "lavfi", "-i", "sine=frequency=500:duration=3:sample_rate=48000", "-i", str(subtitles),
+                    "-map", "0:v", "-map", "0:a", "-map", "1:a", "-map", "2:0", "-c:v", "copy", "-c:a", "aac",
+                    "-c:s", "srt", "-metadata:s:a:1", "language=eng", "-metadata:s:a:1", "title=Commentary",
+                    "-metadata:s:s:0", "language=rus", "-attach", str(font),
+                    "-metadata:s:t", "mimetype=application/x-truetype-font", "-y", str(source)],
+                   check=True, capture_output=True)
+    output = tmp_path / "out" / "tracks.voice.mkv"
+    result = run_cli("convert", str(source), str(output), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "leaves out" in line]
+    assert len(lines) == 1, result.stderr
+    for needle in ('1 audio track (#2 eng "Commentary")', "1 subtitle stream (#3 rus)",
+                   "1 attachment (#4)", "only audio track #1 is re-voiced", "-map 0:a:N"):
+        assert needle in lines[0], lines[0]
+    kept = streams(output)["streams"]
+    assert [s["codec_type"] for s in kept].count("audio") == 1
+    assert not [s for s in kept if s["codec_type"] in ("attachment", "data")]
+    assert [s.get("tags", {}).get("title") for s in kept if s["codec_type"] == "subtitle"] == ["voice"]  # ours only
+    plain = run_cli("convert", str(short_videos["mp4"].path), str(tmp_path / "out" / "plain.mkv"),
+                    "--cache-dir", str(tmp_path / "cache"))
+    assert plain.returncode == 0 and "leaves out" not in plain.stderr, plain.stderr

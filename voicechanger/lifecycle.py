@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audio import check_input, check_output, output_format
+from .audio import check_input, check_output, output_format, probe
 from .checks import check_not_input
 from .config import Settings
 from .graph import Graph
 from .notices import (
     Notice,
     PhrasesSaid,
+    dropped_streams,
     phrases_said,
     recording_cast,
     recording_notices,
@@ -120,6 +121,9 @@ def finish(graph: Graph, plan: Plan, source: Path, target: Path, settings: Setti
     subtitles = write_outputs(graph, plan, final, phrases, source, target, settings, soft_track)
     duration = float(contracts.concatenated(final)["duration"])
     notices = recording_notices(store, plan, source, target, len(phrases), duration, settings.mix.mode)
+    dropped = dropped_streams(source, probe(source)["streams"])
+    if dropped:
+        notices.append(dropped)
     if unsaid:
         notices.append(unsaid_notice(source, unsaid))
     ran = [*ran, *graph.ran]

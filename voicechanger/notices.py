@@ -4,6 +4,7 @@ rushed to keep up with the speaker. Read from the artifacts' metadata, so a cach
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,6 +144,34 @@ def unsaid_notice(input_path: Path, unsaid: list[dict[str, Any]]) -> Notice:
     return Notice("unsaid", f"input {input_path}: {len(unsaid)} phrase(s) not said (silent in the output): nothing in "
                   f"them the voice can read; respell them, or use --strict to fail instead: {shown}{more}",
                   ranges=tuple((float(u["start"]), float(u["start"])) for u in unsaid))
+
+
+def _stream_name(stream: dict[str, Any]) -> str:
+    """'#2 eng "Commentary"': a stream as a player lists it (its index, language and title when set)."""
+    tags = stream.get("tags") or {}
+    language = tags.get("language") if tags.get("language") != "und" else None  # "und": not set
+    named = " ".join(x for x in (language, f'"{tags["title"]}"' if tags.get("title") else "") if x)
+    return f"#{stream.get('index', '?')}" + (f" {named}" if named else "")
+
+
+def dropped_streams(input_path: Path, streams: list[dict[str, Any]]) -> Notice | None:
+    """The input's streams no output keeps (``streams``: ffprobe's): every audio track but the first
+    (the one re-voiced, and the one kept with keep_original_audio), subtitle streams, and attachments
+    (an mkv's fonts). A video output keeps every video stream and the chapters; the picture of a video
+    sent to an audio output is what the user asked to drop, and data streams (an mp4's chapter text or
+    timecode track) are not the user's content: neither is named."""
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    kinds = {"audio track": audio[1:],
+             "subtitle stream": [s for s in streams if s.get("codec_type") == "subtitle"],
+             "attachment": [s for s in streams if s.get("codec_type") == "attachment"]}
+    parts = [f"{len(found)} {kind}{'s' if len(found) > 1 else ''} ({', '.join(_stream_name(s) for s in found)})"
+             for kind, found in kinds.items() if found]
+    if not parts:
+        return None
+    first = _stream_name(audio[0]) if audio else "the first"
+    return Notice("dropped-streams", f"input {input_path}: the output leaves out {'; '.join(parts)}: only audio "
+                  f"track {first} is re-voiced; to re-voice another track, extract it first (ffmpeg -i "
+                  f"{shlex.quote(str(input_path))} -map 0:a:N -c copy track.mka)")
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ if TYPE_CHECKING:  # imported where used: `voice --help` loads no pipeline
 EXIT_HELP = exit_help()
 DEFAULTS = Settings()  # what every built-in profile leaves these at
 CACHE_DIR_HELP = "The artifact store (default ./cache, or $VOICECHANGER_CACHE)."
-# Paths and recognised text are user data: never wrapped (scripts read the output path from stdout) and
+# Paths and recognised text are user data: never wrapped (scripts read the output path from stdout), never
+# turned into emoji (":a:" in "-map 0:a:1" would print as a picture), and
 # escaped wherever a line also carries markup, so "talk [draft].mp3" prints as it is.
-console = Console(stderr=True, soft_wrap=True, highlight=False)
-out = Console(soft_wrap=True, highlight=False)
+console = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
+out = Console(soft_wrap=True, highlight=False, emoji=False)
 
 
 def _version(value: bool) -> None:
