@@ -280,8 +280,9 @@ def _mend(segments: list[dict[str, Any]], audio: np.ndarray, redecode: recheck.R
     cut, and the coverage: seconds of speech (Silero VAD, up to ``until``), of it covered by words, and
     the stretches still uncovered."""
     loops: list[dict[str, Any]] = []
+    regions = [(a, min(b, until)) for a, b in recheck.speech_regions(audio) if a < until]
     for segment in segments:
-        words, cut = recheck.mend_loops(segment["words"], audio, redecode)
+        words, cut = recheck.mend_loops(segment["words"], audio, redecode, regions)
         if cut:
             segment.update(words=words, text="".join(w["word"] for w in words).strip())
             loops += cut
@@ -290,7 +291,6 @@ def _mend(segments: list[dict[str, Any]], audio: np.ndarray, redecode: recheck.R
     # when that decoding hears anything.
     collapsed = [s for s in segments if s["words"] and recheck.too_fast(s["words"])]
     segments = [s for s in segments if s["words"] and not recheck.too_fast(s["words"])]
-    regions = [(a, min(b, until)) for a, b in recheck.speech_regions(audio) if a < until]
     words = [w for s in segments for w in s["words"]]
     heard_again = False
     for first, last in recheck.uncovered(regions, words):

@@ -21,6 +21,9 @@ NEAR_WORD_S = 0.25       # speech this close to a word counts as covered by it (
 MIN_GAP_S = 0.3          # uncovered speech shorter than this is a breath or a click, not a lost phrase
 REDECODE_PAD_S = 0.3     # context around an uncovered stretch for its second decoding
 MIN_REPEATS = 3          # this many copies in a row of one word or phrase is a loop candidate
+# Speech a second decoding leaves without words, beyond what the run's own words leave, that shows
+# it merged copies that were said: more than a short word's worth.
+MERGED_COPIES_S = 0.4
 MAX_LOOP_WORDS = 6       # the longest phrase looked for as a repeated unit
 # Faster than this is not speech: Russian read speech runs at about 5 syllables a second, quick
 # speakers reach 7-8 for a few words; a loop's copies are squeezed into the time of one, and a window
@@ -140,12 +143,22 @@ def within(words: Words, first: float, last: float, near: float = NEAR_WORD_S) -
     return [w for w in words if first - near <= (w["start"] + w["end"]) / 2 <= last + near]
 
 
-def mend_loops(words: Words, audio: np.ndarray, redecode: Redecode) -> tuple[Words, list[dict[str, Any]]]:
+def _merged_copies(regions: Sequence[Span], run: Words, again: Words, start: float, end: float) -> bool:
+    """The run's words cover speech (Silero VAD's ``regions``) of its span that the second decoding's
+    leave uncovered: the copies were said, each in its own stretch of speech, and the beam search of
+    the second decoding heard them as one."""
+    inside = [(max(a, start), min(b, end)) for a, b in regions if a < end and b > start]
+    return seconds(uncovered(inside, again)) >= seconds(uncovered(inside, run)) + MERGED_COPIES_S
+
+
+def mend_loops(words: Words, audio: np.ndarray, redecode: Redecode, regions: Sequence[Span] = ()
+               ) -> tuple[Words, list[dict[str, Any]]]:
     """``words`` with every loop the audio does not hold cut back, and what was cut.
 
     A run is kept only when its copies fit their time at a speaking pace and a second decoding of its
-    span hears the same run again ("да, да, да" said slowly). Otherwise the second decoding's words
-    replace it when they hold no loop themselves, else the run is said once."""
+    span hears the same run again ("да, да, да" said slowly), or hears it once but leaves the speech of
+    the other copies without words (``regions``: where the speech is). Otherwise the second decoding's
+    words replace it when they hold no loop themselves, else the run is said once."""
     cut: list[dict[str, Any]] = []
     for loop in reversed(find_loops(words)):
         run = words[loop.first: loop.end]
@@ -154,6 +167,8 @@ def mend_loops(words: Words, audio: np.ndarray, redecode: Redecode) -> tuple[Wor
         repeated = find_loops(again)
         if again and repeated and repeated[0].copies >= loop.copies and not too_fast(again):
             continue  # the audio holds it: said that way twice, at a speaking pace
+        if again and not too_fast(run) and _merged_copies(regions, run, again, start, end):
+            continue
         if again and not repeated:
             words = [*words[: loop.first], *again, *words[loop.end:]]
         else:

@@ -73,4 +73,5 @@ def warm_up(settings: Settings) -> None:
 
 
 # 3: loops the audio does not hold are cut back, speech no word covers is decoded again, `coverage`.
-STAGE = Stage("transcribe", 3, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
+# 4: a run whose second decoding hears one copy but leaves the others' speech without words is kept.
+STAGE = Stage("transcribe", 4, READS, run, uses_model=True, key_params=("span",), warm_up=warm_up)
