@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import typer
 
 from .. import interrupt
 from ..errors import Interrupted
-
-if TYPE_CHECKING:
-    from ..config import Settings
-
 from .app import CACHE_DIR_HELP, _interrupted, _one_line_errors, _profile, _settings, app, console, out
 
 
@@ -43,7 +39,7 @@ def studio_command(
         from ..paths import default_cache_dir
         from ..store import Store
         from ..studio.serve import Studio
-        from ..studio.session import Session
+        from ..studio.session import Session, profile_settings
 
         check_input(input)
         target = output or input.with_name(f"{input.stem}.voice.mp3")
@@ -53,12 +49,8 @@ def studio_command(
         _settings(profile_name)  # a bad profile fails here, before the server starts
         store_root = cache_dir or default_cache_dir()
         check_writable_folder(store_root, "cache folder")
-
-        def settings_for(voices: dict[str, str]) -> Settings:
-            mapping = ",".join(f"{speaker}={voice}" for speaker, voice in voices.items())
-            return _settings(profile_name, **({"voice": mapping} if mapping else {}))
-
-        studio = Studio(Session(input, target, Store(store_root), settings_for), host, port)
+        session = Session(input, target, Store(store_root), profile_settings(profile_name))
+        studio = Studio(session, host, port)
         url = studio.start(open_browser=not no_browser)
         console.print(f"studio of {input.name} → {target}; Ctrl-C closes it", markup=False)
         out.print(url, markup=False)

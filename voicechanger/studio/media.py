@@ -23,7 +23,7 @@ PAD_S = 0.15  # the view and the phrase's audio reach this far around the slot
 
 def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
     """16-bit mono WAV of ``audio`` (float, -1..1)."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)

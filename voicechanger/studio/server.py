@@ -5,13 +5,14 @@ never a path: nothing the client sends becomes a file name, so there is no path 
 page's own files come from the package's static folder through Starlette's StaticFiles, which
 refuses any path outside it. A token (``--host`` other than loopback) is checked on every request;
 on loopback the Host header must name the loopback (a page elsewhere cannot reach this one through
-DNS rebinding)."""
+DNS rebinding), and a POST must come from the studio's own page (same origin, JSON)."""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -41,6 +42,8 @@ class Guard(BaseHTTPMiddleware):
         self.token = token
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.method == "POST" and not same_origin(request):
+            return PlainTextResponse("forbidden: a re-dub is asked from the studio's own page only", status_code=403)
         if self.token is None:
             host = (request.headers.get("host") or "").rsplit(":", 1)[0]
             if host not in LOOPBACK_HOSTS:
@@ -54,6 +57,15 @@ class Guard(BaseHTTPMiddleware):
         if given:
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
         return response
+
+
+def same_origin(request: Request) -> bool:
+    """A POST from the studio's page: JSON (another site's form cannot send it without the browser asking
+    this server first, which it does not allow) and, when the browser names the origin, this one."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        return False
+    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
 
 
 def build_app(session: Session, token: str | None = None) -> Starlette:

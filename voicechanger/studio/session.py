@@ -194,6 +194,18 @@ class Session:
         }
 
 
+def profile_settings(profile: str) -> SettingsFor:
+    """The settings of ``profile`` with the voices chosen per speaker (a `--voice "Speaker 1=olga"`)."""
+
+    def settings_for(voices: dict[str, str]) -> Settings:
+        from ..config import load_settings
+
+        mapping = ",".join(f"{speaker}={voice}" for speaker, voice in voices.items())
+        return load_settings(profile, {"voice": mapping} if mapping else {})
+
+    return settings_for
+
+
 def catalogue_names() -> list[str]:
     """The catalogue's voices a speaker can be given on the page."""
     from ..voices import catalogue

@@ -100,7 +100,7 @@ function drawRows(s) {
       <button class="original" title="Play the original phrase (o)">▶ original</button>
       <button class="new" title="Play the new voice of this phrase (n)">▶ new voice</button>
       <button class="from" title="Play the output from here (Space)">▶▶ from here</button></div></div>
-      <canvas width="500" height="140" title="waveform (top) and pitch (bottom): original blue, new voice orange"></canvas>`;
+      <canvas width="500" height="168" title="sound wave of the original (blue), of the new voice (orange), then the pitch of both"></canvas>`;
     $(".time", el).textContent = `${fmt(row.start)}–${fmt(row.end)}`;
     $(".speaker", el).textContent = row.speaker || "";
     $(".voice", el).textContent = row.voice;
@@ -135,27 +135,31 @@ const views = new IntersectionObserver(entries => {
 });
 
 function drawView(canvas, v) {
-  const g = canvas.getContext("2d"), W = canvas.width, H = canvas.height, top = H * 0.45;
+  // Three strips: the original's waveform, the new voice's (one amplitude scale for both), then both
+  // pitches as dots on one log-Hz scale.
+  const g = canvas.getContext("2d"), W = canvas.width, H = canvas.height, strip = H * 0.27;
   g.clearRect(0, 0, W, H);
-  const amp = Math.max(1e-3, ...[v.original, v.new].flatMap(x => x.peaks.flat().map(Math.abs)));  // one scale
-  const colours = { original: "rgba(42,111,219,0.55)", new: "rgba(232,115,12,0.65)" };
-  for (const which of ["original", "new"]) {
-    const peaks = v[which].peaks;
+  const amp = Math.max(1e-3, ...[v.original, v.new].flatMap(x => x.peaks.flat().map(Math.abs)));
+  const colours = { original: "#2a6fdb", new: "#e8730c" };
+  ["original", "new"].forEach((which, k) => {
+    const peaks = v[which].peaks, middle = strip * (k + 0.5);
     g.fillStyle = colours[which];
     peaks.forEach(([lo, hi], i) => {
-      const x = i * W / peaks.length, y0 = top / 2 - hi / amp * top / 2, y1 = top / 2 - lo / amp * top / 2;
+      const x = i * W / peaks.length, y0 = middle - hi / amp * strip / 2, y1 = middle - lo / amp * strip / 2;
       g.fillRect(x, y0, Math.max(1, W / peaks.length - 0.5), Math.max(1, y1 - y0));
     });
-  }
+  });
+  g.fillStyle = "#eee";
+  g.fillRect(0, 2 * strip, W, 1);
+  canvas.dataset.drawn = "1";
   const all = [v.original, v.new].flatMap(x => x.pitch.filter(f => f > 0));
   if (!all.length) return;
-  const lo = Math.log(Math.min(...all) * 0.9), hi = Math.log(Math.max(...all) * 1.1);  // one scale for both
+  const lo = Math.log(Math.min(...all) * 0.9), hi = Math.log(Math.max(...all) * 1.1), room = H - 2 * strip - 8;
   for (const which of ["original", "new"]) {
-    const pitch = v[which].pitch;
-    g.fillStyle = colours[which].replace(/[\d.]+\)$/, "1)");
-    pitch.forEach((f, i) => {
+    g.fillStyle = colours[which];
+    v[which].pitch.forEach((f, i) => {
       if (f <= 0) return;
-      const x = i * v.step / (v.end - v.start) * W, y = H - 4 - (Math.log(f) - lo) / (hi - lo || 1) * (H - top - 8);
+      const x = i * v.step / (v.end - v.start) * W, y = H - 4 - (Math.log(f) - lo) / (hi - lo || 1) * room;
       g.fillRect(x, y, 3, 3);
     });
   }
