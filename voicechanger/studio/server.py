@@ -68,6 +68,30 @@ def same_origin(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
 
 
+def _download_routes(session: Session) -> list[Route]:
+    """The output (inline for the player, or as a download) and the saved script as SRT or WebVTT."""
+
+    async def output(request: Request) -> Response:
+        if session.run.result is None or not session.output.is_file():
+            return PlainTextResponse("no output yet", status_code=404)
+        attach = request.query_params.get("download") is not None
+        return FileResponse(session.output, filename=session.output.name if attach else None,
+                            content_disposition_type="attachment" if attach else "inline",
+                            headers={"Cache-Control": "no-store"})
+
+    async def script(request: Request) -> Response:
+        fmt = request.path_params["fmt"]
+        if fmt not in ("srt", "vtt") or not session.state.exists():
+            return PlainTextResponse("no such script", status_code=404)
+        cues = read_cues(session.state.script)
+        text = format_vtt(cues, NOTE.format(name=session.input.name)) if fmt == "vtt" else format_srt(cues)
+        name = f"{session.output.stem}.script.{fmt}"
+        return Response(text, media_type="text/vtt" if fmt == "vtt" else "application/x-subrip",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    return [Route("/output", output), Route("/script.{fmt:str}", script)]
+
+
 def build_app(session: Session, token: str | None = None) -> Starlette:
     """The studio's routes over ``session``."""
     media = Media(session.input, session.output)
@@ -120,24 +144,6 @@ def build_app(session: Session, token: str | None = None) -> Starlette:
         return Response(data, media_type="audio/wav", headers={"Cache-Control": "no-store",
                                                                 "X-Slot-Start": f"{span[0]:.4f}"})
 
-    async def output(request: Request) -> Response:
-        if session.run.result is None or not session.output.is_file():
-            return PlainTextResponse("no output yet", status_code=404)
-        attach = request.query_params.get("download") is not None
-        return FileResponse(session.output, filename=session.output.name if attach else None,
-                            content_disposition_type="attachment" if attach else "inline",
-                            headers={"Cache-Control": "no-store"})
-
-    async def script(request: Request) -> Response:
-        fmt = request.path_params["fmt"]
-        if fmt not in ("srt", "vtt") or not session.state.exists():
-            return PlainTextResponse("no such script", status_code=404)
-        cues = read_cues(session.state.script)
-        text = format_vtt(cues, NOTE.format(name=session.input.name)) if fmt == "vtt" else format_srt(cues)
-        name = f"{session.output.stem}.script.{fmt}"
-        return Response(text, media_type="text/vtt" if fmt == "vtt" else "application/x-subrip",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
     routes = [
         Route("/", page),
         Route("/api/state", state),
@@ -145,8 +151,7 @@ def build_app(session: Session, token: str | None = None) -> Starlette:
         Route("/api/undo", undo, methods=["POST"]),
         Route("/api/view/{index:int}", view),
         Route("/audio/{which:str}/{index:int}.wav", audio),
-        Route("/output", output),
-        Route("/script.{fmt:str}", script),
+        *_download_routes(session),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard, token=token)])
