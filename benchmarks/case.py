@@ -161,7 +161,10 @@ def run_speakers(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_studio(spec: dict[str, Any]) -> dict[str, Any]:
     """The studio's code path (voicechanger.studio.session, what POST /api/redub runs): open the
-    recording (everything cached), then re-dub one word of the middle phrase; ``seconds`` is the re-dub."""
+    recording (everything cached), then re-dub one word of the middle phrase, then of two more phrases
+    (a user re-dubs several in one session); ``seconds`` is the median of the three re-dubs."""
+    from statistics import median
+
     from voicechanger.store import Store
     from voicechanger.studio.session import Edit, Session, profile_settings
 
@@ -172,15 +175,18 @@ def run_studio(spec: dict[str, Any]) -> dict[str, Any]:
     if session.run.result is None:
         raise RuntimeError(f"the studio could not open the recording: {session.run.error}")
     rows = session.run.rows
-    row = rows[len(rows) // 2]
-    edit = Edit(row["id"], " ".join(row["text"].split()[:-1] + [spec["word"] + "."]))
-    started = time.perf_counter()
-    if not session.redub([edit]):
-        raise RuntimeError(f"the re-dub failed: {session.run.error}")
-    seconds = time.perf_counter() - started
+    runs = []
+    for row in (rows[len(rows) // 2], rows[len(rows) // 3], rows[2 * len(rows) // 3]):
+        session.warm.wait(60)  # the studio loads the voice for the next re-dub while the user edits
+        edit = Edit(row["id"], " ".join(row["text"].split()[:-1] + [spec["word"] + "."]))
+        started = time.perf_counter()
+        if not session.redub([edit]):
+            raise RuntimeError(f"the re-dub failed: {session.run.error}")
+        runs.append(round(time.perf_counter() - started, 3))
+        print(f"re-dub of phrase {row['index']}: {runs[-1]:.2f} s, {session.run.result.said_text()}", flush=True)
     result = session.run.result
-    return {"seconds": round(seconds, 3), "open_s": round(open_s, 3), "audio_s": round(result.duration, 3),
-            "said": result.said_text(), "phrases": len(rows), "edited": row["id"]}
+    return {"seconds": median(runs), "runs_s": runs, "open_s": round(open_s, 3), "audio_s": round(result.duration, 3),
+            "said": result.said_text(), "phrases": len(rows)}
 
 
 def main() -> None:

@@ -95,6 +95,8 @@ class Session:
         self.run = Run()
         self.worker: threading.Thread | None = None
         self._convert = convert
+        self.warm = threading.Event()  # set once what a re-dub needs is loaded (see warm_up_next)
+        self._warmed_once = False
 
     # -- runs -----------------------------------------------------------------------------------
     def start(self) -> threading.Thread:
@@ -174,7 +176,28 @@ class Session:
                                seconds=time.perf_counter() - started)
             return False
         self.run = Run("ready", "", time.perf_counter() - started, self.run.version + 1, result, rows, progress)
+        if self._convert is None:
+            self.warm_up_next(settings)
         return True
+
+    def warm_up_next(self, settings: Settings) -> None:
+        """Load, while the user reads and edits, what the next re-dub needs: the voice's process (the
+        run closed it; ~0.5 GB while the studio waits) and, once, the stress tables and the prosody and
+        loudness imports. On a thread that takes the run lock: a re-dub asked meanwhile waits for it."""
+        from ..local import warm_up
+        from ..stages import STAGES
+
+        stages = [STAGES.synthesize] + ([] if self._warmed_once else [STAGES.stress, STAGES.prosody, STAGES.concat])
+        self._warmed_once = True
+        self.warm.clear()
+
+        def load() -> None:
+            with self.lock:
+                if not interrupt.stopping():
+                    warm_up(stages, settings)
+                self.warm.set()
+
+        threading.Thread(target=load, name="studio-warm-up", daemon=True).start()
 
     # -- what the page reads ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
