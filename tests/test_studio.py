@@ -5,10 +5,12 @@ the token and Host checks). The browser tests (marker ``browser``, `make test-lo
 `voice studio` command on real speech (Debian's asterisk-core-sounds-ru prompts) and drive the page in
 Debian's headless Chromium through Playwright, which downloads nothing here: its driver is in the
 wheel and the browser is /usr/bin/chromium. In file order they: see every phrase, play a phrase and
-compare the audio served with the output and the original at that phrase's slot, edit one word and
-re-dub it (the output changes only inside that phrase's slot, +-50 ms), reload and find the edit,
-undo it, fail a re-dub (its one line shown, the output kept), re-dub from two tabs at once, send
-path-traversal requests, reopen the studio where it was left, and stop a re-dub with Ctrl-C.
+compare the audio served with the output and the original at that phrase's slot (and play on from
+there), use the keys, edit one word and re-dub it (the output changes only inside that phrase's slot,
++-50 ms), reload and find the edit, undo it, give the speaker another voice and undo that (the output
+as it was, sample for sample), fail a re-dub (its one line shown, the output kept), re-dub from two
+tabs at once, send path-traversal requests, reopen the studio where it was left, and stop a re-dub
+with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -264,6 +266,30 @@ def test_playing_a_phrase_serves_that_phrases_audio(page, studio):
         elsewhere = whole[last : last + len(served)] if last + len(served) <= len(whole) else whole[: len(served)]
         assert np.max(np.abs(served - elsewhere)) > 0.01  # and not the audio beside it
     assert page.evaluate("document.getElementById('player').dataset.playing") == f"original:{index}"
+    page.locator(f'.row[data-index="{index}"] button.from').click()  # the whole output, from this phrase on
+    start = studio.first["rows"][index]["start"]
+    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {start}) < 0.5", timeout=30_000)
+    assert page.evaluate("new URL(document.getElementById('player').src).pathname") == "/output"
+
+
+@pytest.mark.browser
+def test_the_common_actions_have_keys(page, studio):
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert page.locator(".row.current").get_attribute("data-index") == "2"
+    page.keyboard.press("k")
+    assert page.locator(".row.current").get_attribute("data-index") == "1"
+    page.keyboard.press("o")
+    assert page.evaluate("document.getElementById('player').dataset.playing") == "original:1"
+    page.keyboard.press("n")
+    assert page.evaluate("document.getElementById('player').dataset.playing") == "new:1"
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("e")
+    assert page.evaluate("document.activeElement.closest('.row').dataset.index") == "1"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.classList.contains('text')") is False
 
 
 @pytest.mark.browser
@@ -305,6 +331,27 @@ def test_a_reload_finds_the_edit_and_undo_returns_the_output_as_it_was(page, stu
     page.wait_for_function(f"Number(document.body.dataset.version) > {version} && document.body.dataset.status === 'ready'")
     assert "спасибо" not in _plain(page.locator(f'.row[data-index="{edited[0]}"] .text').inner_text())
     studio.undone = _samples(studio.output)
+
+
+@pytest.mark.browser
+def test_a_speaker_gets_another_voice_and_undo_gives_the_first_back(page, studio):
+    speaker = page.locator("#cast select").first
+    first = speaker.input_value()
+    other = next(v for v in speaker.locator("option").all_inner_texts() if v != first)
+    version = int(page.evaluate("document.body.dataset.version"))
+    speaker.select_option(other)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(f"Number(document.body.dataset.version) > {version} && document.body.dataset.status === 'ready'",
+                           timeout=300_000)
+    state = _state(studio.url)
+    assert state["cast"][0]["voice"] == other and {r["voice"] for r in state["rows"]} == {other}
+    assert state["lines"][0].endswith(f"all {len(state['rows'])} phrases said"), state["lines"]
+    assert page.locator(".row .voice").first.inner_text() == other
+    version += 1
+    page.keyboard.press("Alt+z")
+    page.wait_for_function(f"Number(document.body.dataset.version) > {version} && document.body.dataset.status === 'ready'")
+    assert np.array_equal(_samples(studio.output), studio.undone)  # as it was, sample for sample, from the cache
+    assert _state(studio.url)["cast"][0]["voice"] == first
 
 
 @pytest.mark.browser
