@@ -334,6 +334,21 @@ def test_a_reload_finds_the_edit_and_undo_returns_the_output_as_it_was(page, stu
 
 
 @pytest.mark.browser
+def test_a_typed_edit_not_yet_redubbed_survives_a_reload(page, studio):
+    row = studio.first["rows"][1]
+    cell = page.locator('.row[data-index="1"] .text')
+    cell.fill(row["text"] + " черновик")
+    page.reload()
+    page.wait_for_selector('body[data-status="ready"] .row')
+    assert page.locator('.row[data-index="1"] .text').inner_text().endswith("черновик")
+    assert "dirty" in page.locator('.row[data-index="1"]').get_attribute("class")
+    page.locator('.row[data-index="1"] .text').fill(row["text"])  # back as it was: nothing left to re-dub
+    page.reload()
+    page.wait_for_selector('body[data-status="ready"] .row')
+    assert page.locator(".row.dirty").count() == 0
+
+
+@pytest.mark.browser
 def test_a_speaker_gets_another_voice_and_undo_gives_the_first_back(page, studio):
     speaker = page.locator("#cast select").first
     first = speaker.input_value()
