@@ -57,6 +57,7 @@ def test_edits_go_into_the_cue_of_their_id_and_an_unknown_id_is_refused():
 
 
 def test_the_studio_state_is_saved_and_undone_step_by_step(tmp_path):
+    from voicechanger.errors import VoiceError
     from voicechanger.studio.state import StudioState
     from voicechanger.subtitles import Cue
 
@@ -73,6 +74,10 @@ def test_the_studio_state_is_saved_and_undone_step_by_step(tmp_path):
     state.restore(back)
     assert [c.text for c in state.cues()] == ["один"] and state.voices() == {}
     assert sorted(p.name for p in state.folder.iterdir()) == ["history", "script.vtt", "voices.json"]
+    state.claim(tmp_path / "talk.mp3", "a" * 64)
+    state.claim(tmp_path / "talk.mp3", "a" * 64)  # the same recording again: fine
+    with pytest.raises(VoiceError, match="holds the edits of another recording"):
+        StudioState(tmp_path / "talk.voice.mp3", "other.mp3").claim(tmp_path / "other.mp3", "b" * 64)
 
 
 class _Idle:
@@ -165,6 +170,7 @@ class Running:
     def stop(self) -> tuple[int, str]:
         self.process.send_signal(signal.SIGINT)
         _, err = self.process.communicate(timeout=120)
+        assert "Traceback" not in err and "Exception in thread" not in err, err  # one line, whatever it stopped
         return self.process.returncode, err
 
 

@@ -37,7 +37,7 @@ def studio_command(
         from ..audio import check_input, check_output
         from ..checks import check_not_input, check_writable_folder
         from ..paths import default_cache_dir
-        from ..store import Store
+        from ..store import Store, sha256_file
         from ..studio.serve import Studio
         from ..studio.session import Session, profile_settings
 
@@ -50,6 +50,7 @@ def studio_command(
         store_root = cache_dir or default_cache_dir()
         check_writable_folder(store_root, "cache folder")
         session = Session(input, target, Store(store_root), profile_settings(profile_name))
+        session.state.claim(input, sha256_file(input))  # before the server: one line, no page
         studio = Studio(session, host, port)
         url = studio.start(open_browser=not no_browser)
         console.print(f"studio of {input.name} → {target}; Ctrl-C closes it", markup=False)

@@ -88,10 +88,13 @@ class Studio:
         """Close the server and wait for a run in progress (it stops at its next check once an
         interrupt was requested, storing nothing unfinished)."""
         self.server.should_exit = True
-        worker = self.session.worker
-        if worker is not None:
-            worker.join()
+        for thread in (self.session.worker, self.session.warming):
+            if thread is not None:
+                thread.join()
         with self.session.lock:  # a re-dub in a request thread finishes (or stops) first
             pass
+        warming = self.session.warming  # one that run started meanwhile
+        if warming is not None:
+            warming.join()
         self.thread.join(5)
         self.sock.close()

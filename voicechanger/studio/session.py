@@ -96,6 +96,7 @@ class Session:
         self.worker: threading.Thread | None = None
         self._convert = convert
         self.warm = threading.Event()  # set once what a re-dub needs is loaded (see warm_up_next)
+        self.warming: threading.Thread | None = None
         self._warmed_once = False
 
     # -- runs -----------------------------------------------------------------------------------
@@ -193,11 +194,16 @@ class Session:
 
         def load() -> None:
             with self.lock:
-                if not interrupt.stopping():
-                    warm_up(stages, settings)
-                self.warm.set()
+                try:
+                    if not interrupt.stopping():
+                        warm_up(stages, settings)
+                except KeyboardInterrupt:  # a stop while Festival starts: the main thread closes the studio
+                    pass
+                finally:
+                    self.warm.set()
 
-        threading.Thread(target=load, name="studio-warm-up", daemon=True).start()
+        self.warming = threading.Thread(target=load, name="studio-warm-up", daemon=True)
+        self.warming.start()
 
     # -- what the page reads ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@
   dubbed well. WebVTT, because it carries any speaker's name (``<v Olga>``) and a NOTE.
 - ``voices.json``: the voice chosen per speaker on the page (``{"Speaker 1": "olga"}``).
 - ``history/NNNN.json``: earlier (script, voices) states, newest last: what undo returns to.
+- ``source.json``: the recording's name and sha256, so that a script is never read back over another
+  recording written to the same output.
 
 Every file is written atomically (subtitles.write_cues, or a temporary name and a rename), so a
 Ctrl-C never leaves half a state behind.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audio import part_name
+from ..errors import VoiceError
 from ..subtitles import Cue, format_vtt, read_cues
 
 NOTE = ("Studio script of {name}: '+' before a stressed vowel; \u2047 after a word the recogniser was unsure of "
@@ -51,11 +54,22 @@ class StudioState:
         self.script = self.folder / "script.vtt"
         self.voices_file = self.folder / "voices.json"
         self.history = self.folder / "history"
+        self.source = self.folder / "source.json"
         self.input_name = input_name
 
     def exists(self) -> bool:
         """Whether an earlier session saved a script: then the first run is already a --script run."""
         return self.script.is_file()
+
+    def claim(self, input: Path, digest: str) -> None:
+        """Tie the folder to the recording whose sha256 is ``digest``; refuse one made for another."""
+        if self.source.is_file():
+            known = json.loads(self.source.read_text(encoding="utf-8"))
+            if known.get("sha256") != digest:
+                raise VoiceError(f"studio folder {self.folder}: holds the edits of another recording "
+                                 f"({known.get('input')}); give another OUTPUT, or remove that folder to start afresh")
+            return
+        _write_atomic(self.source, json.dumps({"input": input.name, "sha256": digest}, ensure_ascii=False))
 
     def cues(self) -> list[Cue]:
         return read_cues(self.script)
