@@ -18,10 +18,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -30,6 +26,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from studio_run import Running, check_store, rate_of, samples, state_of
 
 from speech import ROOT, assemble
 
@@ -133,47 +130,6 @@ def test_the_plot_has_a_legend_plain_labels_one_band_per_phrase_and_one_scale(tm
 
 
 # -- the real command in a real browser ---------------------------------------------------------
-def _state(url: str) -> dict:
-    with urllib.request.urlopen(url + "api/state", timeout=30) as response:
-        return json.load(response)
-
-
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 900) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        state = _state(url)
-        if state["status"] in ("ready", "failed"):
-            return state
-        time.sleep(0.3)
-    raise AssertionError("the studio did not finish its first run")
-
-
-class Running:
-    """`voice studio` started as a user starts it, with --no-browser and any free port."""
-
-    def __init__(self, source: Path, output: Path, cache: Path) -> None:
-        self.args = [sys.executable, "-m", "voicechanger", "studio", str(source), str(output), "--no-browser",
-                     "--port", "0", "--cache-dir", str(cache)]
-        self.source, self.output, self.cache = source, output, cache
-        self.start()
-
-    def start(self) -> None:
-        env = {**os.environ, "DO_NOT_TRACK": "1"}
-        self.process = subprocess.Popen(self.args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True)
-        assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.process.stderr.read() if self.process.stderr else ""
-        self.first = _wait_ready(self.url, self.process)
-
-    def stop(self) -> tuple[int, str]:
-        self.process.send_signal(signal.SIGINT)
-        _, err = self.process.communicate(timeout=120)
-        assert "Traceback" not in err and "Exception in thread" not in err, err  # one line, whatever it stopped
-        return self.process.returncode, err
-
-
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     work = tmp_path_factory.mktemp("studio")
@@ -203,19 +159,6 @@ def page(browser, studio):
     opened.wait_for_selector('body[data-status="ready"] .row')
     yield opened
     context.close()
-
-
-def _samples(path: Path) -> np.ndarray:
-    import soundfile
-
-    audio, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
-    return audio.mean(axis=1)
-
-
-def _rate(path: Path) -> int:
-    import soundfile
-
-    return int(soundfile.info(str(path)).samplerate)
 
 
 def _redub(page, index: int, text: str) -> float:
@@ -302,18 +245,18 @@ def test_the_common_actions_have_keys(page, studio):
 def test_one_edited_word_is_redubbed_and_changes_only_its_phrases_slot(page, studio):
     rows = studio.first["rows"]
     index = next(i for i, r in enumerate(rows) if i >= len(rows) // 2 and len(r["words"]) >= 4)
-    before = _samples(studio.output)
-    rate = _rate(studio.output)
+    before = samples(studio.output)
+    rate = rate_of(studio.output)
     words = rows[index]["text"].split()
     seconds = _redub(page, index, " ".join(words[:-1] + ["спасибо."]))
-    after = _samples(studio.output)
+    after = samples(studio.output)
     assert len(after) == len(before)
     changed = np.flatnonzero(np.abs(after - before) > 0)
     assert len(changed), "the re-dub changed nothing"
     slot = rows[index]["slot"]
     assert slot[0] - SLOT_MARGIN_S <= changed[0] / rate and changed[-1] / rate <= slot[1] + SLOT_MARGIN_S, \
         (changed[0] / rate, changed[-1] / rate, slot)
-    state = _state(studio.url)
+    state = state_of(studio.url)
     assert f"1 of {len(rows)} phrases said again" in state["lines"][0], state["lines"]
     assert "спасибо" in _plain(page.locator(f'.row[data-index="{index}"] .text').inner_text())
     print(f"re-dub of one word from the page: {seconds:.2f} s")
@@ -336,7 +279,7 @@ def test_a_reload_finds_the_edit_and_undo_returns_the_output_as_it_was(page, stu
     page.keyboard.press("Alt+z")
     page.wait_for_function(f"Number(document.body.dataset.version) > {version} && document.body.dataset.status === 'ready'")
     assert "спасибо" not in _plain(page.locator(f'.row[data-index="{edited[0]}"] .text').inner_text())
-    studio.undone = _samples(studio.output)
+    studio.undone = samples(studio.output)
 
 
 @pytest.mark.browser
@@ -364,15 +307,15 @@ def test_a_speaker_gets_another_voice_and_undo_gives_the_first_back(page, studio
     page.keyboard.press("Control+Enter")
     page.wait_for_function(f"Number(document.body.dataset.version) > {version} && document.body.dataset.status === 'ready'",
                            timeout=300_000)
-    state = _state(studio.url)
+    state = state_of(studio.url)
     assert state["cast"][0]["voice"] == other and {r["voice"] for r in state["rows"]} == {other}
     assert state["lines"][0].endswith(f"all {len(state['rows'])} phrases said"), state["lines"]
     assert page.locator(".row .voice").first.inner_text() == other
     version += 1
     page.keyboard.press("Alt+z")
     page.wait_for_function(f"Number(document.body.dataset.version) > {version} && document.body.dataset.status === 'ready'")
-    assert np.array_equal(_samples(studio.output), studio.undone)  # as it was, sample for sample, from the cache
-    assert _state(studio.url)["cast"][0]["voice"] == first
+    assert np.array_equal(samples(studio.output), studio.undone)  # as it was, sample for sample, from the cache
+    assert state_of(studio.url)["cast"][0]["voice"] == first
 
 
 @pytest.mark.browser
@@ -391,14 +334,14 @@ def test_a_failed_redub_shows_its_one_line_and_keeps_the_last_good_output(page, 
 
 @pytest.mark.browser
 def test_two_tabs_redubbing_at_once_are_serialised_and_both_edits_kept(browser, studio):
-    rows = _state(studio.url)["rows"]
+    rows = state_of(studio.url)["rows"]
     picks = [i for i, r in enumerate(rows) if len(r["words"]) >= 3][:2]
     tabs = [browser.new_page() for _ in picks]
     for tab in tabs:
         tab.goto(studio.url)
         tab.wait_for_selector('body[data-status="ready"] .row')
-    before = _samples(studio.output)
-    version = _state(studio.url)["version"]
+    before = samples(studio.output)
+    version = state_of(studio.url)["version"]
     # Playwright's pages belong to this thread: start both fetches, then wait for both.
     for tab, index in zip(tabs, picks):
         tab.evaluate("""([id, text]) => { window.sent = fetch('/api/redub', {method: 'POST', headers: {'Content-Type':
@@ -407,9 +350,9 @@ def test_two_tabs_redubbing_at_once_are_serialised_and_both_edits_kept(browser, 
     results = [tab.evaluate("window.sent") for tab in tabs]
     assert all(r["ok"] for r in results), [r["error"] for r in results]
     assert sorted(r["version"] for r in results) == [version + 1, version + 2]  # one after the other
-    final = _state(studio.url)
+    final = state_of(studio.url)
     assert all("раз" in _plain(final["rows"][i]["text"]).split() for i in picks)
-    changed = np.flatnonzero(np.abs(_samples(studio.output) - before) > 0) / _rate(studio.output)
+    changed = np.flatnonzero(np.abs(samples(studio.output) - before) > 0) / rate_of(studio.output)
     slots = [rows[i]["slot"] for i in picks]
     assert all(any(a - SLOT_MARGIN_S <= t <= b + SLOT_MARGIN_S for a, b in slots) for t in changed[:: 50])
     for tab in tabs:
@@ -453,32 +396,23 @@ def test_the_studio_reopens_where_it_was_left_and_ctrl_c_stops_a_redub_cleanly(s
 
     def send() -> None:
         try:
-            urllib.request.urlopen(request, timeout=300).read()
+            with urllib.request.urlopen(request, timeout=300) as response:
+                response.read()
         except OSError:  # the studio closed while the re-dub ran: no answer
             pass
 
-    threading.Thread(target=send, daemon=True).start()
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
     deadline = time.monotonic() + 30
-    while _state(studio.url)["status"] != "redubbing" and time.monotonic() < deadline:
+    while state_of(studio.url)["status"] != "redubbing" and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # into the synthesis
     code, err = studio.stop()
+    sender.join(30)
     assert code == 130 and "interrupted by SIGINT: no output written" in err, err  # the CLI's words
     assert studio.output.read_bytes() == output  # the last good output
     assert read_cues(script) == saved and (script.parent / "voices.json").read_text(encoding="utf-8") == voices
-    _check_store(studio.cache)
+    check_store(studio.cache)
     studio.start()  # and the studio opens again on that store, with the script as it was saved
     assert studio.first["status"] == "ready" and not studio.first["error"], studio.first
     assert [_plain(r["text"]).split() for r in studio.first["rows"]] == [_plain(c.text).split() for c in saved]
-
-
-def _check_store(root: Path) -> None:
-    """Every artifact in the store reads back whole (size and checksum), none half-written."""
-    from voicechanger.store import Store
-
-    store = Store(root)
-    manifests = list(root.glob("*/*/*/manifest.json"))
-    assert manifests
-    for manifest in manifests:
-        stage, key = manifest.parent.parent.parent.name, manifest.parent.name
-        assert store.get(stage, key) is not None, manifest
