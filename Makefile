@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-gsm gcc python3-dev asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-prompt-it-menardi-wav fillets-ng-data-cs
+DEBS   := ffmpeg festival festvox-ru asterisk-core-sounds-ru-wav asterisk-core-sounds-ru asterisk-core-sounds-ru-gsm gcc python3-dev asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav asterisk-prompt-it-menardi-wav fillets-ng-data-cs chromium chromium-driver
 DEMO_IN  := examples/demo-ru.mp3
 DEMO_OUT := out/demo-ru.voice.mp3
 export DO_NOT_TRACK := 1
@@ -44,7 +44,7 @@ run: install
 
 # Everything but the two long suites, which CI runs as well (.ci/run): those need a Prefect server or
 # judge minutes of converted speech with a Whisper referee.
-LONG := prefect or quality
+LONG := prefect or quality or browser
 # Two pytest workers: these tests spend much of their time in single-threaded work (a CLI's start,
 # Festival, ffmpeg) that leaves a core idle; a test file stays on one worker, with its fixtures.
 TEST_WORKERS ?= 2

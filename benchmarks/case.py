@@ -11,6 +11,8 @@ kind "pipeline": one voicechanger.pipeline.convert() of the input with a profile
 into the given store. ``seconds`` is convert()'s own wall clock: it includes loading every model and
 starting Festival (nothing is preloaded), not the interpreter start or importing voicechanger.
 
+kind "studio": `voice studio`'s re-dub of a one-word edit (benchmarks/run.py, case studio).
+
 kind "speakers": the speakers stage alone on the whole input, as the pipeline runs it (its node over the
 decode node, in a fresh store): ``seconds`` is the stage's wall clock with its encoder's load, the
 decoding done and timed apart, on a machine doing nothing else.
@@ -157,12 +159,43 @@ def run_speakers(spec: dict[str, Any]) -> dict[str, Any]:
             "speakers": len(found.meta["speakers"])}
 
 
+def run_studio(spec: dict[str, Any]) -> dict[str, Any]:
+    """The studio's code path (voicechanger.studio.session, what POST /api/redub runs): open the
+    recording (everything cached), then re-dub one word of the middle phrase, then of two more phrases
+    (a user re-dubs several in one session); ``seconds`` is the median of the three re-dubs."""
+    from statistics import median
+
+    from voicechanger.store import Store
+    from voicechanger.studio.session import Edit, Session, profile_settings
+
+    session = Session(Path(spec["input"]), Path(spec["output"]), Store(spec["store"]), profile_settings(spec["profile"]))
+    started = time.perf_counter()
+    session.open()
+    open_s = time.perf_counter() - started
+    if session.run.result is None:
+        raise RuntimeError(f"the studio could not open the recording: {session.run.error}")
+    rows = session.run.rows
+    runs = []
+    for row in (rows[len(rows) // 2], rows[len(rows) // 3], rows[2 * len(rows) // 3]):
+        session.warm.wait(60)  # the studio loads the voice for the next re-dub while the user edits
+        edit = Edit(row["id"], " ".join(row["text"].split()[:-1] + [spec["word"] + "."]))
+        started = time.perf_counter()
+        if not session.redub([edit]):
+            raise RuntimeError(f"the re-dub failed: {session.run.error}")
+        runs.append(round(time.perf_counter() - started, 3))
+        print(f"re-dub of phrase {row['index']}: {runs[-1]:.2f} s, {session.run.result.said_text()}", flush=True)
+    result = session.run.result
+    return {"seconds": median(runs), "runs_s": runs, "open_s": round(open_s, 3), "audio_s": round(result.duration, 3),
+            "said": result.said_text(), "phrases": len(rows)}
+
+
 def main() -> None:
     with_huge_page_malloc()  # as the `voice` command runs (memory.py): the floor and the pipeline alike
     spec_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    result = {"asr": run_asr, "pipeline": run_pipeline, "speakers": run_speakers}[spec["kind"]](spec)
+    kinds = {"asr": run_asr, "pipeline": run_pipeline, "speakers": run_speakers, "studio": run_studio}
+    result = kinds[spec["kind"]](spec)
     tmp = result_path.with_name(result_path.name + ".part")
     tmp.write_text(json.dumps(result, indent=1), encoding="utf-8")
     tmp.replace(result_path)

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from voicechanger.engines.prosody import Span, robust_contour, true_runs
-from voicechanger.levels import frame_db
 
 __all__ = ["log_f0_correlation", "plot_comparison", "f0_on_grid", "sustained"]
 
@@ -63,53 +62,7 @@ def log_f0_correlation(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int, *,
 
 def plot_comparison(original: np.ndarray, sr_o: int, converted: np.ndarray, sr_c: int,
                     phrases: list[Span], path: Path) -> None:
-    """PNG: waveforms + energy of both, pitch contours of both (converted shifted in log-F0 to the
-    original's median, to compare shape), phrase spans shaded. matplotlib Agg, imported lazily."""
-    import matplotlib
+    """PNG of both signals on the same scales, both pitches, one band per phrase (report.py draws it)."""
+    from voicechanger.report import draw_comparison
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    dur = max(len(original) / sr_o, len(converted) / sr_c)
-    step = 0.01
-    grid = np.arange(step / 2, dur, step)
-    fo = f0_on_grid(original, sr_o, grid)
-    fc = f0_on_grid(converted, sr_c, grid)
-    r, n = log_f0_correlation(original, sr_o, converted, sr_c)
-
-    fig, axes = plt.subplots(3, 1, figsize=(max(8.0, min(dur * 1.5, 40.0)), 8), sharex=True)
-    for ax, x, sr, name, col in ((axes[0], original, sr_o, "original", "tab:blue"),
-                                 (axes[1], converted, sr_c, "converted", "tab:orange")):
-        t = np.arange(len(x)) / sr
-        dec = max(len(x) // 20000, 1)
-        ax.plot(t[::dec], x[::dec], color=col, lw=0.4)
-        ft, db = frame_db(x, sr)
-        ax2 = ax.twinx()
-        ax2.plot(ft, db, color="k", lw=0.7, alpha=0.6)
-        ax2.set_ylabel("dB")
-        ax2.set_ylim(-80, 0)
-        ax.set_ylabel(name)
-    ax = axes[2]
-    vo, vc = fo > 0, fc > 0
-    shift = 0.0
-    if vo.any() and vc.any():
-        shift = float(np.median(np.log(fo[vo])) - np.median(np.log(fc[vc])))
-    ax.plot(grid, np.where(vo, fo, np.nan), ".", ms=2.5, color="tab:blue", label="original F0")
-    ax.plot(grid, np.where(vc, fc * np.exp(shift), np.nan), ".", ms=2.5, color="tab:orange",
-            label=f"converted F0 ×{np.exp(shift):.2f}")
-    ax.set_yscale("log")
-    ax.set_ylabel("Hz")
-    ax.set_xlabel("s")
-    ax.set_title(f"log-F0 correlation r = {r:.3f} over {n} frames")
-    ax.legend(loc="upper right", fontsize=8)
-    for a_ in axes:
-        for s0, s1 in phrases:
-            a_.axvspan(s0, s1, color="tab:green", alpha=0.12, lw=0)
-    ax.set_xlim(0, dur)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    draw_comparison(original, sr_o, converted, sr_c, [(float(a), float(b)) for a, b in phrases], path)

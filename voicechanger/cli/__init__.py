@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from . import cache, convert, edit, voice_list  # noqa: F401  (each registers its commands on the app)
+from . import cache, convert, edit, studio, voice_list  # noqa: F401  (each registers its commands on the app)
 from .app import app
 
 
