@@ -4,6 +4,7 @@ voice_list); the local runner is the default, with no Prefect import on that pat
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
@@ -73,6 +74,16 @@ def _interrupted(exc: KeyboardInterrupt) -> None:
     console.print(f"[bold red]{escape(str(exc) or 'interrupted')}[/]: no output written, nothing unfinished stored; "
                   "rerun to resume from the finished stages")
     raise typer.Exit(getattr(exc, "exit_code", 130))
+
+
+@contextmanager
+def _running(debug: bool) -> Iterator[None]:
+    """A command that does work: logging at the asked level, SIGINT and SIGTERM stopping it cleanly
+    (nothing unfinished stored, no output written), any failure one line and its exit code."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
+    interrupt.install()
+    with _one_line_errors(debug):
+        yield
 
 
 @contextmanager

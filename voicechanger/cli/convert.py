@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 from pathlib import Path
@@ -19,8 +18,8 @@ from .app import (
     DEFAULTS,
     EXIT_HELP,
     _notices,
-    _one_line_errors,
     _profile,
+    _running,
     _settings,
     app,
     console,
@@ -81,9 +80,7 @@ def convert(
 
     Defaults shown are those of every built-in profile; an option given here overrides the profile.
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
-    interrupt.install()  # SIGINT and SIGTERM: stop cleanly, store nothing unfinished, write no output
-    with _one_line_errors(debug):
+    with _running(debug):
         from ..paths import default_cache_dir
 
         profile_name = _profile(profile, quality)

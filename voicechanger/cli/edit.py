@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .. import interrupt
-from .app import CACHE_DIR_HELP, _one_line_errors, _settings, app, console, out
+from .app import CACHE_DIR_HELP, _running, _settings, app, console, out
 
 
 @app.command("script")
@@ -25,9 +23,7 @@ def script_command(
     """Write the script the voice reads: one cue per phrase, '+' before each stressed vowel, ⁇ after
     words Whisper was unsure of. Taken from the cache when INPUT was converted before (no model runs).
     Edit it and convert again with --script: only the phrases you changed are said again."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
-    interrupt.install()
-    with _one_line_errors(debug):
+    with _running(debug):
         from ..audio import check_input
         from ..local import export_script
         from ..paths import default_cache_dir

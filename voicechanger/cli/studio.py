@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Optional
 
@@ -10,7 +9,7 @@ import typer
 
 from .. import interrupt
 from ..errors import Interrupted
-from .app import CACHE_DIR_HELP, _interrupted, _one_line_errors, _profile, _settings, app, console, out
+from .app import CACHE_DIR_HELP, _interrupted, _profile, _running, _settings, app, console, out
 
 
 @app.command("studio")
@@ -31,9 +30,7 @@ def studio_command(
     voice side by side, fix a word, a stress or a speaker's voice and re-dub it in seconds. Every edit
     is a `voice convert --script` run into the same cache; the script is saved as you go, and running
     `voice studio` again reopens where you left off. Ctrl-C closes it."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(message)s")
-    interrupt.install()
-    with _one_line_errors(debug):
+    with _running(debug):
         from ..audio import check_input, check_output
         from ..checks import check_not_input, check_writable_folder
         from ..paths import default_cache_dir
