@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from voicechanger.engines.asr import decoding_options
-from voicechanger.memory import with_huge_page_malloc
+from voicechanger.runtime.memory import with_huge_page_malloc
 
 RATE = 16000
 

@@ -66,9 +66,9 @@ def silero_missing(scratch: Path) -> dict[str, Any]:
 
 
 def prosody_speed(scratch: Path) -> dict[str, Any]:
-    from voicechanger.audio import load_wav_like
     from voicechanger.engines.prosody import transfer
     from voicechanger.engines.tts import get_voice
+    from voicechanger.media.audio import load_wav_like
 
     with gzip.open(TRANSCRIPTS, "rt", encoding="utf-8") as handle:
         texts = {k.strip(): v.strip() for k, sep, v in (line.partition(":") for line in handle) if sep}

@@ -301,7 +301,7 @@ class Bench:
         self.case_normal()
         console.print("[cyan]edit[/]: `voice script`, one word of the middle cue changed, then `python -m "
                       "voicechanger convert --script` in a fresh process on a copy of the normal store")
-        from voicechanger.subtitles import Cue, read_cues, write_cues
+        from voicechanger.text.subtitles import Cue, read_cues, write_cues
 
         store = self.copy_of_normal_store("edit")
         script, edited = WORK / "out" / "edit.script.srt", WORK / "out" / "edit.edited.srt"

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from voicechanger.config import load_settings
     from voicechanger.pipeline import convert
     from voicechanger.store import Store
-    from voicechanger.voices import catalogue
+    from voicechanger.voices.catalogue import catalogue
 
     voices = [n for n in args.only.split(",") if n] or [PLAIN, *catalogue()]
     args.work.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from voicechanger.config import Settings
 from voicechanger.errors import DONE, FAILED, VoiceError, error_message
-from voicechanger.handoff import overrides_for
+from voicechanger.runners.handoff import overrides_for
 
 # Set before Prefect is imported: offline here, and its ephemeral server needs more than the default 20 s.
 _PREFECT_ENV = {

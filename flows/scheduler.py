@@ -30,8 +30,8 @@ from tasks.stages import Sealed, in_store, results_dir, stage_task
 from voicechanger.config import Settings
 from voicechanger.errors import VoiceError, error_message
 from voicechanger.graph import Graph, Node
-from voicechanger.lifecycle import Result
 from voicechanger.plan import Plan
+from voicechanger.runners.lifecycle import Result
 from voicechanger.stages import STAGES
 from voicechanger.store import Store
 

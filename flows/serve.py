@@ -21,7 +21,7 @@ for _name, _value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED"
 
 
 def main() -> None:
-    from voicechanger.memory import with_huge_page_malloc
+    from voicechanger.runtime.memory import with_huge_page_malloc
 
     with_huge_page_malloc()  # flow runs are subprocesses of this one and inherit it (memory.py)
     from prefect.settings import PREFECT_API_URL

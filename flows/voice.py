@@ -1,12 +1,12 @@
 """The Prefect flow ``voice``: one recording or a folder of them, each stage a task (tasks.stages).
-It runs the plan of voicechanger.plan, as the local runner (voicechanger.local) and the folder runner
-(voicechanger.batch) do; only the scheduling is its own.
+It runs the plan of voicechanger.plan, as the local runner (voicechanger.runners.local) and the folder runner
+(voicechanger.runners.batch) do; only the scheduling is its own.
 
 Per recording: hash the input, then decode + chunk (they give the chunk spans), then
 ``plan_from_spans`` declares every node and the per-chunk chains (transcribe → stress → synthesize →
 prosody) run, then transcript + concat (+ mix: the voice with the original's audio, for videos and
 the gaps and voiceover modes), then the output is written atomically (a video: muxed around it). A folder's tree is
-mirrored into the output folder (voicechanger.batch.recording_pairs, as in the CLI). A bad file is reported and
+mirrored into the output folder (voicechanger.runners.batch.recording_pairs, as in the CLI). A bad file is reported and
 skipped; the others finish; the run then fails, naming the bad files.
 
 Scheduling and task runners: flows/scheduler.py.
@@ -35,17 +35,17 @@ from prefect.artifacts import (
 
 from flows.scheduler import Recording, Scheduler, make_runner
 from tasks.stages import ensure_gpu_limit, store_for
-from voicechanger.batch import recording_pairs
 from voicechanger.config import Settings, load_settings
 from voicechanger.errors import FAILED, VoiceError, error_message
 from voicechanger.graph import Graph, Node
-from voicechanger.lifecycle import STATUSES, Result, admit, failed, finish
 from voicechanger.notices import cast_text, covered_text
 from voicechanger.plan import check_mapping, front_nodes, plan_from_spans, plan_script
-from voicechanger.script import check_one_recording
+from voicechanger.runners.batch import recording_pairs
+from voicechanger.runners.lifecycle import STATUSES, Result, admit, failed, finish
+from voicechanger.runtime.threads import import_before_threads
 from voicechanger.stages import contracts
 from voicechanger.store import sha256_file
-from voicechanger.threads import import_before_threads
+from voicechanger.text.script import check_one_recording
 
 
 class BatchFailed(VoiceError):

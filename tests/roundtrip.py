@@ -168,7 +168,7 @@ def _phrase_audio(audio: np.ndarray, phrase: dict, rate: int) -> np.ndarray:
 
 def measure(condition: Condition, result, store, referee=transcribe_text, log: bool = False) -> Figures:
     """Every figure of one converted condition."""
-    from voicechanger.analysis import log_f0_correlation
+    from voicechanger.signal.analysis import log_f0_correlation
 
     source, dry, output = decode(condition.path), decode(condition.dry), decode(result.output)
     rate, rate_in, rate_out, words = round_trip_wer(condition, source, output, referee, log)

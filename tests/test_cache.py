@@ -58,8 +58,8 @@ def test_only_the_stages_that_will_run_are_loaded_ahead(short_input, tmp_path):
     reuses the stressed text, so it must not load the stress tables."""
     from voicechanger.config import load_settings
     from voicechanger.graph import Graph
-    from voicechanger.local import stages_to_load
     from voicechanger.plan import plan_recording
+    from voicechanger.runners.local import stages_to_load
     from voicechanger.store import Store
 
     cache = tmp_path / "cache"
@@ -81,8 +81,8 @@ def test_whisper_loads_during_decoding_only_when_it_will_transcribe(short_input,
     from voicechanger.config import load_settings
     from voicechanger.engines import asr
     from voicechanger.graph import Graph
-    from voicechanger.local import load_whisper_ahead
     from voicechanger.plan import front_nodes
+    from voicechanger.runners.local import load_whisper_ahead
     from voicechanger.store import Store, sha256_file
 
     graph = Graph(Store(tmp_path / "cache"), load_settings("fast"))

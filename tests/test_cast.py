@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from voicechanger.cast import AUTO, cast_voices, parse_mapping, speaker_at
 from voicechanger.config import load_settings
 from voicechanger.errors import VoiceError
-from voicechanger.voices import catalogue
+from voicechanger.voices.cast import AUTO, cast_voices, parse_mapping, speaker_at
+from voicechanger.voices.catalogue import catalogue
 
 
 def _speaker(label: str, gender: str, f0: float, seconds: float = 10.0) -> dict:

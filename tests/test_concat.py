@@ -10,9 +10,9 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from voicechanger.audio import encode_command
-from voicechanger.blockaudio import GAIN_STEP_DB, LoudnessMeter, loudness_gain
 from voicechanger.config import load_settings
+from voicechanger.media.audio import encode_command
+from voicechanger.signal.blockaudio import GAIN_STEP_DB, LoudnessMeter, loudness_gain
 from voicechanger.stages import concat
 from voicechanger.stages.base import Context
 from voicechanger.store import Store

@@ -87,7 +87,7 @@ from pathlib import Path
 from voicechanger.config import load_settings
 from voicechanger.errors import InputError
 from voicechanger.graph import Graph
-from voicechanger.local import plan_local
+from voicechanger.runners.local import plan_local
 from voicechanger.store import Store
 atexit.register(lambda: print("loading at exit:", [t.name for t in threading.enumerate() if t.name == "asr-load"]))
 try:
@@ -243,7 +243,7 @@ def test_folder_into_itself_is_refused(tmp_path, recording, spelling):
 def test_output_folder_inside_the_input_is_not_read(tmp_path, recording):
     """`voice convert dir dir/out`: earlier outputs under dir/out (however the output folder is spelled)
     are never inputs; an output folder holding a hard link to an input is refused."""
-    from voicechanger.batch import folder_pairs
+    from voicechanger.runners.batch import folder_pairs
 
     folder = recording.parent
     earlier = folder / "out" / "talk.mp3"
@@ -263,7 +263,7 @@ def test_output_folder_inside_the_input_is_not_read(tmp_path, recording):
 def test_dash_names_reach_ffmpeg_as_files(tmp_path, monkeypatch):
     """Names that start with '-' (or look like a protocol) in the current folder: ffprobe, the decoder and
     the encoder all take them as files, never as options."""
-    from voicechanger.audio import decode_to_file, encode_command, probe
+    from voicechanger.media.audio import decode_to_file, encode_command, probe
 
     monkeypatch.chdir(tmp_path)
     for name in ("-dash.wav", "-y.wav", "pipe:1.wav"):
@@ -326,7 +326,7 @@ def test_prune_still_prunes(tmp_path):
 def test_long_output_names_fit_their_temporary_name(tmp_path):
     """A legal name of 242-255 bytes (about 121 Cyrillic letters) is written through a temporary name that
     fits in 255 bytes; a name over the limit is refused before the work."""
-    from voicechanger.audio import check_output, write_atomic
+    from voicechanger.media.audio import check_output, write_atomic
 
     source = tmp_path / "source.mp3"
     source.write_bytes(b"ID3 mp3 bytes" * 100)
@@ -429,7 +429,7 @@ def test_cache_folder_that_is_a_file(tmp_path, out_dir):
 
 def test_full_disk_in_the_output_folder(tmp_path):
     """A full disk while the output is written: one line, no partial output, the part file removed."""
-    from voicechanger.audio import write_atomic
+    from voicechanger.media.audio import write_atomic
 
     disk = tmp_path / "small"
     disk.mkdir()
@@ -580,8 +580,8 @@ def test_error_messages_name_what_is_not_the_users_doing():
 def test_every_runner_refuses_the_same_paths(tmp_path, recording):
     """batch.recording_pairs, which the CLI's folder mode and the flow both call first: each wrong path is
     one line naming it, before any work."""
-    from voicechanger.batch import recording_pairs
     from voicechanger.errors import InputError
+    from voicechanger.runners.batch import recording_pairs
 
     folder = recording.parent
     with pytest.raises(InputError, match="no such file or folder"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicechanger import levels
-from voicechanger.fades import fade_edges, fade_in, fade_out
-from voicechanger.levels import SILENCE_DB, frame_db, frame_power, level_db, nonsilent_span, true_runs
+from voicechanger.signal import levels
+from voicechanger.signal.fades import fade_edges, fade_in, fade_out
+from voicechanger.signal.levels import SILENCE_DB, frame_db, frame_power, level_db, nonsilent_span, true_runs
 
 RATE = 16000
 

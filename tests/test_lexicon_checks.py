@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voicechanger.errors import VoiceError
-from voicechanger.lexicon import LexiconError, load_lexicon, parse_lexicon
+from voicechanger.text.lexicon import LexiconError, load_lexicon, parse_lexicon
 
 GOOD = """\
 # a good lexicon

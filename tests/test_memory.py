@@ -1,4 +1,4 @@
-"""The entry points' huge-page malloc (voicechanger.memory.with_huge_page_malloc), in real processes."""
+"""The entry points' huge-page malloc (voicechanger.runtime.memory.with_huge_page_malloc), in real processes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from voicechanger.memory import _huge_pages_help
+from voicechanger.runtime.memory import _huge_pages_help
 
 pytestmark = pytest.mark.skipif(not _huge_pages_help(), reason="needs glibc >= 2.35 and transparent huge pages")
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not _huge_pages_help(), reason="needs glibc >= 2
 # asks for huge pages itself) sits in huge pages.
 PROBE = """
 import ctypes, json, os, sys
-from voicechanger.memory import with_huge_page_malloc
+from voicechanger.runtime.memory import with_huge_page_malloc
 print("started", flush=True)
 with_huge_page_malloc()
 libc = ctypes.CDLL("libc.so.6")

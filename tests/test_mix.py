@@ -188,7 +188,7 @@ def _leaked(original_speech: np.ndarray, output: np.ndarray, voice: list[list[fl
 
 
 def _srt(cues: list[tuple[float, float, str]]) -> str:
-    from voicechanger.subtitles import Cue, format_srt
+    from voicechanger.text.subtitles import Cue, format_srt
 
     return format_srt([Cue(a, b, text) for a, b, text in cues])
 
@@ -252,7 +252,7 @@ def test_quiet_input_without_speech_keeps_its_level(tmp_path, session_store, mod
 def test_peak_room_keeps_the_sum_under_the_peak():
     """The voice's largest gain under the peak, on real speech over real speech: the sum reaches the
     peak and no further; samples where the original alone is over it are left as they are."""
-    from voicechanger.mix import peak_room
+    from voicechanger.media.mix import peak_room
 
     voice, other = trimmed("pbx-invalid"), trimmed("agent-loggedoff")
     frames = min(len(voice), len(other))
@@ -289,7 +289,7 @@ def test_subtitles_keep_to_a_late_start(session_store, tmp_path, late):
     """Audio that starts 2 s after the picture, or a picture that starts 1 s after the audio: the soft
     subtitle track's first cue, and the .srt's, start within 50 ms of the voice's first phrase in the
     output."""
-    from voicechanger.subtitles import read_cues
+    from voicechanger.text.subtitles import read_cues
 
     speech, spans = spaced(["vm-login", "agent-loggedoff"], [0.8])
     start = {"audio_start": 2.0} if late == "audio" else {"video_start": 1.0}

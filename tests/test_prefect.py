@@ -281,7 +281,7 @@ def test_cli_and_flow_share_the_store(prefect_server, tmp_path):
 def test_flow_takes_a_script_and_a_lexicon(converted, prompts, tmp_path):
     """The flow's script and lexicon parameters: the script exported from the store (fast profile) with
     one word changed re-dubs that phrase, no transcription; the lexicon reaches stress marking."""
-    from voicechanger.subtitles import Cue, read_cues, write_cues
+    from voicechanger.text.subtitles import Cue, read_cues, write_cues
 
     name = next(iter(PROMPTS))
     source, cache = prompts / name, converted["cache"]
@@ -645,10 +645,10 @@ def test_flow_video_out_with_mix(prefect_server, tmp_path):
 
 def _every_runner_finishes_alike(cache: Path, source: Path, work: Path, state, unsaid: str) -> None:
     """The flow, the local runner and the folder runner finish one recording through one lifecycle
-    (voicechanger.lifecycle.finish): the same notices, phrases, subtitles and account of what was said."""
-    from voicechanger.batch import convert_folder
+    (voicechanger.runners.lifecycle.finish): the same notices, phrases, subtitles and account of what was said."""
     from voicechanger.config import load_settings
-    from voicechanger.local import convert
+    from voicechanger.runners.batch import convert_folder
+    from voicechanger.runners.local import convert
     from voicechanger.store import Store
 
     (flowed,) = [r for r in state.result()["recordings"] if Path(r["input"]).name == source.name]

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicechanger.analysis import f0_on_grid, log_f0_correlation, plot_comparison, sustained
 from voicechanger.engines import prosody
 from voicechanger.engines.prosody import audio_speech_span, pitch_contour, speech_mask, transfer
-from voicechanger.levels import frame_db
+from voicechanger.signal.analysis import f0_on_grid, log_f0_correlation, plot_comparison, sustained
+from voicechanger.signal.levels import frame_db
 
 SOUNDS = Path("/usr/share/asterisk/sounds/ru")
 TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
@@ -532,7 +532,7 @@ def test_the_pitch_follows_the_speaker_not_mains_hum(name: str, mains: float) ->
     from conditions import male, speech_frames
 
     from speech import decode, prompt
-    from voicechanger.cleanup import analysis_copy, mains_hz
+    from voicechanger.signal.cleanup import analysis_copy, mains_hz
 
     speech = male(decode(prompt(name)).astype(np.float64))
     speech = np.concatenate([np.zeros(SR // 2), speech, np.zeros(SR // 2)])
@@ -561,7 +561,7 @@ def test_the_pitch_follows_the_speaker_not_mains_hum(name: str, mains: float) ->
 
 def test_the_analysis_copy_is_filtered_in_blocks_as_in_one(monkeypatch) -> None:
     """An hour-long chunk is filtered 30 s at a time: the same copy, to float32's precision, as one pass."""
-    from voicechanger import cleanup
+    from voicechanger.signal import cleanup
 
     audio = (_hum_and_hiss(65 * SR, 1e-3) + np.random.default_rng(3).standard_normal(65 * SR) * 0.05).astype(np.float32)
     blocks = cleanup.analysis_copy(audio, SR)
@@ -572,7 +572,7 @@ def test_the_analysis_copy_is_filtered_in_blocks_as_in_one(monkeypatch) -> None:
 def test_a_steady_hum_track_is_not_a_voice() -> None:
     """What the comb leaves of a hum, a pitch track holding 100 Hz within a fraction of a semitone,
     is unvoiced; a voice near 100 Hz moves and stays voiced."""
-    from voicechanger.cleanup import hum_track
+    from voicechanger.signal.cleanup import hum_track
 
     steady = np.concatenate([np.zeros(10), 100.0 * (1 + 0.002 * np.sin(np.arange(40))), np.zeros(10)])
     moving = np.concatenate([np.zeros(10), np.linspace(92.0, 118.0, 40), np.zeros(10)])
@@ -602,7 +602,7 @@ def test_a_knock_or_a_tone_before_a_phrase_is_not_its_start(voice: str) -> None:
     from conditions import male
 
     from speech import decode, prompt
-    from voicechanger.cleanup import analysis_copy, speech_levels
+    from voicechanger.signal.cleanup import analysis_copy, speech_levels
     from voicechanger.stages.prosody import with_real_onsets
 
     speech = decode(prompt("vm-intro")).astype(np.float64)
@@ -652,7 +652,7 @@ def test_a_word_stretched_over_a_pause_keeps_to_its_speech() -> None:
     from conditions import pink_noise
 
     from speech import decode, prompt
-    from voicechanger.cleanup import analysis_copy
+    from voicechanger.signal.cleanup import analysis_copy
     from voicechanger.stages.prosody import words_out_of_pauses
 
     first, second = decode(prompt("conf-waitforleader")), decode(prompt("all-circuits-busy-now"))

@@ -24,7 +24,7 @@ def round_trip(quality_input, normal_result, fast_result) -> dict[str, tuple[flo
 
     WER: the output transcribed again by Whisper base, against the input's transcript by the same
     deterministic referee, both sides with numbers spelled out."""
-    from voicechanger.analysis import log_f0_correlation
+    from voicechanger.signal.analysis import log_f0_correlation
 
     source = decode(quality_input.path)
     references = [transcribe_text(src) for src in _slices(source, quality_input.spans)]

@@ -41,7 +41,7 @@ class PolicyAtStart:
 
 def test_voice_work_runs_on_idle_cpu_and_transcription_does_not(tmp_path: Path) -> None:
     from voicechanger.config import load_settings
-    from voicechanger.local import convert, warm_up
+    from voicechanger.runners.local import convert, warm_up
     from voicechanger.stages import STAGES
     from voicechanger.store import Store
 
@@ -63,7 +63,7 @@ def test_voice_work_runs_on_idle_cpu_and_transcription_does_not(tmp_path: Path) 
 def test_processes_started_from_the_idle_thread_are_idle_too() -> None:
     """Festival does most of the voice work's CPU in its own process: it must not compete with Whisper."""
     from voicechanger.engines.tts import close_voices, festival_process, get_voice
-    from voicechanger.local import run_only_on_idle_cpu
+    from voicechanger.runners.local import run_only_on_idle_cpu
 
     voice = get_voice("festival:msu_ru_nsh")
     idle: list[bool] = []
@@ -107,7 +107,7 @@ def test_whisper_loaded_ahead_is_held_until_the_last_chunk(tmp_path: Path, monke
     once the conversion ends."""
     from voicechanger.config import load_settings
     from voicechanger.engines import asr
-    from voicechanger.local import convert
+    from voicechanger.runners.local import convert
     from voicechanger.store import Store
 
     asr.unload_models()  # so that this conversion loads the model ahead

@@ -38,7 +38,7 @@ MARGIN = 0.25 + 0.05  # prosody's slot margin around a phrase, plus the 50 ms th
 
 # -- formats -----------------------------------------------------------------------------------
 def _cues():
-    from voicechanger.subtitles import Cue
+    from voicechanger.text.subtitles import Cue
 
     return [Cue(0.0, 1.5, "Поздравляем!"), Cue(1.52, 4.007, "Вы закончили установку,\nи всё."),
             Cue(3601.25, 3605.0, "Час спустя: IP-телефон & <тег>")]
@@ -49,7 +49,7 @@ def test_subtitles_are_valid_for_libraries_and_ffmpeg(tmp_path, fmt):
     import srt
     import webvtt
 
-    from voicechanger.subtitles import read_cues, write_cues
+    from voicechanger.text.subtitles import read_cues, write_cues
 
     cues = _cues()
     path = write_cues(cues, tmp_path / f"talk.voice.{fmt}", note="a note")
@@ -65,7 +65,7 @@ def test_subtitles_are_valid_for_libraries_and_ffmpeg(tmp_path, fmt):
 def test_phrase_cues_increase_within_the_output_and_carry_no_marks(tmp_path):
     import webvtt
 
-    from voicechanger.outputs import write_subtitles
+    from voicechanger.media.outputs import write_subtitles
 
     phrases = [{"start": 0.2, "end": 1.5004, "text": " Зам+ок закрыт."}, {"start": 1.4, "end": 2.0, "text": "Да"},
                {"start": 2.5, "end": 9.0, "text": "Конец"}, {"start": 9.5, "end": 9.9, "text": " "}]
@@ -83,7 +83,7 @@ def _vtt_seconds(stamp: str) -> float:
 
 
 def test_a_cue_of_digits_is_something_to_say(tmp_path):
-    from voicechanger.script import load_script
+    from voicechanger.text.script import load_script
 
     script = tmp_path / "digits.srt"
     script.write_text("1\n00:00:01,000 --> 00:00:01,400\n5.\n", encoding="utf-8")  # Whisper writes such cues
@@ -91,7 +91,7 @@ def test_a_cue_of_digits_is_something_to_say(tmp_path):
 
 
 def test_stress_marks_in_the_script_and_back():
-    from voicechanger.script import mark_word, plain, plus_marks
+    from voicechanger.text.script import mark_word, plain, plus_marks
 
     assert plus_marks("замо\u0301к,") == "зам+ок,"  # U+0301 after the vowel -> '+' before it
     assert plus_marks("Прив+ет\u2047") == "Прив+ет"  # the unsure marker is ignored
@@ -101,8 +101,8 @@ def test_stress_marks_in_the_script_and_back():
 
 
 def test_a_long_cue_is_cut_where_the_speaker_pauses_at_a_clause_end():
-    from voicechanger.script import split_at_pauses
-    from voicechanger.subtitles import Cue
+    from voicechanger.text.script import split_at_pauses
+    from voicechanger.text.subtitles import Cue
 
     cue = Cue(0.0, 10.0, "Раз два три. Четыре пять шесть.", 7)
     parts = split_at_pauses(cue, [(0.1, 3.3), (4.5, 9.5)])  # 9 of 25 letters, 3.2 of 8.2 s of speech
@@ -114,8 +114,8 @@ def test_a_long_cue_is_cut_where_the_speaker_pauses_at_a_clause_end():
 def test_a_cue_is_cut_at_a_short_pause_after_a_dash():
     """A speaker's pauses at commas and dashes are often 0.25-0.35 s (conf-adminmenu-162: "2 - чтобы
     заблокировать"); a cue left whole there is mapped onto that speech in one piece and loses words."""
-    from voicechanger.script import split_at_pauses
-    from voicechanger.subtitles import Cue
+    from voicechanger.text.script import split_at_pauses
+    from voicechanger.text.subtitles import Cue
 
     cue = Cue(0.0, 6.0, "Нажмите 2 - чтобы выключить микрофон.", 3)
     parts = split_at_pauses(cue, [(0.1, 1.5), (1.8, 5.9)])  # 7 of 29 letters, 1.4 of 5.5 s of speech
@@ -125,8 +125,8 @@ def test_a_cue_is_cut_at_a_short_pause_after_a_dash():
 def test_a_cue_past_a_chunks_end_is_cut_there():
     """A chunk's phrases are placed inside the chunk: the part of a cue past its end (conf-adminmenu-162
     across the first chunk's end at 119.76 s of long_input) was squeezed to nothing, 25 words unsaid."""
-    from voicechanger.script import chunk_cues
-    from voicechanger.subtitles import Cue
+    from voicechanger.text.script import chunk_cues
+    from voicechanger.text.subtitles import Cue
 
     cues = [Cue(0.5, 2.0, "Здравствуйте.", 1), Cue(3.0, 9.0, "Раз два три, четыре пять шесть.", 2),
             Cue(9.5, 11.0, "Конец.", 3)]
@@ -138,7 +138,7 @@ def test_a_cue_past_a_chunks_end_is_cut_there():
 
 
 def test_lexicon_whole_words_case_insensitive_longest_first():
-    from voicechanger.lexicon import expand
+    from voicechanger.text.lexicon import expand
 
     lexicon = {"замок": "зам+ок", "ии": "и-и", "prefect": "Пр+ефект", "новый год": "н+овый г+од"}
     units, used = expand(["Замок,", "замками", "ИИ", "Prefect.", "Новый", "год!"], lexicon)
@@ -248,7 +248,7 @@ def _changed_span(a: Path, b: Path) -> tuple[float, float] | None:
 
 def _edit(script: Path, target: Path, pick, change) -> tuple:
     """Change one cue: the first for which ``pick(cue)`` is true; returns that cue."""
-    from voicechanger.subtitles import read_cues, write_cues
+    from voicechanger.text.subtitles import read_cues, write_cues
 
     cues = read_cues(script)
     index = next(i for i, cue in enumerate(cues) if pick(cue))
@@ -259,7 +259,7 @@ def _edit(script: Path, target: Path, pick, change) -> tuple:
 
 @pytest.mark.slow
 def test_subtitles_beside_the_output(dubbed, long_input):
-    from voicechanger.subtitles import read_cues
+    from voicechanger.text.subtitles import read_cues
 
     subtitles = dubbed["output"].with_suffix(".srt")
     import srt
@@ -281,7 +281,7 @@ def test_subtitles_beside_the_output(dubbed, long_input):
 
 @pytest.mark.slow
 def test_one_edited_word_redubs_only_its_phrase(dubbed, long_input, tmp_path):
-    from voicechanger.subtitles import read_cues
+    from voicechanger.text.subtitles import read_cues
 
     cues = read_cues(dubbed["script"])
     middle = cues[len(cues) // 2].start
@@ -344,8 +344,8 @@ def test_moving_a_stress_mark_changes_only_that_phrase(dubbed, long_input, tmp_p
 
 @pytest.mark.slow
 def test_a_lexicon_entry_changes_only_the_phrases_with_its_word(dubbed, long_input, tmp_path):
-    from voicechanger.lexicon import match_form
-    from voicechanger.subtitles import read_cues
+    from voicechanger.text.lexicon import match_form
+    from voicechanger.text.subtitles import read_cues
 
     cues = read_cues(dubbed["script"])
     counts: dict[str, int] = {}
@@ -372,7 +372,7 @@ def test_a_lexicon_entry_changes_only_the_phrases_with_its_word(dubbed, long_inp
 @pytest.mark.slow
 @pytest.mark.quality
 def test_a_script_of_the_true_texts_needs_no_whisper_and_is_no_worse(dubbed, long_input, tmp_path):
-    from voicechanger.subtitles import Cue, write_cues
+    from voicechanger.text.subtitles import Cue, write_cues
 
     truth = transcripts()
     script = write_cues([Cue(round(a, 3), round(b, 3), truth[name]) for name, (a, b) in

@@ -152,8 +152,8 @@ def _limited_put(root: Path) -> subprocess.CompletedProcess:
 def test_ctrl_c_just_after_the_work_folder_is_made_leaves_nothing(store, monkeypatch):
     """SIGINT handled in the main thread the moment a put's work folder exists: the put is not stored
     and its folder is gone (an interrupted conversion once left one in the store)."""
-    from voicechanger import interrupt
     from voicechanger.errors import Interrupted
+    from voicechanger.runtime import interrupt
 
     real_mkdir = Path.mkdir
 
@@ -281,8 +281,8 @@ def _blocks(then):
 
 
 def test_an_encoder_killed_by_a_signal_says_so(tmp_path):
-    from voicechanger.blockaudio import encode_blocks
     from voicechanger.errors import VoiceError
+    from voicechanger.signal.blockaudio import encode_blocks
 
     def kill_ffmpeg() -> None:
         (ffmpeg,) = _children("ffmpeg")
@@ -297,9 +297,9 @@ def test_an_encoder_killed_by_a_signal_says_so(tmp_path):
 
 
 def test_an_interrupted_encode_stops_its_encoder(tmp_path):
-    from voicechanger import interrupt
-    from voicechanger.blockaudio import encode_blocks
     from voicechanger.errors import Interrupted
+    from voicechanger.runtime import interrupt
+    from voicechanger.signal.blockaudio import encode_blocks
 
     try:
         with pytest.raises(Interrupted):

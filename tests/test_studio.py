@@ -43,7 +43,7 @@ SCREENSHOT = ROOT / "docs" / "studio.png"
 def test_edits_go_into_the_cue_of_their_id_and_an_unknown_id_is_refused():
     from voicechanger.errors import VoiceError
     from voicechanger.studio.session import Edit, apply_edits
-    from voicechanger.subtitles import Cue
+    from voicechanger.text.subtitles import Cue
 
     cues = [Cue(0.0, 1.5, "Поздравл+яем!", speaker="Speaker 1"), Cue(2.0, 3.25, "Вы зак+ончили.", speaker="Speaker 1")]
     edited = apply_edits(cues, [Edit("2000-3250", "  Вы   зак+ончили   всё. ", "Olga")])
@@ -56,7 +56,7 @@ def test_edits_go_into_the_cue_of_their_id_and_an_unknown_id_is_refused():
 def test_the_studio_state_is_saved_and_undone_step_by_step(tmp_path):
     from voicechanger.errors import VoiceError
     from voicechanger.studio.state import StudioState
-    from voicechanger.subtitles import Cue
+    from voicechanger.text.subtitles import Cue
 
     state = StudioState(tmp_path / "talk.voice.mp3", "talk.mp3")
     assert not state.exists() and state.pop() is None
@@ -180,7 +180,7 @@ def _plain(text: str) -> str:
 
 @pytest.mark.browser
 def test_every_phrase_is_shown(page, studio):
-    from voicechanger.subtitles import read_cues
+    from voicechanger.text.subtitles import read_cues
 
     cues = read_cues(studio.output.with_name("prompts.voice.studio") / "script.vtt")
     rows = page.locator(".row")
@@ -197,7 +197,7 @@ def test_every_phrase_is_shown(page, studio):
 def test_playing_a_phrase_serves_that_phrases_audio(page, studio):
     import soundfile
 
-    from voicechanger.audio import load_wav_like
+    from voicechanger.media.audio import load_wav_like
     from voicechanger.studio.media import PAD_S, RATE, span_samples
 
     index = len(studio.first["rows"]) // 2
@@ -378,7 +378,7 @@ def test_path_traversal_is_refused(studio):
 
 @pytest.mark.browser
 def test_the_studio_reopens_where_it_was_left_and_ctrl_c_stops_a_redub_cleanly(studio):
-    from voicechanger.subtitles import read_cues
+    from voicechanger.text.subtitles import read_cues
 
     script = studio.output.with_name("prompts.voice.studio") / "script.vtt"
     saved = read_cues(script)

@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import pytest
 
 from media import as_ffmpeg_reads_it
-from voicechanger.phrases import StressedPhrase, bare_phrase
-from voicechanger.script import cue_phrase, load_script, script_cues, script_phrases
-from voicechanger.subtitles import Cue, format_srt, format_vtt, phrase_cues, read_cues, write_cues
+from voicechanger.text.phrases import StressedPhrase, bare_phrase
+from voicechanger.text.script import cue_phrase, load_script, script_cues, script_phrases
+from voicechanger.text.subtitles import Cue, format_srt, format_vtt, phrase_cues, read_cues, write_cues
 
 
 def _word(start: float, end: float, word: str, probability: float = 0.93) -> dict:
@@ -83,7 +83,7 @@ def test_phrases_without_a_speaker_give_the_subtitles_and_script_of_before():
 
 
 def test_the_existing_phrase_cue_expectations_hold_with_and_without_a_speaker(tmp_path):
-    from voicechanger.outputs import write_subtitles
+    from voicechanger.media.outputs import write_subtitles
 
     # test_script.py's test_phrase_cues_increase_within_the_output_and_carry_no_marks, plus speakers.
     phrases = [{"start": 0.2, "end": 1.5004, "text": " Зам+ок закрыт."}, {"start": 1.4, "end": 2.0, "text": "Да"},
@@ -245,7 +245,7 @@ def test_a_cue_phrase_keeps_a_named_speaker_without_a_known_phrase():
 
 
 def test_cut_cues_keep_their_speaker():
-    from voicechanger.script import chunk_cues, split_at_pauses
+    from voicechanger.text.script import chunk_cues, split_at_pauses
 
     cue = Cue(0.0, 10.0, "Раз два три. Четыре пять шесть.", 7, "Olga")
     parts = split_at_pauses(cue, [(0.2, 3.3), (4.5, 9.8)])

@@ -226,7 +226,7 @@ def short_videos(tmp_path_factory) -> dict[str, Video]:
 def test_mux_copies_video_and_adds_tracks(short_videos, tmp_path, container, subtitle_codec):
     """The muxer alone: video packets kept, the voice and the original as tagged tracks, subtitles
     from an SRT file in the container's own subtitle codec."""
-    from voicechanger.video import AUDIO_FORMAT, mux
+    from voicechanger.media.video import AUDIO_FORMAT, mux
 
     source = short_videos["webm" if container == "webm" else "mp4"].path
     audio = tmp_path / f"voice.{AUDIO_FORMAT[container]}"
@@ -249,7 +249,7 @@ def test_ducking_gain():
     """The original's gain: the depth under a phrase, 1 far from it, smooth ramps between; 0 under a
     phrase in gaps mode."""
     from voicechanger.config import MixSettings
-    from voicechanger.mix import Ducking, original_gain
+    from voicechanger.media.mix import Ducking, original_gain
 
     spans, rate = [(1.0, 2.0), (4.0, 5.0)], 1000
     gain = original_gain(spans, Ducking.of(MixSettings(mode="voiceover", duck_db=12.0)), 0, 6000, rate)
@@ -284,7 +284,7 @@ def test_bad_video_input(short_videos, tmp_path, source, name, needles):
 def test_mux_keeps_a_late_audio_start(tmp_path):
     """Audio that starts after the picture (0.5 s here): the voice track starts where the original did,
     within a frame, not at the file's start."""
-    from voicechanger.video import mux
+    from voicechanger.media.video import mux
 
     source, voice = tmp_path / "late.mp4", tmp_path / "voice.m4a"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=3",

@@ -51,7 +51,7 @@ def test_each_speaker_gets_a_voice_of_their_gender_and_register(dialogue, tmp_pa
     done = _convert(source, tmp_path / "out.wav", cache)
     cast = _cast(done.stderr)
     assert sorted(g for g, _v in cast.values()) == ["female", "male"], done.stderr
-    from voicechanger.voices import catalogue
+    from voicechanger.voices.catalogue import catalogue
 
     assert all(catalogue()[voice].gender == gender for gender, voice in cast.values()), cast
     spans = [(p.start, p.end) for p in recording.pieces]

@@ -1,4 +1,4 @@
-"""The catalogue of named voices (voicechanger/voices.py, engines/tts/changed.py): it loads, a name, a
+"""The catalogue of named voices (voicechanger/voices/catalogue.py, engines/tts/changed.py): it loads, a name, a
 backend spec and a user's voice file all work, each bad voice is one line and exit 2 before any work,
 and on real speech a woman's voice comes out high, a man's low, and the words are still heard."""
 
@@ -11,7 +11,7 @@ import pytest
 
 from speech import RATE, assemble, decode, run_cli, store_events, transcribe_text, wer, write_wav
 from voicechanger.config import load_settings
-from voicechanger.voices import VoiceDef, catalogue
+from voicechanger.voices.catalogue import VoiceDef, catalogue
 
 MY_VOICE = """\
 name: vera
@@ -82,7 +82,7 @@ def test_the_voice_definition_keys_the_synthesize_stage(tmp_path):
 def test_a_voice_crosses_the_prefect_handoff_whole(tmp_path):
     """--prefect passes the settings as overrides of the profile: a named voice arrives as it left,
     also when the profile names another voice as a string."""
-    from voicechanger.handoff import overrides_for
+    from voicechanger.runners.handoff import overrides_for
 
     profile = tmp_path / "profile.yaml"
     profile.write_text("voice: olga\n", encoding="utf-8")
@@ -178,7 +178,7 @@ def test_a_bad_voice_is_one_line_and_exit_2_before_any_work(tmp_path, text, need
 
 @pytest.mark.slow
 def test_a_user_voice_file_says_a_sample(tmp_path):
-    from voicechanger.sample import SAMPLE_TEXT
+    from voicechanger.voices.sample import SAMPLE_TEXT
 
     (tmp_path / "vera.yaml").write_text(MY_VOICE, encoding="utf-8")
     target = tmp_path / "sample.wav"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from .errors import VoiceError
-from .voices import VoiceDef, voice_setting
+from .voices.catalogue import VoiceDef, voice_setting
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 BUILTIN_PROFILES = ("fast", "normal", "high")
@@ -101,7 +101,7 @@ class Settings(_Strict):
     def voice_catalogue(self) -> list[str]:
         """The catalogue's voices (their specs) when ``voice`` is auto: the cast picks among them, so
         they key the synthesize stage; [] otherwise."""
-        from .voices import catalogue
+        from .voices.catalogue import catalogue
 
         return [v.spec for v in catalogue().values()] if self.voice == "auto" else []
 
@@ -182,7 +182,7 @@ def _describe(error: ErrorDetails) -> str:
 def _lexicon(value: Any, profile: Path) -> dict[str, str]:
     """A profile's or the command line's ``lexicon``: a YAML file's path (relative to the working
     folder, else to the profile's folder) or an inline mapping."""
-    from .lexicon import load_lexicon, parse_lexicon
+    from .text.lexicon import load_lexicon, parse_lexicon
 
     if isinstance(value, (str, Path)):
         path = Path(value).expanduser()
@@ -195,7 +195,7 @@ def _lexicon(value: Any, profile: Path) -> dict[str, str]:
 def _voices(merged: dict[str, Any], profile: Path) -> None:
     """Resolve ``voice`` and ``voices`` in place; a ``voice`` that is a mapping ("Speaker 1=olga, ...")
     becomes ``voices`` over ``voice: auto``."""
-    from .cast import AUTO, parse_mapping, resolve_mapping
+    from .voices.cast import AUTO, parse_mapping, resolve_mapping
 
     mapping = parse_mapping(merged["voice"]) if isinstance(merged.get("voice"), str) else None
     if mapping is not None:

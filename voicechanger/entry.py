@@ -3,7 +3,7 @@ before importing the CLI, so that the re-execution costs an interpreter start an
 
 from __future__ import annotations
 
-from .memory import with_huge_page_malloc
+from .runtime.memory import with_huge_page_malloc
 
 
 def main() -> None:

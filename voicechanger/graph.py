@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import interrupt
 from .config import Settings
-from .memory import release_free_memory
+from .runtime import interrupt
+from .runtime.memory import release_free_memory
+from .runtime.threads import one_blas_thread
 from .stages import Context, Stage
 from .stages.base import Memo
 from .store import DISK_FULL, Artifact, Store, stable_key, write_failure
-from .threads import one_blas_thread
 
 
 @dataclass(frozen=True)

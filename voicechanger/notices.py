@@ -237,7 +237,7 @@ def recording_notices(store: Store, plan: Plan, input_path: Path, output_path: P
 def recording_cast(store: Store, plan: Plan, settings: Settings, phrases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Who speaks in the recording and in which voice: one row per speaker (label, gender, median F0,
     share of the speech, voice), read from the speakers artifact; [] when one voice says everything."""
-    from .cast import cast_voices, voice_name
+    from .voices.cast import cast_voices, voice_name
 
     found = store.get(plan.speakers.name, plan.speakers.key, verify=False) if plan.speakers is not None else None
     if found is None:

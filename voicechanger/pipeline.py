@@ -4,6 +4,6 @@ The parts live by concern: graph.py (nodes, keys, demand-driven execution), plan
 nodes and the one stage order), local.py (the local runner's scheduling), outputs.py (the final write).
 """
 
-from .local import Result, convert
+from .runners.local import Result, convert
 
 __all__ = ["Result", "convert"]

@@ -28,10 +28,10 @@ from typing import Callable, NamedTuple
 
 from .config import Settings
 from .graph import Graph, Node, make_node
-from .phrases import Phrase, bare_phrase
+from .media.video import AUDIO_FORMAT, is_video
 from .stages import STAGES, Stages, contracts
 from .store import sha256_file
-from .video import AUDIO_FORMAT, is_video
+from .text.phrases import Phrase, bare_phrase
 
 
 class Chain(NamedTuple):
@@ -116,7 +116,7 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path, stages: Stages
     """The plan of a recording whose phrases come from ``script`` (an SRT or WebVTT file). Each cue is
     matched with the phrase transcribed at the same times when that transcription is in the store: an
     unedited cue then keeps its cache keys, and only edited cues are said again."""
-    from .script import chunk_cues, load_script, script_phrases
+    from .text.script import chunk_cues, load_script, script_phrases
 
     root_key = sha256_file(path)
     decode, chunk = front_nodes(graph.settings, path, root_key, stages)
@@ -141,7 +141,7 @@ def plan_script(graph: Graph, path: Path, fmt: str, script: Path, stages: Stages
 def check_mapping(graph: Graph, plan: Plan) -> None:
     """A ``voices`` mapping that names a speaker the recording does not have fails now, before any
     transcription: the speakers stage (a few seconds) runs first for it. A script's typed names count."""
-    from .cast import cast_voices
+    from .voices.cast import cast_voices
 
     if not graph.settings.voices or plan.speakers is None:
         return

@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .audio import ANALYSIS_RATE, load_wav_like
-from .lifecycle import Result
+from .media.audio import ANALYSIS_RATE, load_wav_like
+from .runners.lifecycle import Result
 
 ORIGINAL, NEW = "tab:blue", "tab:orange"
 BANDS = ("#cfe8cf", "#e6f2c8")  # neighbouring phrases alternate, so touching slots stay two bands
@@ -44,7 +44,7 @@ def _bands(axes: list[Any], phrases: list[tuple[float, float]]) -> int:
 
 def _signal(ax: Any, x: np.ndarray, sr: int, colour: str, name: str, limit: float) -> list[Any]:
     """A waveform and its loudness (dB, right axis), both on the scales given for both signals."""
-    from .levels import frame_db
+    from .signal.levels import frame_db
 
     t = np.arange(len(x)) / sr
     step = max(len(x) // 20000, 1)
@@ -70,7 +70,7 @@ def draw_comparison(original: np.ndarray, sr_o: int, converted: np.ndarray, sr_c
     from matplotlib.patches import Patch
     from matplotlib.ticker import ScalarFormatter
 
-    from .analysis import f0_on_grid, log_f0_correlation
+    from .signal.analysis import f0_on_grid, log_f0_correlation
 
     path = Path(path)
     duration = max(len(original) / sr_o, len(converted) / sr_c)

@@ -32,8 +32,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from . import interrupt
 from .errors import StoreWriteError, os_reason
+from .runtime import interrupt
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"

@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .. import __version__, interrupt
+from .. import __version__
 from ..config import Settings
 from ..errors import FAILED, Interrupted, VoiceError, error_message, exit_help
+from ..runtime import interrupt
 
 if TYPE_CHECKING:  # imported where used: `voice --help` loads no pipeline
     from ..notices import Notice

@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .. import interrupt
 from ..errors import DONE, FAILED, VoiceError
+from ..runtime import interrupt
 from .app import (
     CACHE_DIR_HELP,
     DEFAULTS,
@@ -28,7 +28,7 @@ from .app import (
 from .progress import ProgressEvents, _progress
 
 if TYPE_CHECKING:
-    from ..lifecycle import Result
+    from ..runners.lifecycle import Result
 
 
 @app.command(epilog=EXIT_HELP)
@@ -97,7 +97,7 @@ def convert(
         if temp_dir is not None:
             temp_dir.mkdir(parents=True, exist_ok=True)
             os.environ["TMPDIR"] = str(temp_dir.resolve())
-        from ..script import check_one_recording
+        from ..text.script import check_one_recording
 
         check_one_recording(script, input)
         fmt = output_format or "mp3"
@@ -125,8 +125,8 @@ def _check_request(input: Path, output: Path, output_format: Optional[str]) -> N
 def _hand_to_prefect(input: Path, output: Path, profile: str, settings: Any, store_root: Path, fmt: str,
                      script: Optional[Path]) -> int:
     """`--prefect`: the same checks as a local run, then the flow through the registered runner."""
-    from ..handoff import run_prefect
-    from ..local import preflight
+    from ..runners.handoff import run_prefect
+    from ..runners.local import preflight
 
     preflight(settings, whisper=script is None)  # a bad voice or model fails before Prefect starts
     return run_prefect(input, output, profile=profile, settings=settings, cache_dir=store_root, output_format=fmt,
@@ -168,8 +168,8 @@ def _summary(result: Result) -> None:
 
 def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Optional[Path],
                   script: Optional[Path] = None) -> None:
-    from ..local import convert as run_convert
-    from ..script import UNSURE, unsure_count
+    from ..runners.local import convert as run_convert
+    from ..text.script import UNSURE, unsure_count
 
     with _progress() as progress:
         result = run_convert(input, output, settings, store, ProgressEvents(progress), script=script)
@@ -191,8 +191,8 @@ def _convert_file(input: Path, output: Path, settings: Any, store: Any, plot: Op
 
 
 def _convert_folder(input: Path, output: Path, settings: Any, store: Any, fmt: str, debug: bool) -> int:
-    from ..batch import convert_folder, recording_pairs
-    from ..local import preflight
+    from ..runners.batch import convert_folder, recording_pairs
+    from ..runners.local import preflight
 
     pairs = recording_pairs(input, output, fmt)
     preflight(settings)  # a bad voice or model fails once, not once per file

@@ -24,11 +24,11 @@ def script_command(
     words Whisper was unsure of. Taken from the cache when INPUT was converted before (no model runs).
     Edit it and convert again with --script: only the phrases you changed are said again."""
     with _running(debug):
-        from ..audio import check_input
-        from ..local import export_script
+        from ..media.audio import check_input
         from ..paths import default_cache_dir
+        from ..runners.local import export_script
         from ..store import Store
-        from ..subtitles import format_of
+        from ..text.subtitles import format_of
 
         check_input(input)
         target = output or input.with_name(f"{input.stem}.script.srt")

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from .. import interrupt
 from ..errors import Interrupted
+from ..runtime import interrupt
 from .app import CACHE_DIR_HELP, _interrupted, _profile, _running, _settings, app, console, out
 
 
@@ -31,8 +31,8 @@ def studio_command(
     is a `voice convert --script` run into the same cache; the script is saved as you go, and running
     `voice studio` again reopens where you left off. Ctrl-C closes it."""
     with _running(debug):
-        from ..audio import check_input, check_output
         from ..checks import check_not_input, check_writable_folder
+        from ..media.audio import check_input, check_output
         from ..paths import default_cache_dir
         from ..store import Store, sha256_file
         from ..studio.serve import Studio

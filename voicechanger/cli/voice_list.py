@@ -30,14 +30,14 @@ def voices(
             if output is None:
                 raise VoiceError(f"--sample {sample}: give the WAV file to write, e.g. `voice voices --sample {sample} "
                                  "sample.wav`")
-            from ..sample import write_sample
+            from ..voices.sample import write_sample
 
             out.print(str(write_sample(sample, output)), markup=False)
 
 
 def _list_voices() -> None:
     from ..engines.tts import list_voices
-    from ..voices import catalogue
+    from ..voices.catalogue import catalogue
 
     table = Table(header_style="bold")
     for column in ("voice", "available", "gender", "register", "detail"):

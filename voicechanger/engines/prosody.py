@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cleanup import hum_track, speech_levels
-from ..fades import fade_in, fade_out
-from ..levels import frame_db, true_runs
+from ..signal.cleanup import hum_track, speech_levels
+from ..signal.fades import fade_in, fade_out
+from ..signal.levels import frame_db, true_runs
 
 Span = tuple[float, float]
 

@@ -38,7 +38,7 @@ Words = list[dict[str, Any]]
 def speech_regions(audio: np.ndarray) -> list[Span]:
     """Where Silero VAD hears speech in 16 kHz ``audio`` (s), padded by 30 ms only: tight enough to
     measure what the phrases cover."""
-    from ..activity import vad_spans
+    from ..signal.activity import vad_spans
 
     return vad_spans(audio, RATE, pad_ms=30)
 

@@ -8,7 +8,7 @@ from typing import Any, Sequence, TypedDict, cast
 
 import numpy as np
 
-from ..phrases import Phrase, Word
+from ..text.phrases import Phrase, Word
 from .speaker_clusters import join_turns, speaker_pieces, speech_windows
 from .voice_encoder import RATE, embed_frames, frame_power, mel_frames, to_rate
 
@@ -74,7 +74,7 @@ def find_speakers(audio: np.ndarray, rate: int, count: int | None = None,
                   spans: list[tuple[float, float]] | None = None) -> SpeakerMap:
     """Who speaks when in a whole recording (mono float32 at ``rate``); ``count`` None: found from the
     recording. ``spans``: the speech (seconds), when the caller has Silero's already."""
-    from ..activity import vad_spans
+    from ..signal.activity import vad_spans
 
     audio = to_rate(audio, rate)
     spans = vad_spans(audio, RATE) if spans is None else spans

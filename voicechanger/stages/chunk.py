@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..levels import frame_db
+from ..signal.levels import frame_db
 from .base import Context, Output, Stage
 from .contracts import ChunkMeta
 

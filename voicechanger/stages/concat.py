@@ -13,9 +13,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..blockaudio import LoudnessMeter, encode_blocks, loudness_gain
 from ..config import Settings
-from ..fades import fade_edges
+from ..signal.blockaudio import LoudnessMeter, encode_blocks, loudness_gain
+from ..signal.fades import fade_edges
 from ..store import Artifact
 from . import contracts
 from .base import Context, Output, Stage

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, TypedDict, TypeVar, cast
 
 from ..engines.speakers import SpeakerMap
-from ..phrases import Phrase, SaidPhrase, StressedPhrase
 from ..store import Artifact
+from ..text.phrases import Phrase, SaidPhrase, StressedPhrase
 
 M = TypeVar("M", bound=Mapping[str, Any])
 

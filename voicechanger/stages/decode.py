@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import ANALYSIS_RATE, decode_to_file
 from ..errors import InputError
-from ..levels import SILENCE_DB, level_db
+from ..media.audio import ANALYSIS_RATE, decode_to_file
+from ..signal.levels import SILENCE_DB, level_db
 from .base import Context, Output, Stage
 from .contracts import DecodeMeta, SourceFacts
 

@@ -20,10 +20,10 @@ from typing import Iterator
 
 import numpy as np
 
-from ..activity import merge, speaker_spans
-from ..audio import PcmStream
-from ..blockaudio import LoudnessMeter, channels_loudness, encode_blocks, loudness_gain
-from ..mix import MIX_RATE, Ducking, mixed_blocks, peak_room, sounding_span, voice_gain
+from ..media.audio import PcmStream
+from ..media.mix import MIX_RATE, Ducking, mixed_blocks, peak_room, sounding_span, voice_gain
+from ..signal.activity import merge, speaker_spans
+from ..signal.blockaudio import LoudnessMeter, channels_loudness, encode_blocks, loudness_gain
 from ..store import Artifact
 from . import contracts
 from .base import Context, Output, Stage

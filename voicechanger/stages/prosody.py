@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..phrases import Phrase, SaidPhrase, StressedPhrase, Word, WordSpans
+from ..text.phrases import Phrase, SaidPhrase, StressedPhrase, Word, WordSpans
 from . import contracts
 from .base import Context, Memo, Output, Stage
 from .contracts import PlacedPhrase, ProsodyMeta
@@ -339,8 +339,8 @@ def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhra
 
 
 def run(ctx: Context) -> Output:
-    from ..cleanup import analysis_copy
     from ..engines.prosody import VoicePitch, source_contour, transfer
+    from ..signal.cleanup import analysis_copy
 
     decoded = ctx.one("decode")
     stressed = ctx.one("stress")

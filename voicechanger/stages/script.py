@@ -1,5 +1,5 @@
 """script: one chunk's phrases taken from a user's script (``voice convert --script``) instead of
-Whisper. The phrases are the node's parameters (``voicechanger.script.script_phrases`` builds them), so
+Whisper. The phrases are the node's parameters (``voicechanger.text.script.script_phrases`` builds them), so
 its key changes exactly when the chunk's cues do, and running it costs nothing."""
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ the lexicon entries the phrase uses, so one edited cue or lexicon entry re-marks
 from __future__ import annotations
 
 from ..config import Settings
-from ..lexicon import expand
-from ..phrases import Phrase, StressedPhrase, Token, Word
-from ..script import letters, plain
+from ..text.lexicon import expand
+from ..text.phrases import Phrase, StressedPhrase, Token, Word
+from ..text.script import letters, plain
 from . import contracts
 from .base import Context, Memo, Output, Stage
 from .contracts import StressMeta

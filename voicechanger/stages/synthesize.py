@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import VoiceError
-from ..phrases import SaidPhrase, StressedPhrase
+from ..text.phrases import SaidPhrase, StressedPhrase
 from . import contracts
 from .base import Context, Memo, Output, Stage
 from .contracts import SynthesizeMeta
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 def _voice(settings: Settings, spec=None):
     """A voice (the settings' single voice by default) on the settings' device, loaded once per process
     (engines.tts.get_voice)."""
-    from ..cast import AUTO
     from ..engines.asr import resolve_device
     from ..engines.tts import DEFAULT_VOICE, get_voice
+    from ..voices.cast import AUTO
 
     if spec is None or spec == AUTO:  # auto without a speaker to cast (no speech): the backend's voice
         spec = DEFAULT_VOICE if settings.voice == AUTO else settings.voice
@@ -97,7 +97,7 @@ def phrase_voices(ctx: Context, phrases: list[StressedPhrase]) -> tuple[list, li
     found = ctx.all("speakers")
     if not found:
         return [_voice(ctx.settings)] * len(phrases), [None] * len(phrases)
-    from ..cast import cast_voices, speaker_at
+    from ..voices.cast import cast_voices, speaker_at
 
     table, turns = contracts.speakers_found(found[0])["speakers"], contracts.speakers_found(found[0])["turns"]
     names = sorted({p["speaker"] for p in phrases if p.get("speaker")})

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..config import Settings
 from ..engines import asr
-from ..phrases import Phrase, split_phrases
+from ..text.phrases import Phrase, split_phrases
 from . import contracts
 from .base import Context, Output, Stage
 from .contracts import Coverage, TranscribeMeta

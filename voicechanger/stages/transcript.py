@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..config import Settings
-from ..phrases import StressedPhrase
+from ..text.phrases import StressedPhrase
 from .base import Context, Output, Stage
 from .contracts import TranscriptMeta
 

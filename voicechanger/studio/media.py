@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import ANALYSIS_RATE, load_wav_like, resample
+from ..media.audio import ANALYSIS_RATE, load_wav_like, resample
 
 RATE = 24000  # what the page plays and draws: mono, wide enough for the voice, small enough to slice fast
 PEAKS = 240  # waveform columns of a phrase's view
@@ -49,7 +49,7 @@ def peaks(audio: np.ndarray, columns: int = PEAKS) -> list[list[float]]:
 
 def pitch(audio: np.ndarray, step: float = 0.01) -> list[float]:
     """F0 in Hz every ``step`` seconds (0: unvoiced), from Praat's tracker at the analysis rate."""
-    from ..analysis import f0_on_grid
+    from ..signal.analysis import f0_on_grid
 
     if len(audio) < RATE * 0.05:
         return []

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cast import AUTO, voice_name
-from ..lifecycle import Result
-from ..phrases import StressedPhrase
-from ..script import UNSURE, script_cues
-from ..subtitles import Cue
+from ..runners.lifecycle import Result
+from ..text.phrases import StressedPhrase
+from ..text.script import UNSURE, script_cues
+from ..text.subtitles import Cue
+from ..voices.cast import AUTO, voice_name
 
 
 def stressed_phrases(result: Result) -> list[StressedPhrase]:

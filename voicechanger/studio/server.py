@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..subtitles import format_srt, format_vtt, read_cues
+from ..text.subtitles import format_srt, format_vtt, read_cues
 from .media import PAD_S, Media
 from .session import Edit, Session
 from .state import NOTE

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .. import interrupt
 from ..config import Settings
 from ..errors import Interrupted, VoiceError, error_message
-from ..lifecycle import Result
-from ..script import script_cues
+from ..runners.lifecycle import Result
+from ..runtime import interrupt
 from ..store import Store
-from ..subtitles import Cue, speaker_name
+from ..text.script import script_cues
+from ..text.subtitles import Cue, speaker_name
 from .rows import cue_id, page_rows, stressed_phrases
 from .state import NOTE, Snapshot, StudioState
 
@@ -160,7 +160,7 @@ class Session:
 
     def _attempt(self, status: str, script: Path | None, voices: dict[str, str]) -> bool:
         """One local run (the caller holds the lock); False with run.error set when it failed."""
-        from ..local import convert as local_convert
+        from ..runners.local import convert as local_convert
 
         convert = self._convert or local_convert
         progress = StageProgress()
@@ -185,7 +185,7 @@ class Session:
         """Load, while the user reads and edits, what the next re-dub needs: the voice's process (the
         run closed it; ~0.5 GB while the studio waits) and, once, the stress tables and the prosody and
         loudness imports. On a thread that takes the run lock: a re-dub asked meanwhile waits for it."""
-        from ..local import warm_up
+        from ..runners.local import warm_up
         from ..stages import STAGES
 
         stages = [STAGES.synthesize] + ([] if self._warmed_once else [STAGES.stress, STAGES.prosody, STAGES.concat])
@@ -237,7 +237,7 @@ def profile_settings(profile: str) -> SettingsFor:
 
 def catalogue_names() -> list[str]:
     """The catalogue's voices a speaker can be given on the page."""
-    from ..voices import catalogue
+    from ..voices.catalogue import catalogue
 
     return sorted(catalogue())
 

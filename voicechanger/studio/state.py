@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..audio import part_name
 from ..errors import VoiceError
-from ..subtitles import Cue, format_vtt, read_cues
+from ..media.audio import part_name
+from ..text.subtitles import Cue, format_vtt, read_cues
 
 NOTE = ("Studio script of {name}: '+' before a stressed vowel; \u2047 after a word the recogniser was unsure of "
         "(ignored when read back). `voice studio` keeps it up to date; it also works with `voice convert --script`.")

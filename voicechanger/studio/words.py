@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..lifecycle import Result
 from ..notices import cast_text, covered_text
-from ..script import UNSURE, unsure_count
+from ..runners.lifecycle import Result
+from ..text.script import UNSURE, unsure_count
 
 
 def summary_lines(result: Result, input: Path) -> list[str]:

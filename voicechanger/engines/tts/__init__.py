@@ -1,7 +1,7 @@
 """Text-to-speech voices: the interface, the registry and the fit-to-length helper.
 
 A voice is named ``backend:name`` (``festival:msu_ru_nsh``, ``silero:xenia``), or is a named voice
-of the catalogue or a voice file (voicechanger/voices.py): a backend voice through a transform
+of the catalogue or a voice file (voicechanger/voices/catalogue.py): a backend voice through a transform
 (changed.py). Backends live in their
 own modules and are imported only when one of their voices is asked for, so importing this package
 costs nothing. Each backend module provides ``load(name, device, models_dir) -> Voice`` and
@@ -19,8 +19,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ...errors import VoiceError
-from ...levels import nonsilent_span
-from ...voices import VoiceDef, catalogue, voice_setting
+from ...signal.levels import nonsilent_span
+from ...voices.catalogue import VoiceDef, catalogue, voice_setting
 
 DEFAULT_VOICE = "festival:msu_ru_nsh"
 

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ...voices import VoiceDef
+from ...voices.catalogue import VoiceDef
 from . import Synthesis, Voice
 
 # The pitch analysis on the base voice (msu_ru_nsh: 5-95 % of F0 at 88-188 Hz).

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import interrupt
 from ...errors import EngineError, VoiceError
-from ...levels import nonsilent_span
+from ...runtime import interrupt
+from ...signal.levels import nonsilent_span
 from ..russian import fix_plus
 from . import Synthesis, TTSError, Unsayable, VoiceInfo
 from . import festival_process as processes

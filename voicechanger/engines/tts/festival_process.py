@@ -30,8 +30,8 @@ import threading
 import time
 from pathlib import Path
 
-from ... import interrupt
 from ...errors import VoiceError
+from ...runtime import interrupt
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config import BUILTIN_PROFILES, Settings, load_settings
-from .runners import load_runner
+from ..config import BUILTIN_PROFILES, Settings, load_settings
+from .registry import load_runner
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

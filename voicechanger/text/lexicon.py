@@ -26,8 +26,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from .errors import VoiceError
-from .paths import read_user_text
+from ..errors import VoiceError
+from ..paths import read_user_text
 
 Lexicon = dict[str, str]
 

@@ -11,16 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from . import interrupt
-from .audio import check_output, output_format
-from .checks import check_not_input, check_writable_folder, file_id, is_within, same_file
-from .config import Settings
-from .errors import InputError, VoiceError, error_message
-from .graph import Events
+from ..checks import check_not_input, check_writable_folder, file_id, is_within, same_file
+from ..config import Settings
+from ..errors import InputError, VoiceError, error_message
+from ..graph import Events
+from ..media.audio import check_output, output_format
+from ..runtime import interrupt
+from ..runtime.threads import import_before_threads
+from ..store import Store
 from .lifecycle import Result, failed
 from .local import convert
-from .store import Store
-from .threads import import_before_threads
 
 log = logging.getLogger(__name__)
 

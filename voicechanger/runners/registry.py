@@ -14,8 +14,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .config import Settings
-from .errors import VoiceError
+from ..config import Settings
+from ..errors import VoiceError
 
 GROUP = "voicechanger.runners"
 # A source checkout whose installed metadata predates the group still declares it here.

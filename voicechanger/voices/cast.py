@@ -17,8 +17,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
-from .errors import VoiceError
-from .voices import VoiceDef, catalogue, voice_setting
+from ..errors import VoiceError
+from .catalogue import VoiceDef, catalogue, voice_setting
 
 AUTO = "auto"
 VoiceSpec = Union[str, VoiceDef]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import VoiceError
+from ..errors import VoiceError
 
 # Stress marked by hand (no model needed): a greeting, a statement and a question.
 SAMPLE_TEXT = ("здр+авствуйте! эт+о м+ой г+олос. я прочит+аю в+аши з+аписи спок+ойно и разб+орчиво. "
@@ -17,8 +17,8 @@ SAMPLE_TEXT = ("здр+авствуйте! эт+о м+ой г+олос. я пр�
 
 def write_sample(voice_name: str, target: Path) -> Path:
     """Say SAMPLE_TEXT in the voice ``voice_name`` names and write it to ``target`` (16-bit WAV)."""
-    from .audio import write_atomic
-    from .engines.tts import close_voices, get_voice
+    from ..engines.tts import close_voices, get_voice
+    from ..media.audio import write_atomic
 
     if target.suffix.lower() != ".wav":
         raise VoiceError(f"sample {target}: a sample is written as WAV; give a .wav file name")

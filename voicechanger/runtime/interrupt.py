@@ -16,7 +16,7 @@ import signal
 import threading
 from typing import IO, Any
 
-from .errors import Interrupted
+from ..errors import Interrupted
 
 # Popen keyword arguments for every engine process: a session, so a process group, of its own (see the
 # module doc). Not process_group=0: that needs Python 3.11, and none of them needs the terminal.

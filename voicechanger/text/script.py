@@ -269,7 +269,7 @@ def script_phrases(cues: list[Cue], known: Sequence[Phrase], audio: np.ndarray |
                    ) -> list[Phrase]:
     """One chunk's phrases from its cues. A cue matched to a known phrase (same cue times) keeps it;
     another is cut at the speaker's pauses in ``audio`` (the recording) where its punctuation allows."""
-    from .engines.prosody import speech_stretches
+    from ..engines.prosody import speech_stretches
 
     by_time = dict(zip(cue_times(known), known))
     phrases = []

@@ -15,24 +15,24 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from .config import Settings
-from .engines.asr import Hold, unload_models
-from .engines.tts import close_voices
-from .graph import Events, Graph, Node
+from ..config import Settings
+from ..engines.asr import Hold, unload_models
+from ..engines.tts import close_voices
+from ..graph import Events, Graph, Node
+from ..plan import Chain, Plan, check_mapping, plan_recording, plan_script
+from ..runtime.memory import limit_arenas, release_free_memory
+from ..runtime.threads import import_before_threads
+from ..stages import STAGES, Stage, contracts
+from ..store import Store
+from ..text.phrases import StressedPhrase
 from .lifecycle import Result, admit, finish
-from .memory import limit_arenas, release_free_memory
-from .phrases import StressedPhrase
-from .plan import Chain, Plan, check_mapping, plan_recording, plan_script
-from .stages import STAGES, Stage, contracts
-from .store import Store
-from .threads import import_before_threads
 
 
 def voices_in_use(settings: Settings) -> list:
     """Every voice these settings may say phrases in: the mapped ones, and the single voice or (auto)
     the whole catalogue."""
-    from .cast import AUTO
-    from .voices import catalogue
+    from ..voices.cast import AUTO
+    from ..voices.catalogue import catalogue
 
     chosen = list(catalogue().values()) if settings.voice == AUTO else [settings.voice]
     return [*settings.voices.values(), *chosen]
@@ -41,8 +41,8 @@ def voices_in_use(settings: Settings) -> list:
 def preflight(settings: Settings, whisper: bool = True) -> None:
     """Fail before any expensive work when the language, the Whisper model (if it will run) or the voice
     cannot be had."""
-    from .engines.asr import check_language, resolve_device, resolve_model
-    from .engines.tts import get_voice
+    from ..engines.asr import check_language, resolve_device, resolve_model
+    from ..engines.tts import get_voice
 
     device = resolve_device(settings.device)
     if whisper:  # the language check imports faster-whisper, which a re-dub from a script never needs
@@ -232,8 +232,8 @@ def export_script(input_path: Path, target: Path, settings: Settings, store: Sto
     """Write the script of a recording to ``target`` (.srt or .vtt); returns (cues, cues with unsure
     words). The stress artifacts come from the store when the recording was converted with these
     settings before; otherwise transcription and stress marking run (and stay cached)."""
-    from .script import UNSURE, script_cues, unsure_count
-    from .subtitles import write_cues
+    from ..text.script import UNSURE, script_cues, unsure_count
+    from ..text.subtitles import write_cues
 
     graph = Graph(store, settings)
     plan = plan_local(graph, Path(input_path), "wav")

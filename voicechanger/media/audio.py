@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import interrupt
-from .checks import NAME_MAX, check_writable_file
-from .errors import InputError, VoiceError, os_reason
+from ..checks import NAME_MAX, check_writable_file
+from ..errors import InputError, VoiceError, os_reason
+from ..runtime import interrupt
 
 ANALYSIS_RATE = 16000
 OUTPUT_FORMATS = {".mp3": "mp3", ".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".opus": "opus", ".m4a": "m4a"}

@@ -9,9 +9,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from . import interrupt
+from ..errors import InputError, VoiceError
+from ..runtime import interrupt
 from .audio import VIDEO_FORMATS, ffmpeg_url, part_name, probe, require_ffmpeg
-from .errors import InputError, VoiceError
 
 # The audio the mix stage writes for each container, and the container's ffmpeg muxer.
 AUDIO_FORMAT = {"mp4": "m4a", "mov": "m4a", "mkv": "opus", "webm": "opus"}

@@ -13,9 +13,9 @@ from typing import Iterator
 
 import numpy as np
 
+from ..config import MixSettings
+from ..signal.levels import frame_length, frame_power, power_db
 from .audio import PcmStream
-from .config import MixSettings
-from .levels import frame_length, frame_power, power_db
 
 MIX_RATE = 48000
 _FRAME_S = 0.01

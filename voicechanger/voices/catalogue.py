@@ -1,6 +1,6 @@
 """Named voices: a backend voice plus a transform (formants, register, rate, spectral tilt).
 
-The catalogue ships with the package (voicechanger/voices.yaml); a user's own voice is a YAML file
+The catalogue ships with the package (voicechanger/voices/voices.yaml); a user's own voice is a YAML file
 with the same fields (``--voice my-voice.yaml``, or a profile's ``voice:`` key)::
 
     name: vera
@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import VoiceError
-from .paths import read_user_text
+from ..errors import VoiceError
+from ..paths import read_user_text
 
 CATALOGUE = Path(__file__).resolve().parent / "voices.yaml"
 # The transform's own version (engines/tts/changed.py): in every voice's spec, so that a change of how

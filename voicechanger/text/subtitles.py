@@ -30,9 +30,9 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .audio import part_name
-from .errors import VoiceError
-from .paths import read_user_text
+from ..errors import VoiceError
+from ..media.audio import part_name
+from ..paths import read_user_text
 
 FORMATS = ("srt", "vtt")
 

@@ -18,9 +18,9 @@ from typing import Iterable
 
 import numpy as np
 
-from . import interrupt
-from .audio import encode_command
-from .errors import VoiceError
+from ..errors import VoiceError
+from ..media.audio import encode_command
+from ..runtime import interrupt
 
 
 class LoudnessMeter:

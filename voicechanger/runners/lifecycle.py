@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audio import check_input, check_output, output_format, probe
-from .checks import check_not_input
-from .config import Settings
-from .graph import Graph
-from .notices import (
+from ..checks import check_not_input
+from ..config import Settings
+from ..graph import Graph
+from ..media.audio import check_input, check_output, output_format, probe
+from ..media.outputs import check_unsaid, recording_phrases, unsaid_phrases, write_outputs
+from ..media.video import check_video_output
+from ..notices import (
     Notice,
     PhrasesSaid,
     dropped_streams,
@@ -26,11 +28,9 @@ from .notices import (
     transcribe_metas,
     unsaid_notice,
 )
-from .outputs import check_unsaid, recording_phrases, unsaid_phrases, write_outputs
-from .plan import Plan
-from .stages import contracts
-from .store import Artifact, Store
-from .video import check_video_output
+from ..plan import Plan
+from ..stages import contracts
+from ..store import Artifact, Store
 
 STATUSES = ("converted", "cached", "failed")
 

@@ -9,14 +9,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..config import Settings
+from ..errors import UnsaidPhrases
+from ..graph import Graph
+from ..plan import Plan
+from ..stages import contracts
+from ..store import Artifact
+from ..text.phrases import SaidPhrase, StressedPhrase
 from .audio import output_format, part_name, sweep_parts, write_atomic
-from .config import Settings
-from .errors import UnsaidPhrases
-from .graph import Graph
-from .phrases import SaidPhrase, StressedPhrase
-from .plan import Plan
-from .stages import contracts
-from .store import Artifact
 from .video import audio_delay, is_video, mux
 
 
@@ -64,7 +64,7 @@ def as_said(graph: Graph, plan: Plan, phrases: list[dict[str, Any]]) -> list[dic
     """The phrases timed where the voice says them (a cue shows while its words are heard, and
     Whisper's phrase edges can be 0.3 s off the speech, which the voice's placing corrects); a phrase
     the voice does not say keeps its own times."""
-    from .stages.mix import said_spans
+    from ..stages.mix import said_spans
 
     prosodies = [graph.store.get(chain.prosody.name, chain.prosody.key, verify=False) or graph.ensure(chain.prosody)
                  for chain in plan.chains]
@@ -79,7 +79,7 @@ def write_subtitles(phrases: list[dict[str, Any]], output: Path, fmt: str, durat
                     offset: float = 0.0, path: Path | None = None) -> Path | None:
     """``output`` with the extension .srt or .vtt beside it (or ``path``), one cue per phrase (none for
     'none'), ``offset`` seconds later than the phrases (see subtitle_offset)."""
-    from .subtitles import phrase_cues, shifted, write_cues
+    from ..text.subtitles import phrase_cues, shifted, write_cues
 
     if fmt == "none":
         return None

@@ -1,0 +1,1 @@
+"""The process a run lives in: interrupts, BLAS threads, malloc settings."""

@@ -1,0 +1,1 @@
+"""Signal processing on decoded audio: levels, fades, speech activity, cleanup, analysis."""

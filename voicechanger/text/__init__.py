@@ -1,0 +1,1 @@
+"""Text a user reads or edits: phrases, the script, subtitles, the lexicon."""

@@ -1,0 +1,1 @@
+"""Named voices: the catalogue (voices.yaml), who says which speaker (the cast), samples."""
