@@ -1,4 +1,4 @@
-"""The lexicon file's checks (issue 26, items 6 and 7): each mistake a user makes in a lexicon is refused
+"""The lexicon's and the script's checks (issue 26, items 6 and 7): each mistake a user makes in a lexicon is refused
 with one line naming the file and the line of the offending key, and a good lexicon (Latin keys,
 phrases, multi-word pronunciations, ё, hyphens) loads to the same mapping as before the checks.
 No audio, no engines: the file is read and checked before any work starts."""
@@ -122,3 +122,34 @@ def test_an_inline_profile_lexicon_is_checked_with_the_profiles_lines(tmp_path):
 def test_an_inline_mapping_without_lines_names_the_entry():
     with pytest.raises(LexiconError, match=r"^lexicon my\.yaml, entry 'два слова': "):
         parse_lexicon({"замок": "зам+ок", "два слова": "дв+а"}, "my.yaml")
+
+
+@pytest.mark.parametrize("said, needles", [
+    ("Наж+мите кнопку", ("'Наж+мите'", "'+' before 'м'")),
+    ("Это зам++ок.", ("'зам++ок'", "doubled '+'")),
+    ("Где +м?", ("'+м'", "'+' before 'м'")),
+    ("Слов\u0301о", ("acute accent after 'в'",)),
+])
+def test_a_misplaced_mark_in_a_script_is_refused_with_its_line(tmp_path: Path, said: str, needles: tuple[str, ...]):
+    """A stress mark on a consonant (or doubled) in a script cue: the CLI names the script, the cue's line
+    and the word, exits non-zero and writes nothing, instead of reading the word with no stress."""
+    from speech import prompt, run_cli
+    from test_errors import _assert_clean_failure
+
+    script = tmp_path / "edited.srt"
+    script.write_text("1\n00:00:00,100 --> 00:00:01,000\nДобрый день\n\n"
+                      f"2\n00:00:01,200 --> 00:00:02,000\n{said}\n", encoding="utf-8")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = run_cli("convert", str(prompt("demo-thanks")), str(out_dir / "x.mp3"), "--script", str(script),
+                     "--cache-dir", str(tmp_path / "cache"))
+    _assert_clean_failure(result, out_dir, f"{script} line 5", *needles)  # where the cue starts
+
+
+def test_plus_signs_that_are_not_stress_marks_pass(tmp_path: Path):
+    """'C++' and '2+2' in a cue are said as written; a correct mark and an acute accent pass too."""
+    from voicechanger.text.script import load_script
+
+    script = tmp_path / "fine.srt"
+    script.write_text("1\n00:00:00,000 --> 00:00:01,000\nC++ и 2+2, зам+ок, за\u0301мок\n", encoding="utf-8")
+    assert len(load_script(script, 2.0)) == 1

@@ -57,8 +57,9 @@ def _alphabet_problem(value: str) -> str | None:
     return f"{'/'.join(scripts)} letters {''.join(foreign)!r}"
 
 
-def _mark_problem(value: str) -> str | None:
-    """Where a stress mark does not stand on a vowel: '+' goes right before it (зам+ок), U+0301 after it."""
+def mark_problem(value: str) -> str | None:
+    """Where a stress mark does not stand on a vowel: '+' goes right before it (зам+ок), U+0301 after it
+    (the lexicon's and the script's check)."""
     bad = _LOOSE_MARK.search(value)
     if bad is None:
         return None
@@ -87,7 +88,7 @@ def _check_entry(path: str, line: int | None, key: object, value: object) -> tup
     if foreign is not None:
         raise LexiconError(f"{where}: the pronunciation {value!r} of {key!r} has {foreign}, which the voice does not "
                            "read; respell it in Cyrillic with '+' before the stressed vowel (Prefect: Пр+ефект)")
-    misplaced = _mark_problem(value)
+    misplaced = mark_problem(value)
     if misplaced is not None:
         raise LexiconError(f"{where}: the pronunciation {value!r} of {key!r} has {misplaced}; put one '+' right "
                            "before the stressed vowel (зам+ок)")

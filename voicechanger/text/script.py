@@ -31,6 +31,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .lexicon import mark_problem
 from .phrases import Phrase, StressedPhrase, Word, bare_phrase
 from .subtitles import Cue, ScriptError, read_cues
 
@@ -38,6 +39,10 @@ UNSURE = "\u2047"  # ⁇ after a word Whisper gave a low probability
 UNSURE_BELOW = 0.5  # word probability under which a word is marked unsure
 ACUTE = "\u0301"
 _WORD = re.compile(r"[^\W_]")  # a letter or a digit: something to say
+# A Russian word as a script writes it: Cyrillic letters and stress marks only, once the punctuation
+# around it is off ("C++" and "2+2" are not stress marks, and are said as written).
+_RUSSIAN_WORD = re.compile(r"^[а-яёА-ЯЁ+\u0301-]*[а-яёА-ЯЁ][а-яёА-ЯЁ+\u0301-]*$")
+_PUNCTUATION_EDGES = re.compile(r"^[^\w+\u0301]+|[^\w+\u0301]+$")
 
 
 def plus_marks(word: str) -> str:
@@ -114,6 +119,7 @@ def load_script(path: Path, duration: float) -> list[Cue]:
     for cue in cues:
         if not _WORD.search(plain(cue.text)):
             raise ScriptError(f"{path} line {cue.line}: the cue has no words; write what is said or delete the cue")
+        _check_marks(path, cue)
         if previous is not None and cue.start < previous.end - 1e-6:
             raise ScriptError(f"{path} line {cue.line}: the cue starts before the one at line {previous.line} ends; "
                               "make the times increase without overlap")
@@ -122,6 +128,17 @@ def load_script(path: Path, duration: float) -> list[Cue]:
                               f"({duration:.3f} s); fix its times")
         previous = cue
     return cues
+
+
+def _check_marks(path: Path, cue: Cue) -> None:
+    """A stress mark that stands on no vowel (наж+мите, зам++ок) would be dropped, and the word read
+    with no stress at all: refused with its cue's line instead."""
+    for written in cue.text.split():
+        word = _PUNCTUATION_EDGES.sub("", written)
+        problem = mark_problem(word) if _RUSSIAN_WORD.match(word) else None
+        if problem:
+            raise ScriptError(f"{path} line {cue.line}: {word!r} has {problem}; put one '+' right before the "
+                              "stressed vowel (зам+ок), or none")
 
 
 def _spread(words: list[str], start: float, end: float) -> list[tuple[float, float]]:
