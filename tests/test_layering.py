@@ -13,7 +13,7 @@ import pytest
 
 from speech import ROOT, prompt, run_cli
 from voicechanger.errors import VoiceError
-from voicechanger.runners import GROUP, Runner, RunnerNotFound, load_runner, registered
+from voicechanger.runners.registry import GROUP, Runner, RunnerNotFound, load_runner, registered
 
 FORBIDDEN = ("flows", "tasks", "prefect", "prefect_dask")
 CORE = ROOT / "voicechanger"
@@ -68,7 +68,7 @@ def test_prefect_runner_is_registered_and_loads_without_prefect():
     """The core finds the runner by name; loading it imports flows.runner but not Prefect (the flow,
     and with it Prefect, is imported when the runner runs)."""
     assert registered()["prefect"] == "flows.runner:PrefectRunner"
-    code = ("import sys; from voicechanger.runners import load_runner, Runner; r = load_runner('prefect'); "
+    code = ("import sys; from voicechanger.runners.registry import load_runner, Runner; r = load_runner('prefect'); "
             "assert isinstance(r, Runner), r; assert type(r).__module__ == 'flows.runner', type(r); "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'prefect_dask')); "
             "assert not bad, bad")

@@ -133,8 +133,9 @@ def test_an_inline_mapping_without_lines_names_the_entry():
 def test_a_misplaced_mark_in_a_script_is_refused_with_its_line(tmp_path: Path, said: str, needles: tuple[str, ...]):
     """A stress mark on a consonant (or doubled) in a script cue: the CLI names the script, the cue's line
     and the word, exits non-zero and writes nothing, instead of reading the word with no stress."""
-    from speech import prompt, run_cli
     from test_errors import _assert_clean_failure
+
+    from speech import prompt, run_cli
 
     script = tmp_path / "edited.srt"
     script.write_text("1\n00:00:00,100 --> 00:00:01,000\nДобрый день\n\n"
