@@ -215,9 +215,7 @@ def word_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, slot_start:
 
 
 STRETCH_PAUSE_S = 0.2  # a silence this long inside an untimed phrase is a pause the words are fitted to
-SKIPPED_PAUSE_COST = 0.1  # a source pause left inside a stretch group (squared log-ratio units)
-UNMARKED_CUT_COST = 0.03  # a group ending on a word with no clause mark after it
-MAX_MERGED = 3  # source stretches one group of words may span
+UNMARKED_CUT_COST = 0.03  # a group ending on a word with no clause mark after it (engines.timemap.group_words)
 _CLAUSE_MARKS = tuple(".!?;:,…-–—")
 
 
@@ -229,6 +227,7 @@ def stretch_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, source: 
     is one anchor (its synthesized span -> its stretches in ``source``, the slot's audio). Without
     them the whole phrase maps linearly and every pause of the speaker lands inside some word."""
     from ..engines.prosody import speech_stretches
+    from ..engines.timemap import group_words
 
     spans = _synth_word_spans(phrase, word_spans)
     stretches = speech_stretches(source, rate, STRETCH_PAUSE_S)
@@ -237,40 +236,15 @@ def stretch_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, source: 
     if n < 2 or m < 2:
         return []
     said = np.array([max(spans[i][1] - spans[i][0], 0.0) for i in order])
-    cum_said = np.concatenate(([0.0], np.cumsum(said)))
     heard = np.array([b - a for a, b in stretches])
-    cum_heard = np.concatenate(([0.0], np.cumsum(heard)))
-    if cum_said[-1] <= 0 or cum_heard[-1] <= 0:
-        return []
-    pace = cum_said[-1] / cum_heard[-1]
     texts = [w["word"].strip() for w in phrase["words"]] + [""]
     marked = np.array([texts[i].endswith(_CLAUSE_MARKS) or texts[i + 1] in ("-", "–", "—") for i in order])
     cut_cost = np.where(marked, 0.0, UNMARKED_CUT_COST)
     cut_cost[-1] = 0.0
-    best = np.full((m + 1, n + 1), np.inf)
-    back: dict[tuple[int, int], tuple[int, int]] = {}
-    best[0, 0] = 0.0
-    for j in range(m):
-        for i in range(n):
-            if not np.isfinite(best[j, i]):
-                continue
-            for j2 in range(j, min(j + MAX_MERGED, m)):
-                length = (cum_heard[j2 + 1] - cum_heard[j]) * pace
-                group = cum_said[i + 1 :] - cum_said[i]  # words i..k for k = i..n-1
-                cost = (best[j, i] + np.log(np.maximum(group, 1e-3) / length) ** 2 + (j2 - j) * SKIPPED_PAUSE_COST
-                        + cut_cost[i:])
-                for k in np.flatnonzero(cost < best[j2 + 1, i + 1 :]):
-                    best[j2 + 1, i + 1 + k] = cost[k]
-                    back[(j2 + 1, i + 1 + int(k))] = (j, i)
-    if not np.isfinite(best[m, n]):
-        return []
-    pairs, state = [], (m, n)
-    while state != (0, 0):
-        j, i = back[state]
-        synth = (spans[order[i]][0], spans[order[state[1] - 1]][1])
-        pairs.append((synth, (stretches[j][0], stretches[state[0] - 1][1])))
-        state = (j, i)
-    return _increasing(pairs[::-1])
+    pairs = []
+    for (j0, j1), (i0, i1) in group_words(said, heard, cut_cost):
+        pairs.append(((spans[order[i0]][0], spans[order[i1 - 1]][1]), (stretches[j0][0], stretches[j1 - 1][1])))
+    return _increasing(pairs)
 
 
 def speaker_pitch(audio: np.ndarray, rate: int) -> tuple[Any, tuple[float, float] | None]:
