@@ -108,6 +108,19 @@ class VoicePitch:
         self.log_f0 = np.log(voiced)
         self.floor = float(np.clip(0.75 * np.percentile(voiced, 5), 50, 200)) if self.enough else 60.0
         self.ceiling = float(np.clip(2.0 * np.percentile(voiced, 95), 300, 900)) if self.enough else 600.0
+        self.moved_to: tuple[float, float] | None = None  # set by ``moved``
+
+    def moved(self, median_hz: float, spread: float) -> "VoicePitch":
+        """The voice as it is to be heard, when its audio is not yet at its register (a catalogue voice
+        whose pitch move is left to the prosody stage, engines/tts/changed.py): its log-F0 values moved
+        to ``median_hz`` and their spread scaled by ``spread``; the floor and ceiling stay the audio's,
+        which the PSOLA analysis reads. ``moved_to`` records the move: the transfer then moves a phrase
+        whose source gives no contour too (on its own contour)."""
+        voice = VoicePitch(self.contour)
+        if voice.enough:
+            voice.log_f0 = np.log(median_hz) + (self.log_f0 - np.median(self.log_f0)) * spread
+        voice.moved_to = (median_hz, spread)
+        return voice
 
     @classmethod
     def of(cls, audio: np.ndarray, sr: int, *, step: float = 0.01) -> "VoicePitch":

@@ -200,6 +200,30 @@ def _place(out: np.ndarray, y: np.ndarray, start: float, sr: int) -> None:
         fade_out(out, fade, off + n)
 
 
+def _new_pitch(seg: np.ndarray, sr: int, source: np.ndarray, source_sr: int, knots: tuple[np.ndarray, np.ndarray],
+               voice: VoicePitch, source_pitch: tuple[np.ndarray, np.ndarray] | None,
+               register: tuple[float, float] | None, follow: bool):
+    """The PitchTier the resynthesis takes, or None to keep the synth's own pitch: with ``follow``, the
+    source's contour (``source_pitch``, else measured) mapped into the voice's range through the time
+    map ``knots``; where that gives nothing and the voice is still to be moved to its register
+    (``VoicePitch.moved``), the synth's own contour moved there (no contour to follow: mode
+    'duration', a source without speech)."""
+    a, b = knots
+    dur = len(seg) / sr
+    if not voice.enough:
+        return None
+    if follow:
+        c_t, c_f = source_pitch if source_pitch is not None else robust_contour(source, source_sr)
+        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register), a, b, dur)
+        if pt is not None or voice.moved_to is None:
+            return pt
+    if voice.moved_to is None:
+        return None
+    own_t, own_f = pitch_contour(seg, sr, fmin=voice.floor, fmax=voice.ceiling)
+    ends = np.array([0.0, dur])
+    return _pitch_tier(own_t, _map_to_voice(_bridge(own_f, 0.01), voice.log_f0), ends, ends, dur)
+
+
 def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: int,
              pairs: list[tuple[Span, Span]], *, mode: str = "full",
              pitch: bool = True, loudness: bool = True,
@@ -252,11 +276,11 @@ def transfer(synth: np.ndarray, synth_sr: int, source: np.ndarray, source_sr: in
     manip = call(snd, "To Manipulation", _PSOLA_STEP_S, voice.floor, voice.ceiling)
     call([manip, _duration_tier(a, b, dur)], "Replace duration tier")
 
-    if mode == "full" and pitch and src_has_speech and voice.enough:
-        c_t, c_f = source_pitch if source_pitch is not None else robust_contour(source, source_sr)
-        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register), a, b, dur)
-        if pt is not None:
-            call([manip, pt], "Replace pitch tier")
+    follow = mode == "full" and pitch and src_has_speech
+    pt = _new_pitch(seg, synth_sr, source, source_sr, (a, b), voice, source_pitch if follow else None,
+                    register, follow)
+    if pt is not None:
+        call([manip, pt], "Replace pitch tier")
 
     with seeded():
         res = call(manip, "Get resynthesis (overlap-add)")

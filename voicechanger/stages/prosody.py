@@ -310,9 +310,40 @@ def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhra
                     synth["key"], *extra)
 
 
+def chunk_wide(ctx: Context, voice: int, source_audio: np.ndarray, rate: int,
+               turns: list[list[float]] | None) -> dict[str, Any]:
+    """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
+    kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk.
+    In a chunk of several voices each is measured on the turns of the speakers it says. A voice whose
+    audio is not at its register yet (the synthesize stage's ``registers``) is moved there."""
+    from ..engines.prosody import VoicePitch
+
+    synthesized = ctx.one("synthesize")
+    voice_rate = synthesized.meta["sample_rate"]
+    full = ctx.settings.prosody.mode == "full"
+    wide: dict[str, Any] = {}
+    reference = np.asarray(synthesized.array("reference" if voice == 0 else f"reference-{voice}"), dtype=np.float64)
+    key = chunk_key(ctx, reference, turns)
+    found = ctx.memo.get(CHUNK_STAGE, key)
+    if found is not None:
+        wide["bounds"], wide["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
+        wide["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
+    else:
+        heard = source_audio if turns is None else turns_audio(source_audio, rate, turns)
+        wide["bounds"], wide["register"] = speaker_pitch(heard, rate) if full else (None, None)
+        wide["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
+        ctx.memo.put(CHUNK_STAGE, key, {"bounds": wide["bounds"], "register": wide["register"]},
+                     {"voice_f0": wide["voice"].contour})
+    registers = synthesized.meta.get("registers") or []
+    target = registers[voice] if voice < len(registers) else None
+    if target is not None:
+        wide["voice"] = wide["voice"].moved(float(target[0]), float(target[1]))
+    return wide
+
+
 def run(ctx: Context) -> Output:
     from ..cleanup import analysis_copy
-    from ..engines.prosody import VoicePitch, source_contour, transfer
+    from ..engines.prosody import source_contour, transfer
 
     decoded = ctx.one("decode")
     stressed = ctx.one("stress")
@@ -336,28 +367,6 @@ def run(ctx: Context) -> Output:
     turns_of = voice_turns(ctx, said, origin, len(source_audio) / rate)
     shared: dict[int, dict[str, Any]] = {}
 
-    def chunk_wide(voice: int) -> dict[str, Any]:
-        """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
-        kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk.
-        In a chunk of several voices each is measured on the turns of the speakers it says."""
-        wide = shared.setdefault(voice, {})
-        if not wide:
-            reference = np.asarray(synthesized.array("reference" if voice == 0 else f"reference-{voice}"),
-                                   dtype=np.float64)
-            turns = turns_of.get(voice) if turns_of is not None else None
-            key = chunk_key(ctx, reference, turns)
-            found = ctx.memo.get(CHUNK_STAGE, key)
-            if found is not None:
-                wide["bounds"], wide["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
-                wide["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
-                return wide
-            heard = source_audio if turns is None else turns_audio(source_audio, rate, turns)
-            wide["bounds"], wide["register"] = speaker_pitch(heard, rate) if full else (None, None)
-            wide["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
-            ctx.memo.put(CHUNK_STAGE, key, {"bounds": wide["bounds"], "register": wide["register"]},
-                         {"voice_f0": wide["voice"].contour})
-        return wide
-
     pieces: list[np.ndarray] = []
     placed = []
     for phrase, slot, synth in zip(phrases, slots, said):
@@ -374,7 +383,9 @@ def run(ctx: Context) -> Output:
         if found is not None:
             out = np.asarray(found.array("audio"), dtype=np.float32)
         else:
-            wide = chunk_wide(voice_index)
+            if voice_index not in shared:
+                shared[voice_index] = chunk_wide(ctx, voice_index, source_audio, rate, mine)
+            wide = shared[voice_index]
             source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
             contour = source_contour(source, rate, wide["bounds"]) if full else None
             voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
@@ -395,4 +406,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 14, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 15, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
