@@ -130,3 +130,25 @@ def test_runner_protocol_is_structural():
             return 0
 
     assert isinstance(Local(), Runner) and not isinstance(object(), Runner)
+
+
+MAX_TOP_MODULES, MAX_MODULE_LINES, MAX_FUNCTION_LINES = 15, 450, 80
+
+
+def test_layers_are_packages_and_pieces_stay_small():
+    """The core's top folder shows the layers (at most 15 modules beside the packages); no module of
+    the core, the flows or the tasks is over 450 lines and no function over 80."""
+    top = sorted(p.name for p in (ROOT / "voicechanger").glob("*.py"))
+    assert len(top) <= MAX_TOP_MODULES, top
+    long_modules, long_functions = [], []
+    for folder in ("voicechanger", "flows", "tasks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            source = path.read_text(encoding="utf-8")
+            if source.count("\n") > MAX_MODULE_LINES:
+                long_modules.append((str(path.relative_to(ROOT)), source.count("\n")))
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if lines > MAX_FUNCTION_LINES:
+                        long_functions.append((str(path.relative_to(ROOT)), node.name, lines))
+    assert not long_modules and not long_functions, (long_modules, long_functions)

@@ -125,6 +125,30 @@ def test_the_transform_moves_the_register_keeps_the_length_and_is_deterministic(
         assert _median_f0(audio) == pytest.approx(voice.median_f0, rel=0.06), name
 
 
+@pytest.mark.parametrize("mode", ["full", "duration"])
+def test_a_catalogue_voice_moves_its_pitch_once_in_the_prosody_stage(mode):
+    """The synthesize stage says a catalogue voice's formants only (its audio stays near the base voice's
+    pitch), and the prosody stage's PSOLA moves it to its register: following the source's contour
+    ('full'), or on its own contour when there is none to follow ('duration', the fast profile)."""
+    from voicechanger.engines.prosody import VoicePitch, transfer
+    from voicechanger.engines.tts import get_voice
+    from voicechanger.stages.synthesize import pitch_later
+
+    voice, definition = get_voice("olga"), catalogue()["olga"]
+    later = pitch_later(voice)
+    assert later is pitch_later(voice) and pitch_later(later) is later
+    assert later.spec != voice.spec and later.register == (definition.median_f0, definition.pitch_range)
+    assert voice.register is None and getattr(pitch_later(get_voice("festival:msu_ru_nsh")), "register", None) is None
+    tokens = "сег+одня мы расск+ажем вам о н+овых возм+ожностях н+ашей сист+емы.".split()
+    source = get_voice("festival:msu_ru_nsh").synthesize(tokens).audio
+    said = later.synthesize(tokens).audio
+    assert _median_f0(said) < 160
+    pitch = VoicePitch.of_chunk(said, RATE, refine=mode == "full").moved(*later.register)
+    out = transfer(said, RATE, source, RATE, [], mode=mode, voice_pitch=pitch)
+    assert len(out) == len(source)
+    assert _median_f0(out) == pytest.approx(definition.median_f0, rel=0.06)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("gender", [
     pytest.param("female", marks=pytest.mark.xfail(strict=True, reason="olga sits between alyona and tatyana: "

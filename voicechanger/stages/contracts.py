@@ -78,6 +78,9 @@ class _SynthesizeMeta(TypedDict):
     voice: str
     phrases: list[SaidPhrase]
     fresh: int                # phrases said now, not from the memo: what a re-dub re-did
+    # per voice (as "voice" indexes them): the (median F0 Hz, pitch range) the prosody stage moves its
+    # audio to, or None when it is at its register already
+    registers: list[tuple[float, float] | None]
 
 
 class SynthesizeMeta(_SynthesizeMeta, total=False):

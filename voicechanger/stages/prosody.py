@@ -217,9 +217,7 @@ def word_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, slot_start:
 
 
 STRETCH_PAUSE_S = 0.2  # a silence this long inside an untimed phrase is a pause the words are fitted to
-SKIPPED_PAUSE_COST = 0.1  # a source pause left inside a stretch group (squared log-ratio units)
-UNMARKED_CUT_COST = 0.03  # a group ending on a word with no clause mark after it
-MAX_MERGED = 3  # source stretches one group of words may span
+UNMARKED_CUT_COST = 0.03  # a group ending on a word with no clause mark after it (engines.timemap.group_words)
 _CLAUSE_MARKS = tuple(".!?;:,…-–—")
 
 
@@ -231,6 +229,7 @@ def stretch_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, source: 
     is one anchor (its synthesized span -> its stretches in ``source``, the slot's audio). Without
     them the whole phrase maps linearly and every pause of the speaker lands inside some word."""
     from ..engines.prosody import speech_stretches
+    from ..engines.timemap import group_words
 
     spans = _synth_word_spans(phrase, word_spans)
     stretches = speech_stretches(source, rate, STRETCH_PAUSE_S)
@@ -239,40 +238,15 @@ def stretch_pairs(phrase: StressedPhrase, word_spans: WordSpans | None, source: 
     if n < 2 or m < 2:
         return []
     said = np.array([max(spans[i][1] - spans[i][0], 0.0) for i in order])
-    cum_said = np.concatenate(([0.0], np.cumsum(said)))
     heard = np.array([b - a for a, b in stretches])
-    cum_heard = np.concatenate(([0.0], np.cumsum(heard)))
-    if cum_said[-1] <= 0 or cum_heard[-1] <= 0:
-        return []
-    pace = cum_said[-1] / cum_heard[-1]
     texts = [w["word"].strip() for w in phrase["words"]] + [""]
     marked = np.array([texts[i].endswith(_CLAUSE_MARKS) or texts[i + 1] in ("-", "–", "—") for i in order])
     cut_cost = np.where(marked, 0.0, UNMARKED_CUT_COST)
     cut_cost[-1] = 0.0
-    best = np.full((m + 1, n + 1), np.inf)
-    back: dict[tuple[int, int], tuple[int, int]] = {}
-    best[0, 0] = 0.0
-    for j in range(m):
-        for i in range(n):
-            if not np.isfinite(best[j, i]):
-                continue
-            for j2 in range(j, min(j + MAX_MERGED, m)):
-                length = (cum_heard[j2 + 1] - cum_heard[j]) * pace
-                group = cum_said[i + 1 :] - cum_said[i]  # words i..k for k = i..n-1
-                cost = (best[j, i] + np.log(np.maximum(group, 1e-3) / length) ** 2 + (j2 - j) * SKIPPED_PAUSE_COST
-                        + cut_cost[i:])
-                for k in np.flatnonzero(cost < best[j2 + 1, i + 1 :]):
-                    best[j2 + 1, i + 1 + k] = cost[k]
-                    back[(j2 + 1, i + 1 + int(k))] = (j, i)
-    if not np.isfinite(best[m, n]):
-        return []
-    pairs, state = [], (m, n)
-    while state != (0, 0):
-        j, i = back[state]
-        synth = (spans[order[i]][0], spans[order[state[1] - 1]][1])
-        pairs.append((synth, (stretches[j][0], stretches[state[0] - 1][1])))
-        state = (j, i)
-    return _increasing(pairs[::-1])
+    pairs = []
+    for (j0, j1), (i0, i1) in group_words(said, heard, cut_cost):
+        pairs.append(((spans[order[i0]][0], spans[order[i1 - 1]][1]), (stretches[j0][0], stretches[j1 - 1][1])))
+    return _increasing(pairs)
 
 
 def speaker_pitch(audio: np.ndarray, rate: int) -> tuple[Any, tuple[float, float] | None]:
@@ -338,8 +312,39 @@ def phrase_key(ctx: Context, phrase: StressedPhrase, slot: Span, synth: SaidPhra
                     synth["key"], *extra)
 
 
+def chunk_wide(ctx: Context, voice: int, source_audio: np.ndarray, rate: int,
+               turns: list[list[float]] | None) -> dict[str, Any]:
+    """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
+    kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk.
+    In a chunk of several voices each is measured on the turns of the speakers it says. A voice whose
+    audio is not at its register yet (the synthesize stage's ``registers``) is moved there."""
+    from ..engines.prosody import VoicePitch
+
+    synthesized = ctx.one("synthesize")
+    voice_rate = synthesized.meta["sample_rate"]
+    full = ctx.settings.prosody.mode == "full"
+    wide: dict[str, Any] = {}
+    reference = np.asarray(synthesized.array("reference" if voice == 0 else f"reference-{voice}"), dtype=np.float64)
+    key = chunk_key(ctx, reference, turns)
+    found = ctx.memo.get(CHUNK_STAGE, key)
+    if found is not None:
+        wide["bounds"], wide["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
+        wide["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
+    else:
+        heard = source_audio if turns is None else turns_audio(source_audio, rate, turns)
+        wide["bounds"], wide["register"] = speaker_pitch(heard, rate) if full else (None, None)
+        wide["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
+        ctx.memo.put(CHUNK_STAGE, key, {"bounds": wide["bounds"], "register": wide["register"]},
+                     {"voice_f0": wide["voice"].contour})
+    registers = synthesized.meta.get("registers") or []
+    target = registers[voice] if voice < len(registers) else None
+    if target is not None:
+        wide["voice"] = wide["voice"].moved(float(target[0]), float(target[1]))
+    return wide
+
+
 def run(ctx: Context) -> Output:
-    from ..engines.prosody import VoicePitch, source_contour, transfer
+    from ..engines.prosody import source_contour, transfer
     from ..signal.cleanup import analysis_copy
 
     decoded = ctx.one("decode")
@@ -364,28 +369,6 @@ def run(ctx: Context) -> Output:
     turns_of = voice_turns(ctx, said, origin, len(source_audio) / rate)
     shared: dict[int, dict[str, Any]] = {}
 
-    def chunk_wide(voice: int) -> dict[str, Any]:
-        """The speaker's and the voice's pitch, measured only when some phrase is not in the memo, and
-        kept in a memo of its own: re-dubbing one phrase then measures nothing over the whole chunk.
-        In a chunk of several voices each is measured on the turns of the speakers it says."""
-        wide = shared.setdefault(voice, {})
-        if not wide:
-            reference = np.asarray(synthesized.array("reference" if voice == 0 else f"reference-{voice}"),
-                                   dtype=np.float64)
-            turns = turns_of.get(voice) if turns_of is not None else None
-            key = chunk_key(ctx, reference, turns)
-            found = ctx.memo.get(CHUNK_STAGE, key)
-            if found is not None:
-                wide["bounds"], wide["register"] = (_pair(found.meta[k]) for k in ("bounds", "register"))
-                wide["voice"] = VoicePitch(np.asarray(found.array("voice_f0"), dtype=np.float64))
-                return wide
-            heard = source_audio if turns is None else turns_audio(source_audio, rate, turns)
-            wide["bounds"], wide["register"] = speaker_pitch(heard, rate) if full else (None, None)
-            wide["voice"] = VoicePitch.of_chunk(reference, voice_rate, refine=full)
-            ctx.memo.put(CHUNK_STAGE, key, {"bounds": wide["bounds"], "register": wide["register"]},
-                         {"voice_f0": wide["voice"].contour})
-        return wide
-
     pieces: list[np.ndarray] = []
     placed: list[PlacedPhrase] = []
     for phrase, slot, synth in zip(phrases, slots, said):
@@ -402,7 +385,9 @@ def run(ctx: Context) -> Output:
         if found is not None:
             out = np.asarray(found.array("audio"), dtype=np.float32)
         else:
-            wide = chunk_wide(voice_index)
+            if voice_index not in shared:
+                shared[voice_index] = chunk_wide(ctx, voice_index, source_audio, rate, mine)
+            wide = shared[voice_index]
             source = np.array(source_audio[int(slot[0] * rate) : int(slot[1] * rate)], dtype=np.float32)
             contour = source_contour(source, rate, wide["bounds"]) if full else None
             voice = np.array(synth_audio[synth["offset"] : synth["offset"] + synth["length"]], dtype=np.float32)
@@ -423,4 +408,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-STAGE = Stage("prosody", 14, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 15, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)

@@ -109,10 +109,19 @@ def phrase_voices(ctx: Context, phrases: list[StressedPhrase]) -> tuple[list, li
     return [_voice(ctx.settings, cast.get(s, fallback) if s else fallback) for s in spoken], labels
 
 
+def pitch_later(voice):
+    """The voice the phrases are said in: a catalogue voice without its pitch move (its formants only),
+    which the prosody stage makes together with the contour's, so the audio goes through one PSOLA
+    (engines/tts/changed.py); any other voice as it is."""
+    formants_only = getattr(voice, "formants_only", None)
+    return formants_only() if formants_only is not None else voice
+
+
 def run(ctx: Context) -> Output:
     stressed = ctx.one("stress")
     stressed_phrases: list[StressedPhrase] = contracts.stressed(stressed)["phrases"]
     voices, speakers = phrase_voices(ctx, stressed_phrases)
+    voices = [pitch_later(v) for v in voices]
     distinct = list(dict.fromkeys(voices))  # in order of first use
     if len({v.sample_rate for v in distinct}) > 1:
         raise VoiceError("voices " + ", ".join(v.spec.split("=")[0] for v in distinct) + " speak at different "
@@ -144,11 +153,13 @@ def run(ctx: Context) -> Output:
                 offset += said["length"]
         phrases.append(entry)
     audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-    first = distinct[0] if distinct else _voice(ctx.settings)
+    first = distinct[0] if distinct else pitch_later(_voice(ctx.settings))
     arrays = {"audio": audio, "reference": voice_reference(first, ctx.memo)}
     arrays.update({f"reference-{i}": voice_reference(v, ctx.memo) for i, v in enumerate(distinct) if i})
     meta = SynthesizeMeta(index=contracts.stressed(stressed)["index"], sample_rate=first.sample_rate, voice=first.spec,
-                          phrases=phrases, fresh=fresh)
+                          phrases=phrases, fresh=fresh,
+                          registers=[getattr(v, "register", None) for v in distinct]
+                          or [getattr(first, "register", None)])
     if any(s is not None for s in speakers):
         meta["voices"] = [v.spec for v in distinct]
     return Output(meta, arrays=arrays)
@@ -160,4 +171,4 @@ def warm_up(settings: Settings) -> None:
         start()
 
 
-STAGE = Stage("synthesize", 3, ("voice", "voices", "voice_catalogue", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)
+STAGE = Stage("synthesize", 4, ("voice", "voices", "voice_catalogue", "prosody.fit_rate"), run, uses_model=True, warm_up=warm_up)

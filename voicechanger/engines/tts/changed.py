@@ -126,11 +126,15 @@ def overlap_add(audio: np.ndarray, sample_rate: int, marks: np.ndarray, periods:
     return out[:n_out]
 
 
-def change_voice(audio: np.ndarray, sample_rate: int, voice: VoiceDef, duration: float) -> np.ndarray:
-    """The voice's formant ratio, register and ``duration`` factor applied to the base voice's audio."""
+def change_voice(audio: np.ndarray, sample_rate: int, voice: VoiceDef, duration: float,
+                 pitch: bool = True) -> np.ndarray:
+    """The voice's formant ratio, register and ``duration`` factor applied to the base voice's audio.
+    ``pitch=False``: the formants only (by resampling, which also moves the pitch and the duration by
+    the ratio); the register and the duration are left to the prosody stage's PSOLA, so the audio goes
+    through one pitch move, not two."""
     shifted = shift_formants(audio, voice.formant_ratio)
-    if len(shifted) < 2:
-        return shifted.astype(np.float32)
+    if len(shifted) < 2 or not pitch:
+        return np.clip(shifted, -1.0, 1.0).astype(np.float32)
     length = len(shifted) / sample_rate
     marks, periods = analysis_marks(pitch_marks(shifted, sample_rate), length)
     if len(marks) == 0:
@@ -142,14 +146,33 @@ def change_voice(audio: np.ndarray, sample_rate: int, voice: VoiceDef, duration:
 
 class ChangedVoice:
     """A backend voice made into another person by a VoiceDef's transform. It holds no process of its
-    own: the base voice, loaded through get_voice, is closed with the others (close_voices)."""
+    own: the base voice, loaded through get_voice, is closed with the others (close_voices).
 
-    def __init__(self, definition: VoiceDef, base: Voice) -> None:
+    ``pitch=False`` (``formants_only()``, what the synthesize stage says phrases with): the formants
+    and the tilt only; ``register`` then tells the prosody stage the median F0 and the pitch range to
+    map the speaker's contour into, and its PSOLA is the only pitch move. Its spec differs, so its
+    audio never shares a memo with the whole transform's (a sample, ``voice voices --sample``)."""
+
+    def __init__(self, definition: VoiceDef, base: Voice, pitch: bool = True) -> None:
         self.definition = definition
         self.base = base
-        self.spec = definition.spec
+        self.pitch = pitch
+        self.spec = definition.spec if pitch else f"{definition.spec}|pitch in prosody"
         self.sample_rate = base.sample_rate
         self.native_rate = bool(getattr(base, "native_rate", False))
+        self._formants_only: ChangedVoice | None = None
+
+    @property
+    def register(self) -> tuple[float, float] | None:
+        """(median F0 in Hz, pitch range) the prosody stage moves this voice's audio to; None when the
+        audio is at its register already."""
+        return None if self.pitch else (self.definition.median_f0, self.definition.pitch_range)
+
+    def formants_only(self) -> "ChangedVoice":
+        """This voice without its pitch move (one object per voice, so it dedupes by identity)."""
+        if self.pitch and self._formants_only is None:
+            self._formants_only = ChangedVoice(self.definition, self.base, pitch=False)
+        return self._formants_only or self
 
     def synthesize(self, tokens: list[str], rate: float = 1.0) -> Synthesis:
         """The base voice's audio, transformed; ``rate`` multiplies the duration, as for any voice."""
@@ -158,7 +181,8 @@ class ChangedVoice:
             said, duration = self.base.synthesize(tokens, rate=duration), 1.0
         else:
             said = self.base.synthesize(tokens, rate=1.0)
-        audio = tilt(change_voice(said.audio, said.sample_rate, self.definition, duration), self.definition.tilt_db)
+        audio = tilt(change_voice(said.audio, said.sample_rate, self.definition, duration, self.pitch),
+                     self.definition.tilt_db)
         k = len(audio) / max(1, len(said.audio))
         end = len(audio) / said.sample_rate
         spans = None if said.word_spans is None else [(min(a * k, end), min(b * k, end)) for a, b in said.word_spans]
