@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech import RATE, assemble, decode, run_cli, store_events, transcribe_text, wer, write_wav
+from speech import RATE, assemble, decode, prompt, run_cli, store_events, transcribe_text, wer, write_wav
 from voicechanger.config import load_settings
 from voicechanger.voices.catalogue import VoiceDef, catalogue
 
@@ -246,3 +246,25 @@ def test_a_profiles_voice_key_takes_a_name_and_a_file_and_a_bad_one_is_one_line(
     assert "bad-voice.yaml" in lines[0] and "'median_f0'" in lines[0], lines[0]
     profile.write_text("voice: boris\n", encoding="utf-8")
     assert load_settings(profile).voice == catalogue()["boris"]
+
+
+def test_a_low_phrase_keeps_a_catalogue_voice_in_its_register():
+    """A phrase said 17 % under its speaker's median (a real prompt, the register set above it) moves a
+    catalogue voice's level by at most LEVEL_SPAN, its intonation kept in full; the plain voice, which
+    has no register to keep, follows the whole drop."""
+    from voicechanger.engines.pitch import LEVEL_SPAN, _bridge, _map_to_voice, robust_contour
+
+    _t, f0 = robust_contour(decode(prompt("vm-intro")), RATE)
+    source = _bridge(f0, 0.01)
+    ok = ~np.isnan(source)
+    own, spread = float(np.median(source[ok])), float(np.std(source[ok]))
+    voice = np.log(185.0) + np.random.default_rng(0).normal(0.0, spread, 400)
+    drop = float(np.log(1 / 0.83))
+    kept = _map_to_voice(source, voice, (own + drop, spread), LEVEL_SPAN)
+    plain = _map_to_voice(source, voice, (own + drop, spread))
+    v_med = float(np.median(voice))
+    assert v_med - LEVEL_SPAN <= float(np.nanmedian(kept)) < v_med - 0.9 * LEVEL_SPAN
+    assert float(np.nanmedian(plain)) == pytest.approx(v_med - drop * np.std(voice) / spread, abs=0.01)
+    unclipped = ok & (np.abs(plain - v_med) < np.log(2.0) - 1e-9) & (np.abs(kept - v_med) < np.log(2.0) - 1e-9)
+    shift = kept[unclipped] - plain[unclipped]   # one level for the whole phrase: the intonation is kept
+    assert unclipped.sum() > 0.8 * ok.sum() and np.ptp(shift) < 1e-9 and shift[0] > 0.1

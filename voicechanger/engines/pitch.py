@@ -174,15 +174,34 @@ def pitch_register(log_f0: np.ndarray) -> tuple[float, float] | None:
     return (float(np.median(ok)), float(np.std(ok))) if len(ok) >= 3 else None
 
 
-def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray,
-                  register: tuple[float, float] | None = None) -> np.ndarray:
+# A catalogue voice keeps to its register: a phrase the speaker says higher or lower than her others
+# moves the voice's level by at most about this much (log-F0; 0.05 is 5 %, under a semitone), softly
+# (tanh), while the intonation inside the phrase follows in full. Without the bound a woman's low
+# phrase comes out in a man's range (a 17 % lower phrase took a 190 Hz voice to 158 Hz).
+LEVEL_SPAN = float(np.log(1.05))
+
+
+def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray, register: tuple[float, float] | None = None,
+                  level_span: float | None = None) -> np.ndarray:
     """The source's log-F0 moved into the voice's range: the source ``register`` (median, spread;
     default: this phrase's own) goes to the voice's median and spread (scale limited to 0.5..2),
-    clipped to an octave around the voice's median; nan stays nan."""
+    clipped to an octave around the voice's median; nan stays nan. With ``level_span``, the phrase's
+    level against the register (its median, after scaling) is bounded softly to that span."""
     ok = ~np.isnan(src_lf)
     out = np.full(len(src_lf), np.nan)
     if ok.sum() < 3 or len(voice_lf) < 5:
         return out
+    p_med = float(np.median(src_lf[ok]))
+    s_med, s_sd = register or (p_med, float(np.std(src_lf[ok])))
+    v_med, v_sd = float(np.median(voice_lf)), float(np.std(voice_lf))
+    scale = float(np.clip(v_sd / s_sd, 0.5, 2.0)) if s_sd > 1e-3 else 1.0
+    if level_span:
+        level = level_span * float(np.tanh((p_med - s_med) * scale / level_span))
+        mapped = v_med + level + (src_lf[ok] - p_med) * scale
+    else:
+        mapped = v_med + (src_lf[ok] - s_med) * scale
+    out[ok] = np.clip(mapped, v_med - np.log(2.0), v_med + np.log(2.0))
+    return out
     s_med, s_sd = register or (float(np.median(src_lf[ok])), float(np.std(src_lf[ok])))
     v_med, v_sd = float(np.median(voice_lf)), float(np.std(voice_lf))
     scale = float(np.clip(v_sd / s_sd, 0.5, 2.0)) if s_sd > 1e-3 else 1.0

@@ -29,6 +29,7 @@ import numpy as np
 from ..signal.fades import fade_in, fade_out
 from ..signal.levels import frame_db, true_runs
 from .pitch import (
+    LEVEL_SPAN,
     Bounds,
     VoicePitch,
     _bridge,
@@ -214,7 +215,8 @@ def _new_pitch(seg: np.ndarray, sr: int, source: np.ndarray, source_sr: int, kno
         return None
     if follow:
         c_t, c_f = source_pitch if source_pitch is not None else robust_contour(source, source_sr)
-        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register), a, b, dur)
+        span = LEVEL_SPAN if voice.moved_to is not None else None  # the plain voice has no register to keep
+        pt = _pitch_tier(c_t, _map_to_voice(_bridge(c_f, 0.01), voice.log_f0, register, span), a, b, dur)
         if pt is not None or voice.moved_to is None:
             return pt
     if voice.moved_to is None:
