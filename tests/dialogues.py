@@ -90,11 +90,11 @@ def _level(audio: np.ndarray, dbfs: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def usable_clips(voice: str) -> list[Path]:
-    """The voice's clips between MIN_CLIP_S and MAX_CLIP_S long (as their files say, before trimming)."""
+def usable_clips(voice: str, min_s: float = MIN_CLIP_S) -> list[Path]:
+    """The voice's clips between ``min_s`` and MAX_CLIP_S long (as their files say, before trimming)."""
     import soundfile
 
-    return [p for p in clip_files(voice) if MIN_CLIP_S <= soundfile.info(str(p)).duration <= MAX_CLIP_S]
+    return [p for p in clip_files(voice) if min_s <= soundfile.info(str(p)).duration <= MAX_CLIP_S]
 
 
 @dataclass(frozen=True)
@@ -139,12 +139,13 @@ def _place(chunks: list[tuple[np.ndarray, str, str, float]], lead_s: float = 0.5
 
 def dialogue(voices: tuple[str, ...], seconds: float, seed: int, turn_s: tuple[float, float] = (1.0, 10.0),
              pause_s: tuple[float, float] = (0.2, 0.7), inner_pause_s: tuple[float, float] = (0.15, 0.4),
-             level_db: tuple[float, float] = (-6.0, 3.0)) -> Recording:
+             level_db: tuple[float, float] = (-6.0, 3.0), min_clip_s: float = MIN_CLIP_S) -> Recording:
     """Speakers taking turns for about ``seconds``: each turn a random other speaker, holding clips of
     theirs up to a length drawn from ``turn_s`` (at least one clip), short pauses inside a turn and
-    between turns. Each turn's level varies by ``level_db`` (a mic's distance)."""
+    between turns. Each turn's level varies by ``level_db`` (a mic's distance). ``min_clip_s`` 0: the
+    short clips too ("yes", a name, a number)."""
     rng = random.Random(seed)
-    decks = {v: rng.sample(usable_clips(v), len(usable_clips(v))) for v in voices}  # copies
+    decks = {v: rng.sample(usable_clips(v, min_clip_s), len(usable_clips(v, min_clip_s))) for v in voices}
     chunks: list[tuple[np.ndarray, str, str, float]] = []
     total, speaker = 0.0, rng.choice(voices)
     while total < seconds:
@@ -173,10 +174,11 @@ def _next(deck: list[Path]) -> Path:
     return path
 
 
-def monologue(voice: str, seconds: float, seed: int, pause_s: tuple[float, float] = (0.3, 1.2)) -> Recording:
+def monologue(voice: str, seconds: float, seed: int, pause_s: tuple[float, float] = (0.3, 1.2),
+              min_clip_s: float = MIN_CLIP_S) -> Recording:
     """One speaker's clips strung together with pauses, about ``seconds`` long."""
     rng = random.Random(seed)
-    deck = rng.sample(usable_clips(voice), len(usable_clips(voice)))
+    deck = rng.sample(usable_clips(voice, min_clip_s), len(usable_clips(voice, min_clip_s)))
     chunks, total = [], 0.0
     while total < seconds:
         path = _next(deck)

@@ -34,6 +34,9 @@ DIALOGUES = {
     "three": lambda: D.dialogue(("ru", "en", "cs"), 180, seed=13),
     "woman-man-phone": lambda: D.through_phone(D.dialogue(("ru", "cs"), 180, seed=14)),
     "three-phone": lambda: D.through_phone(D.dialogue(("ru", "fr", "cs"), 180, seed=18)),
+    # with the short clips too (0.2-0.8 s: "yes", a number), whose embeddings scatter
+    "two-women-short": lambda: D.dialogue(("ru", "fr"), 180, seed=12, min_clip_s=0.0),
+    "three-phone-short": lambda: D.through_phone(D.dialogue(("ru", "fr", "cs"), 180, seed=18, min_clip_s=0.0)),
 }
 
 
@@ -78,6 +81,14 @@ def test_monologue_is_one_speaker(monologue, name):
     assert [s["label"] for s in found["speakers"]] == ["Speaker 1"], found["speakers"]
     assert found["speakers"][0]["gender"] == "female"
     assert found["speakers"][0]["seconds"] > 400
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["ru", "en"])
+def test_monologue_with_short_prompts_is_one_speaker(voice):
+    """Every prompt of the voice, its 0.2-0.8 s ones too: short windows do not gather into a speaker."""
+    found = S.find_speakers(D.through_phone(D.monologue(voice, 600, seed=31, min_clip_s=0.0)).audio, RATE)
+    assert [s["label"] for s in found["speakers"]] == ["Speaker 1"], found["speakers"]
 
 
 @pytest.mark.slow

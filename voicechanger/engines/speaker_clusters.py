@@ -34,6 +34,11 @@ _MAX_SPLIT = 16         # partitions tried (more than the 12 speakers a setting 
 _SAME = 0.885
 _MIN_SPEAKER_S = 8.0    # a cluster with less speech than this is not a speaker of its own
 _KMEANS_ROUNDS = 8
+# A window shorter than this (a short prompt, a span's tail) says too little of a voice to found a
+# speaker: Resemblyzer's embeddings of under a second of speech scatter, and a monologue's short words
+# gathered into a "speaker" of their own (normalised similarity ~0.83 to the rest). They join the
+# nearest speaker found from the longer windows instead.
+_RELIABLE_S = 1.2
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -98,6 +103,22 @@ def _distinct(E: np.ndarray, labels: np.ndarray) -> bool:
 
 
 def cluster(E: np.ndarray, seconds: np.ndarray, count: int | None) -> np.ndarray:
+    """A speaker index per window. The speakers are found from the windows of at least _RELIABLE_S
+    (see _cluster); each shorter window joins the nearest of them."""
+    reliable = seconds >= _RELIABLE_S
+    if reliable.sum() < 2 or reliable.all():
+        return _cluster(E, seconds, count)
+    found = _cluster(E[reliable], seconds[reliable], count)
+    weights = np.minimum(seconds[reliable] / (_WIN / 100), 1.0)
+    names = np.unique(found)
+    centroids = _unit(np.stack([(E[reliable][found == c] * weights[found == c, None]).sum(0) for c in names]))
+    labels = np.empty(len(E), dtype=int)
+    labels[reliable] = found
+    labels[~reliable] = names[np.argmax(E[~reliable] @ centroids.T, axis=1)]
+    return _renumber(labels)
+
+
+def _cluster(E: np.ndarray, seconds: np.ndarray, count: int | None) -> np.ndarray:
     """A speaker index per window. ``count`` None: the partition with the most clusters (each with
     _MIN_SPEAKER_S of speech) that are all distinct voices; else ``count`` clusters (fewer where there
     are fewer windows)."""

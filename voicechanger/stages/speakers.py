@@ -36,4 +36,5 @@ def warm_up(_settings: Settings) -> None:
 
 
 # 1: Resemblyzer windows of 1.5 s in Silero's speech, clustered by normalised similarity, Viterbi turns.
-STAGE = Stage("speakers", 1, ("speakers.count",), run, warm_up=warm_up, retries=0)
+# 2: speakers found from the windows of at least 1.2 s; shorter ones join the nearest.
+STAGE = Stage("speakers", 2, ("speakers.count",), run, warm_up=warm_up, retries=0)
