@@ -36,13 +36,22 @@ _MIN_SPEAKER_S = 8.0    # a cluster with less speech than this is not a speaker 
 _KMEANS_ROUNDS = 8
 # A window shorter than this (a short prompt, a span's tail) says too little of a voice to found a
 # speaker: Resemblyzer's embeddings of under a second of speech scatter, and a monologue's short words
-# gathered into a "speaker" of their own (normalised similarity ~0.83 to the rest). They join the
-# nearest speaker found from the longer windows instead.
+# gathered into a "speaker" of their own. They join the nearest speaker found from the longer windows.
 _RELIABLE_S = 1.2
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def _weights(seconds: np.ndarray) -> np.ndarray:
+    """A window's weight: the share of a full window's speech it holds."""
+    return np.minimum(seconds / (_WIN / 100), 1.0)
+
+
+def _centroids(E: np.ndarray, labels: np.ndarray, weights: np.ndarray, names: np.ndarray | list) -> np.ndarray:
+    """The unit weighted mean of each named cluster's windows, in the order of ``names``."""
+    return _unit(np.stack([(E[labels == c] * weights[labels == c, None]).sum(0) for c in names]))
 
 
 def normalised_similarity(E: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -68,7 +77,7 @@ def _refine(E: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarra
     """Spherical k-means from a first partition: each window to its nearest (weighted) centroid."""
     for _ in range(_KMEANS_ROUNDS):
         names = np.unique(labels)
-        centroids = _unit(np.stack([(E[labels == c] * weights[labels == c, None]).sum(0) for c in names]))
+        centroids = _centroids(E, labels, weights, names)
         new = names[np.argmax(E @ centroids.T, axis=1)]
         if np.array_equal(new, labels):
             break
@@ -83,7 +92,7 @@ def _absorb_small(E: np.ndarray, labels: np.ndarray, weights: np.ndarray, second
     big = [c for c, s in totals.items() if s >= _MIN_SPEAKER_S]
     if not big or len(big) == len(totals):
         return labels
-    centroids = _unit(np.stack([(E[labels == c] * weights[labels == c, None]).sum(0) for c in big]))
+    centroids = _centroids(E, labels, weights, big)
     nearest = np.array(big)[np.argmax(E @ centroids.T, axis=1)]
     return np.where(np.isin(labels, big), labels, nearest)
 
@@ -109,9 +118,8 @@ def cluster(E: np.ndarray, seconds: np.ndarray, count: int | None) -> np.ndarray
     if reliable.sum() < 2 or reliable.all():
         return _cluster(E, seconds, count)
     found = _cluster(E[reliable], seconds[reliable], count)
-    weights = np.minimum(seconds[reliable] / (_WIN / 100), 1.0)
     names = np.unique(found)
-    centroids = _unit(np.stack([(E[reliable][found == c] * weights[found == c, None]).sum(0) for c in names]))
+    centroids = _centroids(E[reliable], found, _weights(seconds[reliable]), names)
     labels = np.empty(len(E), dtype=int)
     labels[reliable] = found
     labels[~reliable] = names[np.argmax(E[~reliable] @ centroids.T, axis=1)]
@@ -127,7 +135,7 @@ def _cluster(E: np.ndarray, seconds: np.ndarray, count: int | None) -> np.ndarra
     n = len(E)
     if n < 2 or count == 1:
         return np.zeros(n, dtype=int)
-    weights = np.minimum(seconds / (_WIN / 100), 1.0)
+    weights = _weights(seconds)
     tree = linkage(E.astype(np.float64), method="average", metric="cosine")
     if count is not None:
         from scipy.cluster.hierarchy import fcluster
@@ -168,7 +176,7 @@ def _smooth(E: np.ndarray, labels: np.ndarray, weights: np.ndarray, breaks: np.n
     names = np.unique(labels)
     if len(names) < 2:
         return labels
-    centroids = _unit(np.stack([(E[labels == c] * weights[labels == c, None]).sum(0) for c in names]))
+    centroids = _centroids(E, labels, weights, names)
     score = (E @ centroids.T) * weights[:, None]
     n, k = score.shape
     total, back = score[0].copy(), np.zeros((n, k), dtype=int)
@@ -209,7 +217,7 @@ def speaker_pieces(E: np.ndarray, windows: list[tuple[int, int]], spans: list[tu
     """(start, end, speaker index) pieces of the speech from its windows' embeddings ``E``."""
     seconds = np.array([(b - a) / 100 for a, b in windows])
     labels = cluster(E, seconds, count)
-    weights = np.minimum(seconds / (_WIN / 100), 1.0)
+    weights = _weights(seconds)
     breaks = np.array([i > 0 and windows[i][0] != windows[i - 1][1] for i in range(len(windows))])
     return _pieces(spans, windows, _renumber(_smooth(E, labels, weights, breaks)))
 

@@ -194,8 +194,8 @@ def embed_frames(mels: np.ndarray, power: np.ndarray, windows: list[tuple[int, i
     return out
 
 
-# Windows per call of the encoder: the LSTM holds its gates for every frame of a call (4 KB a frame),
-# so one call over an hour's ~2400 windows took 2.6 GB; 256 windows take ~160 MB, and run as fast.
+# Windows per call of the encoder: the LSTM holds its gates for every frame of a call, so one call over
+# an hour's windows took gigabytes; this many keep it small at no cost in speed.
 _BATCH = 256
 
 
