@@ -36,6 +36,7 @@ $(VENV)/.stamp: pyproject.toml
 models: venv
 	@$(PY) -c "from voicechanger.engines.asr import embedded_model_dir as m; print('whisper base:', m())"
 	@$(PY) -c "from voicechanger.engines.stress import prepare_tables as p; print('stress tables:', p())"
+	@$(PY) -c "from voicechanger.engines.voice_encoder import prepare_encoder as p; print('speaker encoder:', p())"
 
 run: install
 	@mkdir -p out

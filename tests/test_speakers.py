@@ -157,6 +157,45 @@ def test_embed_tells_voices_apart():
     assert np.allclose(encoder.embed(np.concatenate(ru[:3])[::2], RATE // 2), a, atol=0.05)  # resampled input
 
 
+def test_encoder_matches_resemblyzer():
+    """The ONNX encoder, on windows of mixed lengths batched together, gives the embeddings of
+    Resemblyzer's network as the package writes it (torch, one window at a time, the final hidden
+    state through linear, ReLU and L2 norm), with the wheel's weights."""
+    torch = pytest.importorskip("torch")
+    audio = np.concatenate([D.clip(p) for p in D.usable_clips("ru")[:4]])
+    mels = encoder.mel_frames(audio)
+    power = encoder.frame_power(audio, len(mels))
+    windows = [(0, 160), (40, 90), (100, 260), (300, 341), (200, 360)]
+    ours = encoder.embed_frames(mels, power, windows)
+    state = torch.load(encoder.weights_path(), map_location="cpu", weights_only=True)["model_state"]
+    lstm, linear = torch.nn.LSTM(40, 256, 3, batch_first=True), torch.nn.Linear(256, 256)
+    lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
+    linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
+    for (first, last), mine in zip(windows, ours):
+        scaled = mels[first:last] * (1e-3 / float(np.mean(power[first:last])))  # -30 dBFS
+        with torch.no_grad():
+            _out, (hidden, _cell) = lstm(torch.from_numpy(scaled[None]))
+            raw = torch.relu(linear(hidden[-1]))[0].numpy()
+        assert float(mine @ (raw / np.linalg.norm(raw))) > 0.9999
+
+
+def test_encoder_is_exported_where_missing_and_a_bad_file_is_one_line(tmp_path, monkeypatch):
+    from voicechanger.errors import VoiceError
+
+    audio = np.concatenate([D.clip(p) for p in D.usable_clips("ru")[:3]])
+    before = encoder.embed(audio, RATE)
+    monkeypatch.setenv("VOICECHANGER_MODELS", str(tmp_path))
+    monkeypatch.setattr(encoder, "_model", None)
+    assert np.array_equal(encoder.embed(audio, RATE), before)
+    assert encoder.encoder_path().is_file() and str(encoder.encoder_path()).startswith(str(tmp_path))
+    encoder.encoder_path().write_bytes(b"not a model")
+    monkeypatch.setattr(encoder, "_model", None)
+    with pytest.raises(VoiceError) as caught:
+        encoder.embed(audio, RATE)
+    assert str(encoder.encoder_path()) in str(caught.value) and "make install" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
 def test_missing_encoder_is_one_clear_line(monkeypatch):
     import importlib.util
 

@@ -2,21 +2,27 @@
 
 The encoder is Resemblyzer's (PyPI resemblyzer 0.1.4, Apache-2.0): a 3-layer LSTM (40 -> 256) and a
 linear layer with ReLU on 40-band mel power frames (25 ms / 10 ms at 16 kHz), L2-normalised. Its
-weights (pretrained.pt) ship inside the wheel. The network is rebuilt here (a few lines of torch) and
-the wheel's file loaded into it, without importing the package: that would import librosa (numba,
-~1 s) and webrtcvad for its own preprocessing, which the Silero VAD here replaces. The mel frames of a
-whole recording are computed once and windows are slices of them.
+weights (pretrained.pt) ship inside the wheel. The network is rebuilt here (a few lines of torch), the
+wheel's file loaded into it and exported to ONNX once, into the models folder (``prepare_encoder``,
+which `make install` runs); the pipeline runs it with onnxruntime, which faster-whisper's VAD already
+loads, and never imports torch (~1.2 s) for it. The package itself is not imported either: that would
+import librosa (numba, ~1 s) and webrtcvad for its own preprocessing, which the Silero VAD here
+replaces. The mel frames of a whole recording are computed once and windows are slices of them.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import VoiceError
+from ..paths import models_dir
 
 RATE = 16000                # the encoder's sample rate
 _N_FFT = 400                # 25 ms
@@ -47,7 +53,21 @@ def weights_path() -> Path:
         "which is not installed: run `make install` (or `.venv/bin/pip install resemblyzer==0.1.4`)")
 
 
-def _build(path: Path):
+def encoder_path() -> Path:
+    """Where the encoder, exported to ONNX from the wheel's weights, lives in the models folder."""
+    return models_dir() / f"resemblyzer-{importlib.metadata.version('resemblyzer')}" / _ONNX_NAME
+
+
+# The exported graph's layout; a change to _export_onnx gets a new name, so an old file is never read.
+_ONNX_NAME = "encoder-v1.onnx"
+
+
+def _export_onnx(weights: Path) -> bytes:
+    """Resemblyzer's network rebuilt in torch, its weights loaded, exported to ONNX: a 3-layer LSTM
+    over (windows, frames, 40) zero-padded mel frames, whose output at each window's ``last`` frame
+    (the hidden state there: the LSTM runs forward) goes through the linear layer, ReLU and L2 norm."""
+    import tempfile
+
     import torch
 
     class VoiceEncoder(torch.nn.Module):
@@ -56,30 +76,79 @@ def _build(path: Path):
             self.lstm = torch.nn.LSTM(_N_MELS, 256, 3, batch_first=True)
             self.linear = torch.nn.Linear(256, 256)
 
-        def forward(self, mels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            packed = torch.nn.utils.rnn.pack_padded_sequence(mels, lengths, batch_first=True,
-                                                             enforce_sorted=False)
-            _out, (hidden, _cell) = self.lstm(packed)
-            raw = torch.relu(self.linear(hidden[-1]))
+        def forward(self, mels: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+            out, _state = self.lstm(mels)
+            raw = torch.relu(self.linear(out[torch.arange(out.shape[0]), last]))
             return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+        state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
     except Exception as exc:  # a truncated or foreign file
-        raise SpeakerModelMissing(f"speaker encoder {path}: cannot be read ({exc}); reinstall it: "
+        raise SpeakerModelMissing(f"speaker encoder {weights}: cannot be read ({exc}); reinstall it: "
                                   "`.venv/bin/pip install --force-reinstall resemblyzer==0.1.4`") from None
     model = VoiceEncoder()
     # The checkpoint also holds the training loss's similarity scale and bias; the encoder has no use for them.
     model.load_state_dict({k: v for k, v in state.items() if k.startswith(("lstm.", "linear."))})
-    return model.eval()
+    model.eval()
+    example = (torch.zeros(2, 30, _N_MELS), torch.tensor([29, 9]))
+    with torch.no_grad(), warnings.catch_warnings(), tempfile.TemporaryDirectory() as folder:
+        warnings.simplefilter("ignore")  # the exporter's notes on LSTMs with a batch size
+        out = Path(folder) / _ONNX_NAME
+        try:
+            torch.onnx.export(model, example, out, input_names=["mels", "last"], output_names=["embedding"],
+                              dynamic_axes={"mels": {0: "windows", 1: "frames"}, "last": {0: "windows"}},
+                              opset_version=17, dynamo=False)
+        except Exception as exc:  # onnx missing, or an exporter that changed
+            raise SpeakerModelMissing(f"speaker encoder: cannot export it to ONNX ({exc}); "
+                                      "run `make install`") from None
+        return out.read_bytes()
+
+
+def prepare_encoder() -> Path:
+    """The encoder's ONNX file in the models folder, exported unless it is there (`make install` runs this)."""
+    path = encoder_path()
+    if not path.is_file():
+        data = _export_onnx(weights_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        part.write_bytes(data)
+        os.replace(part, path)
+    return path
+
+
+def _session(model: Path | bytes):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # The LSTM's products split over the threads give the same bits for any count (checked: 1 and 2).
+    options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                        providers=["CPUExecutionProvider"])
+
+
+def _load():
+    """The ONNX session, from the models folder, or exported now where it is missing (kept in memory
+    when the folder is read-only)."""
+    path = encoder_path()
+    if not path.is_file():
+        try:
+            path = prepare_encoder()
+        except OSError:
+            return _session(_export_onnx(weights_path()))
+    try:
+        return _session(path)
+    except Exception as exc:  # a truncated or foreign file
+        raise SpeakerModelMissing(f"speaker encoder {path}: cannot be read ({exc}); delete it and run "
+                                  "`make install`") from None
 
 
 def encoder():
-    """The voice encoder, loaded once per process."""
+    """The voice encoder (an onnxruntime session), loaded once per process."""
     global _model
     with _lock:
         if _model is None:
-            _model = _build(weights_path())
+            _model = _load()
         return _model
 
 
@@ -177,25 +246,25 @@ def to_rate(audio: np.ndarray, rate: int) -> np.ndarray:
 
 
 def embed_frames(mels: np.ndarray, power: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
-    """(windows, 256) embeddings of mel-frame ranges [first, last), each brought to -30 dBFS first."""
-    import torch
-
+    """(windows, 256) embeddings of mel-frame ranges [first, last), each brought to -30 dBFS first.
+    Windows go to the encoder in order of length, so that a call pads its windows little."""
     out = np.zeros((len(windows), 256), dtype=np.float32)
     target = 10 ** (_TARGET_DBFS / 10)
-    for at in range(0, len(windows), _BATCH):
-        part = windows[at : at + _BATCH]
-        lengths = [last - first for first, last in part]
-        batch = np.zeros((len(part), max(lengths), _N_MELS), dtype=np.float32)
-        for k, (first, last) in enumerate(part):
+    order = sorted(range(len(windows)), key=lambda k: windows[k][1] - windows[k][0])
+    for at in range(0, len(order), _BATCH):
+        part = order[at : at + _BATCH]
+        lengths = np.array([windows[k][1] - windows[k][0] for k in part], dtype=np.int64)
+        batch = np.zeros((len(part), max(int(lengths.max()), 1), _N_MELS), dtype=np.float32)
+        for row, k in enumerate(part):
+            first, last = windows[k]
             level = float(np.mean(power[first:last])) if last > first else 0.0
-            batch[k, : last - first] = mels[first:last] * (target / max(level, 1e-10))
-        with torch.inference_mode():
-            out[at : at + len(part)] = encoder()(torch.from_numpy(batch), torch.tensor(lengths)).numpy()
+            batch[row, : last - first] = mels[first:last] * (target / max(level, 1e-10))
+        out[part] = encoder().run(None, {"mels": batch, "last": np.maximum(lengths - 1, 0)})[0]
     return out
 
 
-# Windows per call of the encoder: the LSTM holds its gates for every frame of a call, so one call over
-# an hour's windows took gigabytes; this many keep it small at no cost in speed.
+# Windows per call of the encoder: the LSTM keeps its output for every frame of a call, so one call over
+# an hour's windows would take gigabytes; this many keep it small at no cost in speed.
 _BATCH = 256
 
 
